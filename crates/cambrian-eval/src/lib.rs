@@ -1,0 +1,3 @@
+//! Test sets, scorers, runner, statistics and reports for evaluating models on the user's own examples.
+
+pub mod item;

@@ -1,0 +1,1 @@
+//! Memory, context, throughput and workload estimates with reasons.

@@ -1,0 +1,1 @@
+//! Bounded-memory parsers for model file headers: safetensors and GGUF.

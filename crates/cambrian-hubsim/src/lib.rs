@@ -1,0 +1,1 @@
+//! Local Hugging Face Hub simulator.

@@ -1,0 +1,1 @@
+//! License knowledge base: verdicts, obligations, citations, lineage.
