@@ -1,0 +1,283 @@
+//! Store behaviour: lifecycle, visibility, dedupe, resume, import duplicates,
+//! atomic batches, migrations from a v1 database, history and cache.
+
+use cambrian_store::*;
+use cambrian_types::ModelRecord;
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::Connection;
+
+fn t(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 8, day, hour, 0, 0).unwrap()
+}
+
+fn rec(id: &str, likes: u64, pipeline: Option<&str>) -> ModelRecord {
+    ModelRecord {
+        id: id.into(),
+        author: id.split('/').next().map(String::from),
+        likes: Some(likes),
+        downloads_30d: Some(likes * 10),
+        pipeline_tag: pipeline.map(String::from),
+        library_name: Some("transformers".into()),
+        tags: vec!["a".into(), "b".into()],
+        base_models: vec!["Qwen/Qwen2.5-7B".into()],
+        ..Default::default()
+    }
+}
+
+fn snap(day: u32) -> NewSnapshot {
+    NewSnapshot { taken_at: t(day, 12), source: "test".into(), query: "q".into() }
+}
+
+#[test]
+fn snapshot_is_invisible_until_complete_and_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.schema_version(), SCHEMA_VERSION);
+    let id = s.begin_snapshot(&snap(7)).unwrap();
+    let batch = vec![rec("a/x", 5, Some("text-generation")), rec("b/y", 3, None)];
+    let st = s.append_batch(id, &batch, Some("page-2")).unwrap();
+    assert_eq!((st.inserted, st.duplicates, st.total_rows), (2, 0, 2));
+    assert!(s.snapshots().unwrap().is_empty(), "in-progress snapshot must be invisible");
+    assert!(s.latest_model("a/x").unwrap().is_none());
+    let info = s.complete_snapshot(id).unwrap();
+    assert_eq!(info.status, SnapshotStatus::Complete);
+    assert_eq!(info.models, 2);
+    assert_eq!(s.snapshots().unwrap().len(), 1);
+    assert_eq!(s.snapshot_models(id).unwrap(), batch);
+    let (si, m) = s.latest_model("b/y").unwrap().unwrap();
+    assert_eq!(si.id, id);
+    assert_eq!(m, batch[1]);
+    // Reopen: everything persists.
+    drop(s);
+    let s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.snapshot_models(id).unwrap(), batch);
+}
+
+#[test]
+fn duplicates_within_a_snapshot_keep_the_first_occurrence_and_rank() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.begin_snapshot(&snap(7)).unwrap();
+    s.append_batch(id, &[rec("a/x", 5, None), rec("b/y", 3, None), rec("a/x", 99, None)], Some("p2")).unwrap();
+    // The repeated item arrives again on the next page (Hub paging overlap).
+    let st = s.append_batch(id, &[rec("b/y", 42, None), rec("c/z", 1, None)], Some("p3")).unwrap();
+    assert_eq!((st.inserted, st.duplicates, st.total_rows), (1, 1, 3));
+    s.complete_snapshot(id).unwrap();
+    let got = s.snapshot_models(id).unwrap();
+    let ids: Vec<_> = got.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["a/x", "b/y", "c/z"]);
+    assert_eq!(got[0].likes, Some(5));
+    assert_eq!(got[1].likes, Some(3));
+    let h = s.model_history("c/z").unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].rank, Some(3));
+}
+
+#[test]
+fn resume_continues_ranks_and_dedupes_after_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let mut s = Store::open(dir.path()).unwrap();
+        let id = s.begin_snapshot(&snap(7)).unwrap();
+        s.append_batch(id, &[rec("a/x", 5, None), rec("b/y", 3, None)], Some("cursor-2")).unwrap();
+        id
+    }; // "crash": the process goes away without completing
+    let mut s = Store::open(dir.path()).unwrap();
+    assert!(s.resumable_snapshot("test", "other").unwrap().is_none());
+    let r = s.resumable_snapshot("test", "q").unwrap().unwrap();
+    assert_eq!(r, Resumable { id, checkpoint: Some("cursor-2".into()), rows: 2 });
+    // The page is refetched: its first item overlaps.
+    let st = s.append_batch(id, &[rec("b/y", 3, None), rec("c/z", 1, None)], None).unwrap();
+    assert_eq!((st.inserted, st.total_rows), (1, 3));
+    s.complete_snapshot(id).unwrap();
+    assert!(s.resumable_snapshot("test", "q").unwrap().is_none());
+    let ranks: Vec<_> = ["a/x", "b/y", "c/z"].iter().map(|m| s.model_history(m).unwrap()[0].rank).collect();
+    assert_eq!(ranks, [Some(1), Some(2), Some(3)]);
+}
+
+#[test]
+fn a_failing_batch_writes_nothing_and_keeps_the_old_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.begin_snapshot(&snap(7)).unwrap();
+    s.append_batch(id, &[rec("a/x", 5, Some("new-task"))], Some("cp1")).unwrap();
+    let mut bad = rec("d/w", 1, Some("another-task"));
+    bad.likes = Some(u64::MAX); // cannot be stored: the whole batch must roll back
+    let err = s.append_batch(id, &[rec("b/y", 3, Some("third-task")), bad], Some("cp2")).unwrap_err();
+    assert_eq!(err.kind(), cambrian_types::ErrorKind::BadInput);
+    assert!(err.to_string().contains("d/w"), "{err}");
+    let r = s.resumable_snapshot("test", "q").unwrap().unwrap();
+    assert_eq!((r.checkpoint.as_deref(), r.rows), (Some("cp1"), 1));
+    // The store still works after the failure (caches were dropped and reloaded).
+    s.append_batch(id, &[rec("b/y", 3, Some("third-task"))], Some("cp2")).unwrap();
+    s.complete_snapshot(id).unwrap();
+    let ids: Vec<_> = s.snapshot_models(id).unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, ["a/x", "b/y"]);
+    assert!(s.model_history("d/w").unwrap().is_empty());
+}
+
+#[test]
+fn abandon_and_state_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let id = s.begin_snapshot(&snap(7)).unwrap();
+    s.append_batch(id, &[rec("a/x", 5, None)], None).unwrap();
+    s.abandon_snapshot(id).unwrap();
+    assert!(s.snapshots().unwrap().is_empty());
+    assert_eq!(s.snapshot(id).unwrap().status, SnapshotStatus::Abandoned);
+    assert_eq!(s.append_batch(id, &[rec("a/x", 5, None)], None).unwrap_err().kind(), cambrian_types::ErrorKind::Store);
+    assert_eq!(s.snapshot_models(SnapshotId(999)).unwrap_err().kind(), cambrian_types::ErrorKind::NotFound);
+}
+
+#[test]
+fn import_detects_same_day_same_content_duplicates_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let models = vec![rec("a/x", 5, None), rec("b/y", 3, None)];
+    let first = match s.import_snapshot(&snap(7), &models).unwrap() {
+        ImportOutcome::Imported(i) => i,
+        other => panic!("{other:?}"),
+    };
+    // Same day, different hour, same content: duplicate.
+    let again = NewSnapshot { taken_at: t(7, 20), ..snap(7) };
+    assert_eq!(s.import_snapshot(&again, &models).unwrap(), ImportOutcome::Duplicate { existing: first.clone() });
+    // Same day, different content: a second snapshot on that day.
+    let changed = vec![rec("a/x", 6, None), rec("b/y", 3, None)];
+    assert!(matches!(s.import_snapshot(&again, &changed).unwrap(), ImportOutcome::Imported(_)));
+    // Same content, another day: imported.
+    assert!(matches!(s.import_snapshot(&snap(8), &models).unwrap(), ImportOutcome::Imported(_)));
+    assert_eq!(s.snapshots().unwrap().len(), 3);
+}
+
+#[test]
+fn snapshots_are_ordered_by_taken_at_not_import_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    for d in [9, 7, 8] {
+        s.import_snapshot(&snap(d), &[rec("a/x", d as u64, None)]).unwrap();
+    }
+    let days: Vec<_> = s.snapshots().unwrap().iter().map(|i| i.taken_at).collect();
+    assert_eq!(days, [t(7, 12), t(8, 12), t(9, 12)]);
+    let likes: Vec<_> = s.model_history("a/x").unwrap().iter().map(|h| h.likes).collect();
+    assert_eq!(likes, [Some(7), Some(8), Some(9)]);
+    assert_eq!(s.latest_model("a/x").unwrap().unwrap().1.likes, Some(9));
+}
+
+#[test]
+fn aggregates_per_dimension() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let mut m3 = rec("c/z", 7, Some("text-generation"));
+    m3.base_models.clear();
+    m3.library_name = None;
+    s.import_snapshot(&snap(7), &[rec("a/x", 5, Some("text-generation")), rec("b/y", 3, None), m3]).unwrap();
+    let p = s.category_points(Dimension::PipelineTag).unwrap();
+    let tg = p.iter().find(|c| c.category.as_deref() == Some("text-generation")).unwrap();
+    assert_eq!((tg.models, tg.likes, tg.downloads_30d, tg.with_all_time), (2, 12, 120, 0));
+    let none = p.iter().find(|c| c.category.is_none()).unwrap();
+    assert_eq!((none.models, none.likes), (1, 3));
+    let f = s.category_points(Dimension::BaseFamily).unwrap();
+    assert_eq!(f.iter().find(|c| c.category.as_deref() == Some("Qwen/Qwen2.5")).unwrap().models, 2);
+    assert_eq!(f.iter().find(|c| c.category.is_none()).unwrap().models, 1);
+    let l = s.category_points(Dimension::Library).unwrap();
+    assert_eq!(l.iter().map(|c| c.models).sum::<u64>(), 3);
+}
+
+#[test]
+fn detail_is_stored_once_per_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    for d in 1..=5 {
+        let mut a = rec("a/x", d, None);
+        if d >= 4 {
+            a.tags.push("new".into());
+        }
+        s.import_snapshot(&snap(d as u32), &[a]).unwrap();
+    }
+    drop(s);
+    let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let n: i64 = c.query_row("SELECT count(*) FROM detail", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 2);
+    let s = Store::open(dir.path()).unwrap();
+    let snaps = s.snapshots().unwrap();
+    assert_eq!(s.snapshot_models(snaps[2].id).unwrap()[0].tags, ["a", "b"]);
+    assert_eq!(s.snapshot_models(snaps[4].id).unwrap()[0].tags, ["a", "b", "new"]);
+}
+
+#[test]
+fn compare_snapshots_pairs_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let a = match s.import_snapshot(&snap(7), &[rec("a/x", 5, None), rec("b/y", 3, None)]).unwrap() {
+        ImportOutcome::Imported(i) => i.id,
+        o => panic!("{o:?}"),
+    };
+    let b = match s.import_snapshot(&snap(8), &[rec("c/z", 1, None), rec("a/x", 9, None)]).unwrap() {
+        ImportOutcome::Imported(i) => i.id,
+        o => panic!("{o:?}"),
+    };
+    let mut pairs = s.compare_snapshots(a, b).unwrap();
+    pairs.sort_by(|x, y| x.model.cmp(&y.model));
+    assert_eq!(pairs.len(), 3);
+    assert_eq!(pairs[0].model, "a/x");
+    assert_eq!((pairs[0].from.as_ref().unwrap().rank, pairs[0].to.as_ref().unwrap().rank), (1, 2));
+    assert!(pairs[1].to.is_none() && pairs[2].from.is_none());
+}
+
+#[test]
+fn cache_put_get_replace() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    assert!(s.cache_get("model_info", "a/x").unwrap().is_none());
+    s.cache_put("model_info", "a/x", &serde_json::json!({"v": 1}), t(7, 1)).unwrap();
+    s.cache_put("model_info", "a/x", &serde_json::json!({"v": 2}), t(8, 1)).unwrap();
+    let e = s.cache_get("model_info", "a/x").unwrap().unwrap();
+    assert_eq!((e.fetched_at, e.value), (t(8, 1), serde_json::json!({"v": 2})));
+}
+
+/// A database as the first released schema (v1) wrote it, built by SQL.
+#[test]
+fn migrates_a_v1_database_and_backfills_aggregates() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        c.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO model VALUES (1, 'a/x'), (2, 'b/y');
+             INSERT INTO term VALUES (1, 'text-generation');
+             INSERT INTO snapshot VALUES (1, 1786104000000000, 'old', 'q', 1, 2, NULL, NULL, 1786104000000000, 1786104000000000);
+             INSERT INTO snapshot VALUES (2, 1786190400000000, 'old', 'q', 0, 1, 'cp', NULL, 1786190400000000, NULL);
+             INSERT INTO detail VALUES (1, 1, '{\"pipeline_tag\":\"text-generation\"}'), (2, 2, '{}');
+             INSERT INTO row VALUES (1, 1, 1, 10, 100, NULL, NULL, 1, 0, 0, 1);
+             INSERT INTO row VALUES (1, 2, 2, 4, 40, NULL, 1.5, 0, 0, 0, 2);
+             INSERT INTO row VALUES (2, 1, 1, 11, 101, NULL, NULL, 1, 0, 0, 1);",
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(dir.path()).unwrap();
+    assert_eq!(s.schema_version(), 2);
+    let p = s.category_points(Dimension::PipelineTag).unwrap();
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!(p.iter().find(|c| c.category.as_deref() == Some("text-generation")).unwrap().likes, 10);
+    let m = s.snapshot_models(SnapshotId(1)).unwrap();
+    assert_eq!(m[1].trending_score, Some(1.5));
+    // The in-progress v1 snapshot resumes and completes under v2.
+    let r = s.resumable_snapshot("old", "q").unwrap().unwrap();
+    assert_eq!((r.id, r.rows), (SnapshotId(2), 1));
+    s.append_batch(r.id, &[rec("a/x", 1, None), rec("c/z", 1, None)], None).unwrap();
+    assert_eq!(s.complete_snapshot(r.id).unwrap().models, 2);
+    assert_eq!(s.category_points(Dimension::PipelineTag).unwrap().len(), 4);
+    // Opening again is a no-op.
+    drop(s);
+    assert_eq!(Store::open(dir.path()).unwrap().schema_version(), 2);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    Connection::open(dir.path().join(DB_FILE)).unwrap().execute_batch("PRAGMA user_version = 99;").unwrap();
+    let err = Store::open(dir.path()).err().unwrap();
+    assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }));
+    assert_eq!(err.kind(), cambrian_types::ErrorKind::Store);
+}
