@@ -139,13 +139,15 @@ impl Arch {
             }
             _ => cfg,
         };
+        let arch0 = architectures.first().map(String::as_str).unwrap_or("");
         let family = c
             .get("model_type")
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
-            .unwrap_or(top_type.clone());
-        let arch0 = architectures.first().map(String::as_str).unwrap_or("");
+            .or_else(|| Some(top_type.clone()).filter(|s| !s.is_empty()))
+            .or_else(|| family_from_architecture(arch0).map(str::to_owned))
+            .unwrap_or_default();
         let fam = family.as_str();
 
         // Family-specific layouts.
@@ -651,6 +653,24 @@ impl Arch {
             format!("MHA ({} heads)", self.heads)
         }
     }
+}
+
+/// `architectures[0]` → `model_type`, for trimmed configs without `model_type`.
+fn family_from_architecture(a: &str) -> Option<&'static str> {
+    Some(match a {
+        "RWForCausalLM" => "RefinedWebModel",
+        "FalconForCausalLM" => "falcon",
+        "GPT2LMHeadModel" | "GPT2Model" => "gpt2",
+        "GPTNeoXForCausalLM" => "gpt_neox",
+        "MPTForCausalLM" => "mpt",
+        "LlamaForCausalLM" => "llama",
+        "MistralForCausalLM" => "mistral",
+        "MixtralForCausalLM" => "mixtral",
+        "Qwen2ForCausalLM" => "qwen2",
+        "PhiForCausalLM" => "phi",
+        "BertModel" | "BertForMaskedLM" => "bert",
+        _ => return None,
+    })
 }
 
 fn sliding_pattern(c: &Value, fam: &str, layers: u64, window: Option<u64>) -> Vec<bool> {

@@ -513,29 +513,40 @@ fn kv_per_seq(a: &Arch, ctx: u64, bytes: f64, engine: Engine) -> (f64, f64, Stri
     (elems * bytes, per_token_full, f)
 }
 
-/// Per-token activation bytes of the prefill (transformers eager, measured method), and the formula.
-fn act_per_token(a: &Arch, dt: f64) -> (f64, f64, String) {
+/// Per-token activation bytes of the prefill (transformers eager, measured
+/// method): (MLP phase, attention phase, formula). `math` is the fp32 SDPA
+/// math kernel, which also materialises GQA's repeated K and V.
+fn act_per_token(a: &Arch, dt: f64, math: bool) -> (f64, f64, String) {
     let h = a.hidden as f64;
     let q = (a.heads * a.head_dim) as f64;
     let kv = (a.kv_heads * a.head_dim) as f64;
     let rope = 2.0 * a.head_dim as f64;
-    let (ffn, ffn_f) = match &a.moe {
+    let (ffn, extra_bytes, ffn_f) = match &a.moe {
         Some(m) => {
+            // transformers 5 "grouped_mm" experts backend (its GPU default): the
+            // k routed copies of each token are gathered and sorted (2 × k × H),
+            // then gate_up (2I), act (I) and act·up (I) per copy; router logits
+            // in dt and fp32 softmax; int64 routing indices.
             let e = m.experts as f64;
             let k = m.active as f64;
             let ie = m.expert_intermediate as f64;
             let shared = if m.shared_intermediate > 0 { 3.0 * m.shared_intermediate as f64 } else { 0.0 };
             (
-                5.0 * h + e + 3.0 * ie * k / e * 1.0 + shared,
-                format!("MoE: 5×H + experts {e} + 3×expert_I {ie} × top-k {k} / {e} + shared {shared}"),
+                4.0 * h + k * (2.0 * h + 4.0 * ie) + shared,
+                e * (dt + 4.0) + k * 32.0,
+                format!("MoE grouped_mm: 4×H {h} + top-k {k} × (2×H + 4×expert_I {ie}) + shared 3×{:.0}, + router {e} × ({dt}+4) B + {k} × 32 B indices", shared / 3.0),
             )
         }
-        None if a.gated_mlp => (4.0 * h + 3.0 * a.intermediate as f64, format!("4×H {h} + 3×I {}", a.intermediate)),
-        None => (4.0 * h + 2.0 * a.intermediate as f64, format!("4×H {h} + 2×I {} (plain MLP)", a.intermediate)),
+        None if a.gated_mlp => (4.0 * h + 3.0 * a.intermediate as f64, 0.0, format!("4×H {h} + 3×I {}", a.intermediate)),
+        None => (4.0 * h + 2.0 * a.intermediate as f64, 0.0, format!("4×H {h} + 2×I {} (plain MLP)", a.intermediate)),
     };
-    let mlp = dt * (ffn + rope) + 8.0;
-    let attn = dt * (2.0 * h + 5.0 * q + 3.0 * kv + rope) + 8.0;
-    let f = format!("MLP phase {dt} B × ({ffn_f} + 2×head_dim rope cos/sin) + 8 B position id = {mlp:.0} B/token; attention phase {dt} B × (2H + 5×q_dim + 3×kv_dim + rope) = {attn:.0} B/token");
+    let mlp = dt * (ffn + rope) + extra_bytes + 8.0;
+    let qn = if math { 5.0 } else { 3.0 };
+    let attn = dt * (2.0 * h + qn * q + 3.0 * kv + rope) + 8.0;
+    let f = format!(
+        "MLP phase {dt} B × ({ffn_f} + 2×head_dim {} rope cos/sin) + 8 B position id = {mlp:.0} B/token; attention phase {dt} B × (2H + {qn}×q_dim {q} + 3×kv_dim {kv} + rope) = {attn:.0} B/token",
+        a.head_dim
+    );
     (mlp, attn, f)
 }
 
@@ -556,13 +567,14 @@ fn memory(model: &ModelSpec, req: &FitRequest, ctx: u64) -> Mem {
         kv_per_token = Some(per_tok);
         kv = Some(seq * batch as f64);
         kv_formula = format!("{batch} sequences × {f} = {}", gb(seq * batch as f64));
-        let (mlp, attn, af) = act_per_token(a, dt);
+        let math = req.engine == Engine::Transformers && dt >= 4.0;
+        let (mlp, attn, af) = act_per_token(a, dt, math);
         let (value, formula) = match req.engine {
             Engine::Transformers => {
                 let tokens = (batch * ctx) as f64;
                 let mut attn_total = tokens * attn;
                 let mut extra = String::new();
-                if dt >= 4.0 {
+                if math {
                     // fp32: SDPA falls back to the math kernel, which materialises
                     // scores + softmax (+ a bool mask) per head, and a shared ctx² mask.
                     let per_elem = 2.0 * dt + 1.0;

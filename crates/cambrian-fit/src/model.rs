@@ -153,6 +153,8 @@ impl ModelSpec {
                     .map(|o| o.iter().filter_map(|(k, v)| v.as_u64().map(|n| (k.clone(), n))).collect())
                     .unwrap_or_default();
                 let gguf_total = v.get("gguf").and_then(|g| g.get("total")).and_then(Value::as_u64);
+                // Listing / trending entries carry `numParameters` instead.
+                let num_params = v.get("numParameters").and_then(Value::as_u64);
                 let cfg = v.get("config").filter(|c| Arch::from_config(c).is_ok()).cloned();
                 if let Some(c) = cfg {
                     m = ModelSpec::from_source(name, ModelSource::Config(c))?;
@@ -161,11 +163,17 @@ impl ModelSpec {
                         m.params = Some(t);
                     }
                     m.params_by_dtype = per;
-                } else if let Some(t) = total.or(gguf_total) {
+                } else if let Some(t) = total.or(gguf_total).or(num_params) {
                     m.params = Some(t);
                     m.params_active = Some(t);
                     m.params_by_dtype = per;
-                    m.params_source = if total.is_some() { "Hub safetensors field".into() } else { "Hub gguf field".into() };
+                    m.params_source = if total.is_some() {
+                        "Hub safetensors field (architecture unknown)".into()
+                    } else if gguf_total.is_some() {
+                        "Hub gguf field (architecture unknown)".into()
+                    } else {
+                        "Hub listing numParameters (architecture unknown)".into()
+                    };
                 } else {
                     return Err(FitError::Unknown {
                         what: "the Hub record has neither a `safetensors`/`gguf` parameter count nor a config with dimensions".into(),
