@@ -261,6 +261,27 @@ impl Arch {
                     ..Arch::blank(fam)
                 }
             }
+            "gptj" => {
+                let h = need(c, &["n_embd", "hidden_size"], "n_embd")?;
+                let heads = need(c, &["n_head", "num_attention_heads"], "n_head")?;
+                Arch {
+                    layers: need(c, &["n_layer", "num_hidden_layers"], "n_layer")?,
+                    hidden: h,
+                    heads,
+                    kv_heads: heads,
+                    head_dim: h / heads,
+                    intermediate: get(c, &["n_inner"]).unwrap_or(4 * h),
+                    vocab: need(c, &["vocab_size"], "vocabulary size")?,
+                    tied_embeddings: getb(c, "tie_word_embeddings").unwrap_or(false),
+                    gated_mlp: false,
+                    norm_bias: true,
+                    norms_per_layer: 1,
+                    mlp_bias: true,
+                    lm_head_bias: true,
+                    max_context: get(c, &["n_positions"]),
+                    ..Arch::blank(fam)
+                }
+            }
             "phi-msft" => {
                 let h = need(c, &["n_embd"], "n_embd")?;
                 let heads = need(c, &["n_head"], "n_head")?;
@@ -355,12 +376,12 @@ impl Arch {
         let known = [
             "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
             "gemma3_text", "phi3", "phi", "gpt_neox", "starcoder2", "olmo2", "olmo", "deepseek_v2", "deepseek_v3",
-            "minicpm3", "minicpm", "ministral3", "mistral3", "cohere", "internlm2", "stablelm", "phimoe",
+            "minicpm3", "minicpm", "ministral3", "gptj", "mistral3", "cohere", "internlm2", "stablelm", "phimoe",
         ];
         if !known.contains(&fam) {
             notes.push(format!("model_type {fam:?} has no specific layout here: parameters computed with the Llama layout (gated MLP, RMSNorm, no biases)"));
         }
-        let tied_default = matches!(fam, "gemma" | "gemma2" | "gemma3" | "gemma3_text" | "starcoder2");
+        let tied_default = matches!(fam, "gemma" | "gemma2" | "gemma3" | "gemma3_text" | "starcoder2" | "minicpm" | "minicpm3");
         let mut a = Arch {
             layers,
             hidden: h,
@@ -705,7 +726,12 @@ fn context(c: &Value, native: Option<u64>) -> (Option<u64>, Option<u64>, Option<
         // Llama 3.1 / longrope: max_position_embeddings already is the extended length.
         ("llama3" | "longrope" | "su", Some(n)) => {
             let o = orig.unwrap_or(n);
-            (Some(n), None, Some(format!("rope_scaling {ty}: trained at {o} tokens, extended to max_position_embeddings {n}")))
+            if n > o || factor <= 1.0 {
+                (Some(n), None, Some(format!("rope_scaling {ty}: trained at {o} tokens, extended to max_position_embeddings {n}")))
+            } else {
+                let ext = (o as f64 * factor) as u64;
+                (Some(n), Some(ext), Some(format!("rope_scaling {ty} factor {factor}: {o} × {factor} = {ext} tokens (max_position_embeddings {n})")))
+            }
         }
         ("yarn" | "linear" | "dynamic", Some(n)) if factor > 1.0 => {
             let base = orig.unwrap_or(n);
