@@ -398,7 +398,8 @@ fn push_repo_id(segs: &mut url::PathSegmentsMut<'_>, id: &str) -> Result<(), Hub
 /// Parses a successful JSON body, mapping syntax errors to a byte offset.
 fn json_body(raw: &Raw) -> Result<serde_json::Value, HubError> {
     serde_json::from_slice(&raw.body).map_err(|e| {
-        let offset = byte_offset(&raw.body, e.line(), e.column());
+        // A body that ends early (truncation) is reported at its end.
+        let offset = if e.is_eof() { raw.body.len() as u64 } else { byte_offset(&raw.body, e.line(), e.column()) };
         HubError::InvalidJson { url: raw.url.to_string(), offset, line: e.line(), column: e.column(), reason: e.to_string() }
     })
 }
@@ -516,9 +517,9 @@ mod tests {
         let e = serde_json::from_slice::<serde_json::Value>(body).unwrap_err();
         assert_eq!(byte_offset(body, e.line(), e.column()), 9);
         assert_eq!(body[9], b'x');
-        let body = b"[1,2";
+        let body = b"[1,2 }";
         let e = serde_json::from_slice::<serde_json::Value>(body).unwrap_err();
-        assert_eq!(byte_offset(body, e.line(), e.column()), 4);
+        assert_eq!(byte_offset(body, e.line(), e.column()), 5);
     }
 
     #[test]
