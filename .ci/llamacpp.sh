@@ -10,6 +10,8 @@
 # State (pid, url, log) lives in $CAMBRIAN_LLAMACPP_STATE (default
 # ${TMPDIR:-/tmp}/cambrian-llamacpp). Needs python3 with
 # `llama-cpp-python[server]` (installed from PyPI if missing).
+# `--interrupt_requests False`: by default llama-cpp-python silently cuts a
+# running stream when another request arrives; the test runs 2 in parallel.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +37,7 @@ start() {
   local port
   port=${CAMBRIAN_LLAMACPP_PORT:-$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
   nohup "$PY" -m llama_cpp.server --model "$MODEL" --host 127.0.0.1 --port "$port" \
-    --n_ctx 2048 --n_threads 1 >"$STATE/server.log" 2>&1 &
+    --n_ctx 2048 --n_threads 1 --interrupt_requests False >"$STATE/server.log" 2>&1 &
   echo $! >"$STATE/pid"
   local url="http://127.0.0.1:$port/v1"
   local waited=0

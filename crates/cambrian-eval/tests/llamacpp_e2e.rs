@@ -92,7 +92,7 @@ async fn small_eval_against_real_llamacpp_server() {
     for r in &out.runs {
         assert_eq!(r.error, None, "{r:?}");
         let text = r.text.as_deref().expect("an answer");
-        let finish = r.finish_reason.as_deref().expect("a finish reason");
+        let finish = r.finish_reason.as_deref().unwrap_or_else(|| panic!("a finish reason: {r:?}"));
         assert!(matches!(finish, "stop" | "length"), "{r:?}");
         // max_tokens = 8: anything that stopped for length used all 8.
         let streamed = r.model.ends_with("-stream");

@@ -595,6 +595,17 @@ impl StreamAccumulator {
                 message: "the stream ended without any completion chunk".to_string(),
             });
         }
+        if !self.done && self.finish_reason.is_none() {
+            // Neither `[DONE]` nor a finish reason: the server cut the stream
+            // (llama-cpp-python does this to a stream when a newer request
+            // interrupts it). Some servers omit `[DONE]`, but all send a finish reason.
+            return Err(LlmError::Transport {
+                message: format!(
+                    "the stream ended after {} chunks without a finish_reason or [DONE]; the server dropped the request",
+                    self.chunks
+                ),
+            });
+        }
         Ok(finish_answer(self.text, self.reasoning, self.finish_reason, self.usage, self.model))
     }
 }
@@ -721,6 +732,17 @@ mod tests {
         let body = b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"message\":\"context exceeded\",\"type\":\"BadRequestError\"}}\n\n";
         let e = parse_sse_body(Api::Chat, body).unwrap_err();
         assert!(matches!(e, LlmError::ServerError { ref message } if message == "context exceeded"), "{e:?}");
+    }
+
+    #[test]
+    fn stream_cut_short_is_an_error() {
+        // llama-cpp-python with interrupt_requests: role chunk, then EOF.
+        let body = b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"},\"finish_reason\":null}]}\n\n";
+        let e = parse_sse_body(Api::Chat, body).unwrap_err();
+        assert!(matches!(e, LlmError::Transport { .. }), "{e:?}");
+        // No [DONE] but a finish reason (cerebras): fine.
+        let body = b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"stop\"}]}\n\n";
+        assert_eq!(parse_sse_body(Api::Chat, body).unwrap().text, "x");
     }
 
     #[test]
