@@ -24,11 +24,16 @@ fn base_url() -> Option<String> {
                     "CAMBRIAN_LLAMACPP_URL is not set but CI is: run `eval \"$(.ci/llamacpp.sh start)\"` first"
                 );
             }
-            eprintln!();
-            eprintln!("==================================================================");
-            eprintln!("SKIPPED llamacpp_e2e: CAMBRIAN_LLAMACPP_URL is not set.");
-            eprintln!("Run: eval \"$(.ci/llamacpp.sh start)\" && cargo test -p cambrian-eval --test llamacpp_e2e");
-            eprintln!("==================================================================");
+            // Written to the stderr handle directly: libtest captures
+            // `eprintln!` of passing tests, and this must be seen.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n==================================================================\n\
+                 SKIPPED llamacpp_e2e: CAMBRIAN_LLAMACPP_URL is not set.\n\
+                 Run: eval \"$(.ci/llamacpp.sh start)\" && cargo test -p cambrian-eval --test llamacpp_e2e\n\
+                 ==================================================================="
+            );
             None
         }
     }
