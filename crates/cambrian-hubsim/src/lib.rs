@@ -166,7 +166,9 @@ impl Default for SimConfig {
     }
 }
 
-/// Counters of one path.
+/// Counters of one path. `bytes` counts body bytes handed to the
+/// connection (a client that stops reading early stops the count too, up to
+/// socket buffering).
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PathStats {
     pub requests: u64,
@@ -177,6 +179,8 @@ pub struct PathStats {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct SimStats {
     pub requests: u64,
+    /// Requests that carried an `Authorization: Bearer …` header.
+    pub authorized_requests: u64,
     pub bytes: u64,
     pub models: usize,
     pub faults: BTreeMap<String, u64>,
@@ -256,6 +260,7 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
 
 pub(crate) struct Counters {
     pub requests: AtomicU64,
+    pub authorized: AtomicU64,
     pub bytes: AtomicU64,
     pub faults: Mutex<HashMap<FaultKind, u64>>,
     pub paths: Mutex<HashMap<String, PathStats>>,
@@ -263,7 +268,7 @@ pub(crate) struct Counters {
 
 impl Counters {
     pub fn new() -> Self {
-        Counters { requests: AtomicU64::new(0), bytes: AtomicU64::new(0), faults: Mutex::new(HashMap::new()), paths: Mutex::new(HashMap::new()) }
+        Counters { requests: AtomicU64::new(0), authorized: AtomicU64::new(0), bytes: AtomicU64::new(0), faults: Mutex::new(HashMap::new()), paths: Mutex::new(HashMap::new()) }
     }
     pub fn record(&self, path: &str, bytes: u64) {
         self.requests.fetch_add(1, Ordering::Relaxed);
@@ -272,6 +277,13 @@ impl Counters {
             let e = p.entry(path.to_string()).or_default();
             e.requests += 1;
             e.bytes += bytes;
+        }
+    }
+    /// Adds bytes actually handed to the connection (streamed bodies).
+    pub fn add_bytes(&self, path: &str, bytes: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+        if let Ok(mut p) = self.paths.lock() {
+            p.entry(path.to_string()).or_default().bytes += bytes;
         }
     }
     pub fn fault(&self, k: FaultKind) {

@@ -114,6 +114,7 @@ impl State {
     pub fn stats(&self) -> SimStats {
         SimStats {
             requests: self.counters.requests.load(Ordering::Relaxed),
+            authorized_requests: self.counters.authorized.load(Ordering::Relaxed),
             bytes: self.counters.bytes.load(Ordering::Relaxed),
             models: self.models.len(),
             faults: self
@@ -189,6 +190,9 @@ async fn handle(axum::extract::State(st): axum::extract::State<Arc<State>>, req:
         return json_ok(serde_json::to_string(&st.stats()).unwrap_or_default(), HeaderMap::new());
     }
     let abort = req.extensions().get::<ConnAbort>().cloned();
+    if req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer ")) {
+        st.counters.authorized.fetch_add(1, Ordering::Relaxed);
+    }
     let (fault, word) = st.draw_fault();
     if let Some(f) = fault {
         st.counters.fault(f);
@@ -226,8 +230,7 @@ async fn handle(axum::extract::State(st): axum::extract::State<Arc<State>>, req:
         }
     }
     let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let resp = route(&st, &path, &query, range.as_deref(), fault, word).await;
-    resp
+    route(&st, &path, &query, range.as_deref(), fault, word).await
 }
 
 fn hv(s: &str) -> HeaderValue {
@@ -241,7 +244,7 @@ fn json_ok(body: String, headers: HeaderMap) -> Response<Body> {
     r
 }
 
-async fn route(st: &State, path: &str, query: &str, range: Option<&str>, fault: Option<FaultKind>, word: u64) -> Response<Body> {
+async fn route(st: &Arc<State>, path: &str, query: &str, range: Option<&str>, fault: Option<FaultKind>, word: u64) -> Response<Body> {
     if path == "/api/models" || path == "/api/models/" {
         return match listing(st, query, fault) {
             Ok((body, headers)) => json_with_faults(st, path, body, headers, fault, word),
@@ -575,7 +578,7 @@ fn mutate(body: &str, fault: Option<FaultKind>, word: u64) -> String {
 
 static ZEROS: [u8; 65536] = [0u8; 65536];
 
-async fn resolve(st: &State, path: &str, range: Option<&str>, fault: Option<FaultKind>, word: u64) -> Response<Body> {
+async fn resolve(st: &Arc<State>, path: &str, range: Option<&str>, fault: Option<FaultKind>, word: u64) -> Response<Body> {
     let segs: Vec<String> = path.trim_start_matches('/').split('/').map(percent_decode).collect();
     let Some(rp) = segs.iter().position(|s| s == "resolve") else {
         st.counters.record(path, 0);
@@ -622,8 +625,14 @@ async fn resolve(st: &State, path: &str, range: Option<&str>, fault: Option<Faul
     };
     let truncate = fault == Some(FaultKind::Truncate);
     let send_end = if truncate { start + (end - start) / 2 } else { end };
-    st.counters.record(path, send_end - start);
-    let s = body_stream(fb, start, send_end, truncate);
+    st.counters.record(path, 0);
+    let counting = st.clone();
+    let counted_path = path.to_string();
+    let s = body_stream(fb, start, send_end, truncate).inspect(move |c| {
+        if let Ok(b) = c {
+            counting.counters.add_bytes(&counted_path, b.len() as u64);
+        }
+    });
     let mut r = Response::new(Body::from_stream(s));
     *r.status_mut() = status;
     let h = r.headers_mut();
