@@ -459,15 +459,19 @@ pub async fn run(
     // Serve what we can from the cache; the rest is work.
     let cache = cfg.cache_dir.as_deref().map(ResponseCache::new);
     let mut cached = 0usize;
-    let mut work: Vec<Vec<(usize, CanonicalRequest, String)>> = vec![Vec::new(); nt];
+    let mut work: Vec<Vec<(usize, Option<(CanonicalRequest, String)>)>> = vec![Vec::new(); nt];
     for (ii, item) in items.iter().enumerate() {
         for (ti, p) in targets.iter().enumerate() {
             if slots[ii * nt + ti].is_some() {
                 continue;
             }
+            let Some(cache) = &cache else {
+                work[ti].push((ii, None));
+                continue;
+            };
             let creq = canonical(p, item, &cfg.params);
             let key = creq.key();
-            if let Some(entry) = cache.as_ref().and_then(|c| c.get(&key, &creq)) {
+            if let Some(entry) = cache.get(&key, &creq) {
                 let r = from_cache(&p.target.label, &item.id, entry);
                 writer.send(Msg::Line(JournalLine::Run(r.clone())));
                 on_event(RunEvent::ItemDone {
@@ -479,7 +483,7 @@ pub async fn run(
                 slots[ii * nt + ti] = Some(r);
                 cached += 1;
             } else {
-                work[ti].push((ii, creq, key));
+                work[ti].push((ii, Some((creq, key))));
             }
         }
     }
@@ -492,7 +496,7 @@ pub async fn run(
     let mut warmup_ms = Vec::new();
     if cfg.warmup {
         for (ti, p) in targets.iter().enumerate() {
-            let Some((ii, _, _)) = work[ti].first() else { continue };
+            let Some((ii, _)) = work[ti].first() else { continue };
             match call(&client, p, &items[*ii], &cfg.params, cfg.retries, on_event).await {
                 Ok(c) => {
                     let t = ms(c.latency);
@@ -518,20 +522,20 @@ pub async fn run(
         let client = &client;
         let cfg_ref = cfg;
         stream::iter(std::mem::take(&mut work[ti]))
-            .map(move |(ii, creq, key)| async move {
+            .map(move |(ii, cache_key)| async move {
                 let item = &items[ii];
                 let r = call(client, p, item, &cfg_ref.params, cfg_ref.retries, on_event).await;
-                (ti, ii, creq, key, r)
+                (ti, ii, cache_key, r)
             })
             .buffer_unordered(cfg.concurrency.max(1))
             .boxed_local()
     });
     let mut merged = stream::select_all(per_target.collect::<Vec<_>>());
-    while let Some((ti, ii, creq, key, r)) = merged.next().await {
+    while let Some((ti, ii, cache_key, r)) = merged.next().await {
         let p = &targets[ti];
         let item = &items[ii];
         let run = item_run(&p.target.label, &item.id, &r);
-        if let (Some(cache), Ok(c)) = (&cache, &r) {
+        if let (Some(cache), Some((creq, key)), Ok(c)) = (&cache, cache_key, &r) {
             let entry = CacheEntry {
                 version: cache::CACHE_VERSION,
                 request: creq,
