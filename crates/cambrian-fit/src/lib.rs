@@ -696,11 +696,16 @@ fn speed(model: &ModelSpec, req: &FitRequest, mem: &Mem) -> Option<(Speed, Vec<E
     let step = |b: f64| -> (f64, &'static str) {
         // MoE: at batch b, about min(E, b·k) experts are read per layer.
         let weight_read = match model.arch.as_ref().and_then(|a| a.moe.as_ref()) {
-            Some(m) => {
-                let frac = ((b * m.active as f64) / m.experts as f64).min(1.0);
-                let expert_share = if total > 0.0 { (total - active) / total } else { 0.0 };
-                mem.weights * (1.0 - expert_share) + mem.weights * expert_share * frac.max(m.active as f64 / m.experts as f64)
+            Some(m) if m.experts > m.active && total > 0.0 => {
+                // total − active = (E − k) × one expert's params over all layers.
+                let e = m.experts as f64;
+                let k = m.active as f64;
+                let expert_total = ((total - active) * e / (e - k)).min(total);
+                let frac = (b * k / e).clamp(k / e, 1.0);
+                let bpp = mem.weights / total;
+                bpp * ((total - expert_total) + expert_total * frac)
             }
+            Some(_) => mem.weights,
             None => mem.weights,
         };
         let bytes = weight_read + b * ctx * kv_tok;
