@@ -187,6 +187,7 @@ const NAME_WORDS: &[&str] = &[
 ];
 const NAME_SUFFIX: &[&str] = &["instruct", "chat", "base", "it", "gguf", "awq", "lora", "finetuned", "v2", "distill"];
 
+const AUTHOR_POOL: u64 = 100_000;
 const EPOCH_2022_03_02: i64 = 1_646_179_200; // 2022-03-02T00:00:00Z
 const EPOCH_2026_08_22: i64 = 1_787_356_800; // 2026-08-22T00:00:00Z
 
@@ -219,13 +220,14 @@ pub fn generate(n: usize, seed: u64) -> Result<Vec<SimModel>, SimError> {
     for (r, (_, i)) in dl_key.iter().enumerate() {
         dl_rank[*i as usize] = r as u32;
     }
-    let n_authors = (n / 25).max(1) as u64;
     let mut out = Vec::with_capacity(n + 1);
     for i in 0..n {
         let mut r = ChaCha8Rng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1));
-        // Author: heavy-tailed (a few orgs own many repos).
+        // Author: idx = floor(A·u²) over a fixed pool of A authors, so a few
+        // orgs own many repos (P(idx = 0) = 1/√A) and model i's author does
+        // not depend on n.
         let a: f64 = r.random_range(0.0..1.0);
-        let author_idx = ((n_authors as f64).powf(a * a) as u64).min(n_authors - 1);
+        let author_idx = ((AUTHOR_POOL as f64 * a * a) as u64).min(AUTHOR_POOL - 1);
         let author = format!("org{author_idx:05}");
         let word = NAME_WORDS[r.random_range(0..NAME_WORDS.len())];
         let suffix = NAME_SUFFIX[r.random_range(0..NAME_SUFFIX.len())];
@@ -267,7 +269,7 @@ pub fn generate(n: usize, seed: u64) -> Result<Vec<SimModel>, SimError> {
         }
         let base = if r.random_bool(0.3) && i > 0 {
             let j = r.random_range(0..i);
-            Some(format!("org{:05}/base-{j:x}", j as u64 % n_authors))
+            Some(format!("org{:05}/base-{j:x}", j as u64 % AUTHOR_POOL))
         } else {
             None
         };
