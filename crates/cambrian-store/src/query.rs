@@ -175,7 +175,21 @@ impl Store {
             .collect())
     }
 
-    fn model_names(&self, keys: impl Iterator<Item = i64>) -> Result<HashMap<i64, String>, StoreError> {
+    fn model_names(&self, keys: impl ExactSizeIterator<Item = i64>) -> Result<HashMap<i64, String>, StoreError> {
+        if keys.len() > 2_000 {
+            // Many names: one scan of the dictionary beats point lookups.
+            let wanted: std::collections::HashSet<i64> = keys.collect();
+            let mut st = self.conn().prepare_cached("SELECT id, name FROM model").ctx("reading model names")?;
+            let mut rows = st.query([]).ctx("reading model names")?;
+            let mut out = HashMap::with_capacity(wanted.len());
+            while let Some(r) = rows.next().ctx("reading model names")? {
+                let k: i64 = r.get(0).ctx("reading model names")?;
+                if wanted.contains(&k) {
+                    out.insert(k, r.get(1).ctx("reading model names")?);
+                }
+            }
+            return Ok(out);
+        }
         let mut st = self.conn().prepare_cached("SELECT name FROM model WHERE id = ?1").ctx("reading model names")?;
         let mut out = HashMap::new();
         for k in keys {

@@ -1,0 +1,291 @@
+//! Benchmark driver for `bench/trends`: generates N daily snapshots of M
+//! models (seeded, with churn), ingests them through the store's bulk writer,
+//! optionally writes the same rows as CSV (for the DuckDB peer), then times
+//! the category-share-per-day and top-movers queries.
+//!
+//! `cargo run --release -p cambrian-store --example trends_bench -- DIR DAYS MODELS [CSV_DIR]`
+//! Prints `key=value` lines on stdout.
+
+use cambrian_store::{Dimension, NewSnapshot, Store};
+use cambrian_types::ModelRecord;
+use chrono::{Duration, TimeZone, Utc};
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Instant;
+
+/// CPU time of this thread (seconds), from /proc: the machine may be shared,
+/// so wall time alone can mislead; both are printed.
+fn cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // splitmix64
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn f(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+const PIPELINES: &[&str] = &[
+    "text-generation", "image-text-to-text", "text-to-image", "automatic-speech-recognition", "text-classification",
+    "feature-extraction", "sentence-similarity", "image-classification", "text-to-speech", "token-classification",
+    "translation", "summarization", "fill-mask", "object-detection", "image-to-image", "text-to-video", "image-to-video",
+    "question-answering", "zero-shot-classification", "reinforcement-learning", "audio-classification", "depth-estimation",
+    "image-segmentation", "any-to-any", "video-text-to-text", "text-to-audio", "image-to-text", "visual-question-answering",
+];
+const LIBRARIES: &[&str] = &[
+    "transformers", "diffusers", "sentence-transformers", "gguf", "peft", "mlx", "timm", "onnx", "keras", "pytorch",
+    "stable-baselines3", "ml-agents", "nemo", "speechbrain", "open_clip", "ctranslate2", "flair", "spacy", "fastai", "unity-sentis",
+];
+const BASES: &[&str] = &[
+    "Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", "mistralai/Mistral-7B-v0.1", "google/gemma-2-9b",
+    "Qwen/Qwen3-8B", "meta-llama/Llama-3.2-1B", "microsoft/phi-4", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
+    "black-forest-labs/FLUX.1-dev", "stabilityai/stable-diffusion-xl-base-1.0", "openai/whisper-large-v3", "google-bert/bert-base-uncased",
+];
+
+/// Skewed index: small indices much more likely (Zipf-ish).
+fn skewed(r: &mut Rng, n: usize) -> usize {
+    let u = r.f();
+    ((u * u * u) * n as f64) as usize % n
+}
+
+struct Model {
+    id: String,
+    pipeline: Option<usize>,
+    library: Option<usize>,
+    base: Option<usize>,
+    likes: u64,
+    all_time: u64,
+    rate: u64, // downloads per day
+    tags: Vec<String>,
+}
+
+fn new_model(r: &mut Rng, n: u64) -> Model {
+    let pipeline = if r.below(10) < 9 { Some(skewed(r, PIPELINES.len())) } else { None };
+    let library = if r.below(10) < 8 { Some(skewed(r, LIBRARIES.len())) } else { None };
+    let base = if r.below(10) < 3 { Some(skewed(r, BASES.len())) } else { None };
+    let mut tags = vec![];
+    if let Some(l) = library {
+        tags.push(LIBRARIES[l].to_string());
+    }
+    if let Some(b) = base {
+        tags.push(format!("base_model:{}", BASES[b]));
+    }
+    tags.push(format!("license:{}", ["apache-2.0", "mit", "llama3.1", "other"][r.below(4) as usize]));
+    let pop = (r.f().powi(6) * 2000.0) as u64;
+    Model {
+        id: format!("org{}/model-{n}", r.below(20000)),
+        pipeline,
+        library,
+        base,
+        likes: pop,
+        all_time: pop * 500 + r.below(10000),
+        rate: pop * 3 + r.below(200),
+        tags,
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 4 {
+        eprintln!("usage: trends_bench DIR DAYS MODELS [CSV_DIR]");
+        std::process::exit(2);
+    }
+    let dir = std::path::PathBuf::from(&args[1]);
+    let days: u32 = args[2].parse().expect("DAYS");
+    let n: u64 = args[3].parse().expect("MODELS");
+    let csv_dir = args.get(4).map(std::path::PathBuf::from);
+    let mut store = Store::open(&dir).expect("open store");
+    let mut rng = Rng(0x5EED_CAFE);
+    let mut next_id = 0u64;
+    let mut pop: Vec<Model> = (0..n).map(|_| {
+        next_id += 1;
+        new_model(&mut rng, next_id)
+    }).collect();
+    let start = Utc.with_ymd_and_hms(2025, 1, 1, 6, 0, 0).unwrap();
+    let mut ingest_secs = 0.0;
+    let mut ingest_cpu = 0.0;
+    let mut rows_total = 0u64;
+    let t_all = Instant::now();
+    let mut pipeline_code: HashMap<&str, usize> = HashMap::new();
+    for (i, p) in PIPELINES.iter().enumerate() {
+        pipeline_code.insert(p, i);
+    }
+    for day in 0..days {
+        // Churn: ~0.5 % of models leave (replaced by new ones), counters grow.
+        for m in pop.iter_mut() {
+            if rng.below(200) == 0 {
+                next_id += 1;
+                *m = new_model(&mut rng, next_id);
+                continue;
+            }
+            let g = rng.below(m.rate.max(1) * 2 + 1);
+            m.all_time += g;
+            if rng.below(100) < 3 {
+                m.likes += 1 + m.likes / 200;
+            }
+            if rng.below(1000) == 0 {
+                m.rate = m.rate * 3 + 50; // a model takes off
+            }
+        }
+        // Listing order: by a noisy popularity (trending-like).
+        let mut order: Vec<(u64, usize)> = pop.iter().enumerate().map(|(i, m)| (m.rate * 30 + rng.below(100), i)).collect();
+        order.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let recs: Vec<ModelRecord> = order
+            .iter()
+            .map(|&(_, i)| {
+                let m = &pop[i];
+                ModelRecord {
+                    id: m.id.clone(),
+                    author: m.id.split('/').next().map(String::from),
+                    likes: Some(m.likes),
+                    downloads_30d: Some(m.rate * 30),
+                    downloads_all_time: Some(m.all_time),
+                    pipeline_tag: m.pipeline.map(|p| PIPELINES[p].to_string()),
+                    library_name: m.library.map(|l| LIBRARIES[l].to_string()),
+                    tags: m.tags.clone(),
+                    base_models: m.base.map(|b| vec![BASES[b].to_string()]).unwrap_or_default(),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        let taken = start + Duration::days(day as i64);
+        let t0 = Instant::now();
+        let c0 = cpu();
+        let id = store
+            .begin_snapshot(&NewSnapshot { taken_at: taken, source: "bench".into(), query: "sort=trendingScore".into() })
+            .expect("begin");
+        for chunk in recs.chunks(50_000) {
+            store.append_batch(id, chunk, Some("cursor")).expect("append");
+        }
+        store.complete_snapshot(id).expect("complete");
+        ingest_secs += t0.elapsed().as_secs_f64();
+        ingest_cpu += cpu() - c0;
+        rows_total += recs.len() as u64;
+        if let Some(cd) = &csv_dir {
+            std::fs::create_dir_all(cd).expect("csv dir");
+            let f = std::fs::File::create(cd.join(format!("day-{day:03}.csv"))).expect("csv");
+            let mut w = std::io::BufWriter::new(f);
+            writeln!(w, "day,model,rank,likes,dl30,dlall,pipeline_tag,library_name,base_family").unwrap();
+            for (rank, r) in recs.iter().enumerate() {
+                let fam = cambrian_store::base_family(r).unwrap_or_default();
+                writeln!(
+                    w,
+                    "{},{},{},{},{},{},{},{},{}",
+                    day,
+                    r.id,
+                    rank + 1,
+                    r.likes.unwrap_or(0),
+                    r.downloads_30d.unwrap_or(0),
+                    r.downloads_all_time.unwrap_or(0),
+                    r.pipeline_tag.as_deref().unwrap_or(""),
+                    r.library_name.as_deref().unwrap_or(""),
+                    fam
+                )
+                .unwrap();
+            }
+        }
+        if day % 30 == 0 {
+            eprintln!("day {day}: {rows_total} rows, ingest {:.0} rows/s", rows_total as f64 / ingest_secs);
+        }
+    }
+    println!("rows={rows_total}");
+    println!("ingest_seconds={ingest_secs:.3}");
+    println!("ingest_rows_per_s={:.0}", rows_total as f64 / ingest_secs);
+    println!("ingest_cpu_seconds={ingest_cpu:.3}");
+    println!("ingest_rows_per_cpu_s={:.0}", rows_total as f64 / ingest_cpu);
+    println!("total_seconds={:.3}", t_all.elapsed().as_secs_f64());
+    drop(store);
+    time_queries(&dir);
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn time_queries(dir: &std::path::Path) {
+    let store = Store::open(dir).expect("open");
+    let (mut t1, mut t2, mut c1, mut c2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let (a, b, ca, cb) = run_queries(&store);
+        t1.push(a);
+        t2.push(b);
+        c1.push(ca);
+        c2.push(cb);
+    }
+    println!("share_seconds={:.4}", median(t1));
+    println!("movers_seconds={:.4}", median(t2));
+    println!("share_cpu_seconds={:.4}", median(c1));
+    println!("movers_cpu_seconds={:.4}", median(c2));
+    let size: u64 = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
+    println!("store_bytes={size}");
+}
+
+/// One run of both queries; prints the answers (same each run) and returns the times.
+fn run_queries(store: &Store) -> (f64, f64, f64, f64) {
+    static PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let print = !PRINTED.swap(true, std::sync::atomic::Ordering::SeqCst);
+    // Query 1: category share per day (pipeline_tag, by presence/likes/downloads).
+    let t0 = Instant::now();
+    let c0 = cpu();
+    let pts = store.category_points(Dimension::PipelineTag).expect("share");
+    let mut totals: HashMap<i64, (u64, u64, u64)> = HashMap::new();
+    for p in &pts {
+        let e = totals.entry(p.snapshot.0).or_default();
+        e.0 += p.models;
+        e.1 += p.likes;
+        e.2 += p.downloads_30d;
+    }
+    let mut shares = 0usize;
+    let mut check = 0.0;
+    for p in &pts {
+        let tot = totals[&p.snapshot.0];
+        check += p.models as f64 / tot.0 as f64 + p.likes as f64 / tot.1.max(1) as f64;
+        shares += 1;
+    }
+    let q1 = t0.elapsed().as_secs_f64();
+    let cq1 = cpu() - c0;
+    if print {
+        println!("share_rows={shares} share_checksum={check:.3}");
+    }
+    // Query 2: top movers first -> last day (likes gained, interval downloads).
+    let t0 = Instant::now();
+    let c0 = cpu();
+    let snaps = store.snapshots().expect("snaps");
+    let (first, last) = (snaps[0].id, snaps[snaps.len() - 1].id);
+    let pairs = store.compare_snapshots(first, last).expect("pairs");
+    let mut gains: Vec<(i64, &str)> = pairs
+        .iter()
+        .filter_map(|p| Some(((p.to.as_ref()?.likes? as i64) - (p.from.as_ref()?.likes? as i64), p.model.as_str())))
+        .collect();
+    gains.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let mut dl: Vec<(i64, &str)> = pairs
+        .iter()
+        .filter_map(|p| {
+            Some(((p.to.as_ref()?.downloads_all_time? as i64) - (p.from.as_ref()?.downloads_all_time? as i64), p.model.as_str()))
+        })
+        .collect();
+    dl.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let q2 = t0.elapsed().as_secs_f64();
+    let cq2 = cpu() - c0;
+    if print {
+        println!("movers_top_likes={}:{}", gains[0].1, gains[0].0);
+        println!("movers_top_downloads={}:{}", dl[0].1, dl[0].0);
+    }
+    (q1, q2, cq1, cq2)
+}
