@@ -459,6 +459,7 @@ pub async fn run(
     // Serve what we can from the cache; the rest is work.
     let cache = cfg.cache_dir.as_deref().map(ResponseCache::new);
     let mut cached = 0usize;
+    let mut cached_at = Vec::new();
     let mut work: Vec<Vec<(usize, Option<(CanonicalRequest, String)>)>> = vec![Vec::new(); nt];
     for (ii, item) in items.iter().enumerate() {
         for (ti, p) in targets.iter().enumerate() {
@@ -474,13 +475,8 @@ pub async fn run(
             if let Some(entry) = cache.get(&key, &creq) {
                 let r = from_cache(&p.target.label, &item.id, entry);
                 writer.send(Msg::Line(JournalLine::Run(r.clone())));
-                on_event(RunEvent::ItemDone {
-                    target: p.target.label.clone(),
-                    item_id: item.id.clone(),
-                    ok: true,
-                    cached: true,
-                });
                 slots[ii * nt + ti] = Some(r);
+                cached_at.push((ti, ii));
                 cached += 1;
             } else {
                 work[ti].push((ii, Some((creq, key))));
@@ -489,6 +485,14 @@ pub async fn run(
     }
     let to_send: usize = work.iter().map(Vec::len).sum();
     on_event(RunEvent::Started { total: items.len() * nt, resumed, cached, to_send });
+    for (ti, ii) in cached_at {
+        on_event(RunEvent::ItemDone {
+            target: targets[ti].target.label.clone(),
+            item_id: items[ii].id.clone(),
+            ok: true,
+            cached: true,
+        });
+    }
 
     let client = Client::new(cfg.timeouts, cfg.concurrency.max(1)).map_err(RunError::Client)?;
 

@@ -4,7 +4,7 @@
 use crate::error::{LlmError, TimeoutPhase};
 use crate::request::GenRequest;
 use crate::response::{
-    http_error, is_event_stream, parse_json_body, parse_retry_after, ChunkEffect, Completion,
+    http_error, is_event_stream, looks_like_sse, parse_json_body, parse_sse_body, parse_retry_after, ChunkEffect, Completion,
     SseDecoder, SseEvent, StreamAccumulator, MAX_BODY_BYTES,
 };
 use std::fmt;
@@ -235,6 +235,10 @@ impl Client {
         } else {
             let body = read_capped(&mut resp, MAX_BODY_BYTES, &url, &self.timeouts).await?;
             let latency = start.elapsed();
+            if looks_like_sse(&body) {
+                // A stream labelled as something else: parsed whole, no TTFT.
+                return Ok(Completion { answer: parse_sse_body(req.api, &body)?, ttft: None, latency, streamed: true });
+            }
             Ok(Completion { answer: parse_json_body(req.api, &body)?, ttft: None, latency, streamed: false })
         }
     }

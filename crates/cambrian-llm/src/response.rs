@@ -635,11 +635,18 @@ pub fn parse_response(
     if !(200..300).contains(&status) {
         return Err(http_error(status, body, retry_after));
     }
-    if is_event_stream(content_type) {
+    if is_event_stream(content_type) || looks_like_sse(body) {
         parse_sse_body(api, body)
     } else {
         parse_json_body(api, body)
     }
+}
+
+/// A body that starts with an SSE `data:` field although the server did not
+/// label it `text/event-stream`.
+pub fn looks_like_sse(body: &[u8]) -> bool {
+    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
+    body[start..].starts_with(b"data:")
 }
 
 /// Whether a `Content-Type` names an SSE stream.
