@@ -345,6 +345,7 @@ fn listing(st: &State, query: &str, fault: Option<FaultKind>) -> Result<(String,
     let mut limit: usize = 1000;
     let mut cursor = None;
     let mut full = false;
+    let mut extra: Vec<String> = Vec::new();
     let mut keep: Vec<(String, String)> = Vec::new();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         if k != "cursor" {
@@ -367,11 +368,18 @@ fn listing(st: &State, query: &str, fault: Option<FaultKind>) -> Result<(String,
                 limit = l.min(1000);
             }
             "cursor" => cursor = Some(v.to_string()),
-            "full" => full = v == "true" || v == "True" || v == "1",
+            "full" => full = is_true(&v),
+            // huggingface_hub's `cardData=True` / `config=True`: the compact
+            // set plus that field.
+            "cardData" | "config" if is_true(&v) => extra.push(k.to_string()),
             _ => {}
         }
     }
-    let expand = parse_expand(query)?;
+    let mut expand = parse_expand(query)?;
+    if !extra.is_empty() && expand.is_empty() {
+        expand = crate::population::COMPACT_FIELDS.iter().map(|s| s.to_string()).collect();
+    }
+    expand.extend(extra);
     let key = match &sort {
         None => SortKey::Id,
         Some(s) => SortKey::parse(s).ok_or_else(|| json_error(StatusCode::BAD_REQUEST, &format!("unknown sort key `{s}`")))?,
@@ -436,6 +444,10 @@ fn listing(st: &State, query: &str, fault: Option<FaultKind>) -> Result<(String,
         headers.insert(header::LINK, hv(&link));
     }
     Ok((body, headers))
+}
+
+fn is_true(v: &str) -> bool {
+    matches!(v, "true" | "True" | "1")
 }
 
 fn matches(m: &SimModel, search: &Option<String>, author: &Option<String>, filters: &[String], pipeline: &Option<String>) -> bool {
