@@ -174,7 +174,11 @@ fn main() {
         }
         store.complete_snapshot(id).expect("complete");
         ingest_secs += t0.elapsed().as_secs_f64();
-        ingest_cpu += cpu() - c0;
+        let day_cpu = cpu() - c0;
+        ingest_cpu += day_cpu;
+        if std::env::var_os("BENCH_VERBOSE").is_some() {
+            eprintln!("day {day}: ingest cpu {day_cpu:.3} s, wall {:.3} s", t0.elapsed().as_secs_f64());
+        }
         rows_total += recs.len() as u64;
         if let Some(cd) = &csv_dir {
             std::fs::create_dir_all(cd).expect("csv dir");

@@ -152,8 +152,8 @@ pub struct CacheEntry {
 struct Caches {
     models: Option<HashMap<String, i64>>,
     terms: Option<HashMap<String, i64>>,
-    /// model -> (detail id, detail bytes) of its latest detail.
-    last_detail: HashMap<i64, (i64, Vec<u8>)>,
+    /// model -> (detail id, fingerprint of its bytes) of its latest detail.
+    last_detail: HashMap<i64, (i64, Fingerprint)>,
     /// Models already present in an in-progress snapshot.
     members: HashMap<SnapshotId, HashSet<i64>>,
 }
@@ -579,7 +579,7 @@ impl Store {
 struct Staged {
     models: Vec<(String, i64)>,
     terms: Vec<(String, i64)>,
-    details: Vec<(i64, i64, Vec<u8>)>,
+    details: Vec<(i64, i64, Fingerprint)>,
     members: Vec<i64>,
 }
 
@@ -591,8 +591,8 @@ impl Staged {
         if let Some(t) = caches.terms.as_mut() {
             t.extend(self.terms);
         }
-        for (model, did, bytes) in self.details {
-            caches.last_detail.insert(model, (did, bytes));
+        for (model, did, fp) in self.details {
+            caches.last_detail.insert(model, (did, fp));
         }
         caches.members.entry(id).or_default().extend(self.members);
     }
@@ -613,6 +613,25 @@ fn term_id(tx: &Connection, caches: &Caches, staged: &mut Staged, staged_terms: 
     staged_terms.insert(v.to_string(), id);
     staged.terms.push((v.to_string(), id));
     Ok(id)
+}
+
+/// Length + 64-bit FNV-1a of a detail's bytes: what the writer remembers of
+/// each model's latest detail to decide "unchanged" without keeping the
+/// bytes. A false "unchanged" needs a 64-bit collision between a model's
+/// consecutive details of equal length (~2^-64 per comparison); the first
+/// comparison after opening the store compares the stored bytes exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint(u64, usize);
+
+impl Fingerprint {
+    fn of(bytes: &[u8]) -> Fingerprint {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Fingerprint(h, bytes.len())
+    }
 }
 
 struct PendingRow {
@@ -640,7 +659,7 @@ fn write_rows(tx: &Connection, caches: &mut Caches, staged: &mut Staged, id: Sna
         .ctx("preparing the detail lookup")?;
     let mut staged_models: HashMap<String, i64> = HashMap::new();
     let mut staged_terms: HashMap<String, i64> = HashMap::new();
-    let mut staged_details: HashMap<i64, (i64, Vec<u8>)> = HashMap::new();
+    let mut staged_details: HashMap<i64, (i64, Fingerprint)> = HashMap::new();
     let mut seen_now: HashSet<i64> = HashSet::new();
     // Taken out for the loop (the caches are also mutated); put back below.
     // On error the caller drops all caches, so nothing is lost.
@@ -671,10 +690,11 @@ fn write_rows(tx: &Connection, caches: &mut Caches, staged: &mut Staged, id: Sna
         let dl30 = to_i64(m.downloads_30d, "downloads", &m.id)?;
         let dlall = to_i64(m.downloads_all_time, "downloadsAllTime", &m.id)?;
         encode_detail(m, &mut buf)?;
-        let previous: Option<(i64, bool)> = if let Some((did, bytes)) = staged_details.get(&key) {
-            Some((*did, *bytes == buf))
-        } else if let Some((did, bytes)) = caches.last_detail.get(&key) {
-            Some((*did, *bytes == buf))
+        let fp = Fingerprint::of(&buf);
+        let previous: Option<(i64, bool)> = if let Some((did, old)) = staged_details.get(&key) {
+            Some((*did, *old == fp))
+        } else if let Some((did, old)) = caches.last_detail.get(&key) {
+            Some((*did, *old == fp))
         } else if is_new {
             None
         } else {
@@ -688,7 +708,7 @@ fn write_rows(tx: &Connection, caches: &mut Caches, staged: &mut Staged, id: Sna
             match got {
                 Some((did, bytes)) => {
                     let same = bytes == buf;
-                    caches.last_detail.insert(key, (did, bytes));
+                    caches.last_detail.insert(key, (did, Fingerprint::of(&bytes)));
                     Some((did, same))
                 }
                 None => None,
@@ -699,7 +719,7 @@ fn write_rows(tx: &Connection, caches: &mut Caches, staged: &mut Staged, id: Sna
             _ => {
                 insert_detail.execute(params![key, buf]).ctx("writing a model's detail")?;
                 let did = tx.last_insert_rowid();
-                staged_details.insert(key, (did, buf.clone()));
+                staged_details.insert(key, (did, fp));
                 did
             }
         };
@@ -725,22 +745,54 @@ fn write_rows(tx: &Connection, caches: &mut Caches, staged: &mut Staged, id: Sna
     Ok(AppendStats { received: models.len() as u64, inserted, duplicates: models.len() as u64 - inserted, total_rows: rank })
 }
 
-/// Aggregate and mark complete, inside the caller's transaction.
+/// Aggregate and mark complete, inside the caller's transaction. One range
+/// scan of the snapshot's rows feeds all three dimensions (three SQL
+/// `GROUP BY`s would sort the rows three times).
 fn complete_in(tx: &Connection, id: SnapshotId) -> Result<(), StoreError> {
-    for (dim, col) in [(0, "pipeline"), (1, "library"), (2, "family")] {
-        tx.execute(
-            &format!(
-                "INSERT INTO agg (snapshot, dim, category, models, likes, dl30, dlall, n_dlall)
-                 SELECT snapshot, {dim}, {col}, count(*), coalesce(sum(likes),0), coalesce(sum(dl30),0), coalesce(sum(dlall),0), count(dlall)
-                 FROM row WHERE snapshot = ?1 GROUP BY {col}"
-            ),
-            [id.0],
-        )
+    #[derive(Default, Clone, Copy)]
+    struct Acc {
+        models: i64,
+        likes: i64,
+        dl30: i64,
+        dlall: i64,
+        n_dlall: i64,
+    }
+    let mut acc: [HashMap<i64, Acc>; 3] = Default::default();
+    let mut count = 0i64;
+    {
+        let mut st = tx
+            .prepare_cached("SELECT pipeline, library, family, likes, dl30, dlall FROM row WHERE snapshot = ?1")
+            .ctx("aggregating a snapshot")?;
+        let mut rows = st.query([id.0]).ctx("aggregating a snapshot")?;
+        while let Some(r) = rows.next().ctx("aggregating a snapshot")? {
+            let cats: [i64; 3] = [r.get(0).ctx("aggregating")?, r.get(1).ctx("aggregating")?, r.get(2).ctx("aggregating")?];
+            let likes: Option<i64> = r.get(3).ctx("aggregating")?;
+            let dl30: Option<i64> = r.get(4).ctx("aggregating")?;
+            let dlall: Option<i64> = r.get(5).ctx("aggregating")?;
+            count += 1;
+            for (d, c) in cats.iter().enumerate() {
+                let a = acc[d].entry(*c).or_default();
+                a.models += 1;
+                a.likes = a.likes.saturating_add(likes.unwrap_or(0));
+                a.dl30 = a.dl30.saturating_add(dl30.unwrap_or(0));
+                if let Some(x) = dlall {
+                    a.dlall = a.dlall.saturating_add(x);
+                    a.n_dlall += 1;
+                }
+            }
+        }
+    }
+    let mut ins = tx
+        .prepare_cached("INSERT INTO agg (snapshot, dim, category, models, likes, dl30, dlall, n_dlall) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
         .ctx("aggregating a snapshot")?;
+    for (dim, map) in acc.iter().enumerate() {
+        for (cat, a) in map {
+            ins.execute(params![id.0, dim as i64, cat, a.models, a.likes, a.dl30, a.dlall, a.n_dlall]).ctx("aggregating a snapshot")?;
+        }
     }
     tx.execute(
-        "UPDATE snapshot SET status = 1, checkpoint = NULL, completed_at = ?2, models = (SELECT count(*) FROM row WHERE snapshot = ?1) WHERE id = ?1",
-        params![id.0, now_micros()],
+        "UPDATE snapshot SET status = 1, checkpoint = NULL, completed_at = ?2, models = ?3 WHERE id = ?1",
+        params![id.0, now_micros(), count],
     )
     .ctx("completing a snapshot")?;
     Ok(())
