@@ -1,0 +1,182 @@
+//! `cambrian scan` end to end: exit codes, JSON Lines, SARIF/CycloneDX
+//! documents, table output, errors with hints. The samples are only read.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn td(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/scan").join(p)
+}
+
+fn cambrian(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cambrian"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("HF_TOKEN")
+        .output()
+        .expect("run cambrian")
+}
+
+fn lines(o: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+}
+
+#[test]
+fn dangerous_pickle_exits_1_with_evidence() {
+    let p = td("picklescan/data/malicious1_v4.pkl");
+    let o = cambrian(&["scan", "--json", p.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs = lines(&o);
+    assert!(recs.iter().all(|r| r["type"].is_string()));
+    let file = recs.iter().find(|r| r["type"] == "file").expect("file record");
+    assert_eq!(file["verdict"], "dangerous");
+    let f = &file["findings"][0];
+    assert_eq!(f["symbol"], "builtins.eval");
+    assert_eq!(f["opcode"], "STACK_GLOBAL");
+    assert!(f["offset"].is_u64());
+    let sum = recs.last().expect("summary");
+    assert_eq!(sum["type"], "summary");
+    assert_eq!(sum["exit_code"], 1);
+}
+
+#[test]
+fn benign_checkpoint_exits_0_and_fail_on_is_honoured() {
+    let p = td("picklescan/data/new_pytorch_model.bin");
+    let p = p.to_str().expect("utf8");
+    let o = cambrian(&["scan", p]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("innocuous") && out.contains("pytorch-zip"), "{out}");
+    assert_eq!(cambrian(&["scan", "--fail-on", "innocuous", p]).status.code(), Some(1));
+    let bad = td("picklescan/data/malicious1.zip");
+    assert_eq!(cambrian(&["scan", "--fail-on", "never", bad.to_str().expect("utf8")]).status.code(), Some(0));
+}
+
+#[test]
+fn directory_table_sarif_and_cyclonedx() {
+    let dir = td("picklescan/data");
+    let d = dir.to_str().expect("utf8");
+    let o = cambrian(&["scan", d]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("why: blocklist"), "{out}");
+    assert!(out.contains("files scanned"), "{out}");
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let sarif = tmp.path().join("out.sarif");
+    let o = cambrian(&["scan", "--format", "sarif", "-o", sarif.to_str().expect("utf8"), d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stdout.is_empty());
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&sarif).expect("sarif written")).expect("json");
+    assert_eq!(doc["version"], "2.1.0");
+    assert!(doc["runs"][0]["results"].as_array().is_some_and(|r| !r.is_empty()));
+
+    let o = cambrian(&["scan", "--format", "cyclonedx", d]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("bom json");
+    assert_eq!(doc["specVersion"], "1.6");
+    assert_eq!(doc["components"][0]["type"], "machine-learning-model");
+}
+
+#[test]
+fn missing_path_is_exit_3_and_no_target_is_exit_2() {
+    let o = cambrian(&["scan", "/definitely/not/here.pkl"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("does not exist") && err.contains("hint:"), "{err}");
+    let o = cambrian(&["scan"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("hint:"));
+}
+
+#[test]
+fn hf_cache_from_hf_home() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let snap = tmp.path().join("hub/models--acme--tiny/snapshots/0123abcd");
+    std::fs::create_dir_all(&snap).expect("mkdir");
+    std::fs::copy(td("picklescan/data/pytorch_model.bin"), snap.join("pytorch_model.bin")).expect("copy");
+    std::fs::copy(td("cards/all-MiniLM-L6-v2.README.md"), snap.join("README.md")).expect("copy");
+    let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
+        .args(["scan", "--json", "--hf-cache"])
+        .env("HF_HOME", tmp.path())
+        .env_remove("HF_HUB_CACHE")
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs = lines(&o);
+    let repo = recs.iter().find(|r| r["type"] == "repo").expect("repo");
+    assert_eq!(repo["target"], "acme/tiny@0123abcd");
+    assert!(repo["findings"][0]["rule"] == "repo.prefer-safetensors");
+    let card = recs.iter().find(|r| r["type"] == "card").expect("card");
+    assert!(card["score"].as_u64().is_some_and(|s| s > 0 && s <= 100));
+    let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
+        .args(["scan", "--hf-cache", "acme/missing"])
+        .env("HF_HOME", tmp.path())
+        .env_remove("HF_HUB_CACHE")
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(3));
+}
+
+/// A Hub repo through the local Hub simulator: only what is needed is
+/// fetched (safetensors header by Range, pickle weights whole, README for
+/// the card); a hostile chat template and the pickle are found.
+#[test]
+fn hub_repo_through_the_simulator() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path();
+    std::fs::write(
+        data.join("acme__mixed.json"),
+        serde_json::json!({
+            "id": "acme/mixed",
+            "sha": "0123456789abcdef0123456789abcdef01234567",
+            "siblings": [
+                {"rfilename": "pytorch_model.bin"},
+                {"rfilename": "model.safetensors"},
+                {"rfilename": "tokenizer_config.json"},
+                {"rfilename": "README.md"},
+                {"rfilename": "vocab.txt"}
+            ]
+        })
+        .to_string(),
+    )
+    .expect("write info");
+    let repo = data.join("repos/acme/mixed");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    std::fs::copy(td("picklescan/data/malicious2_v4.pkl"), repo.join("pytorch_model.bin")).expect("copy");
+    // A valid safetensors file: header + 8 bytes of data.
+    let hdr = br#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+    let mut st = (hdr.len() as u64).to_le_bytes().to_vec();
+    st.extend_from_slice(hdr);
+    st.extend_from_slice(&[0u8; 8]);
+    std::fs::write(repo.join("model.safetensors"), &st).expect("st");
+    std::fs::write(repo.join("tokenizer_config.json"), br#"{"chat_template": "{{ self.__init__.__globals__ }}"}"#).expect("tok");
+    std::fs::copy(td("cards/all-MiniLM-L6-v2.README.md"), repo.join("README.md")).expect("card");
+    std::fs::write(repo.join("vocab.txt"), b"a\nb\n").expect("vocab");
+
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let sim = rt
+        .block_on(cambrian_hubsim::start(cambrian_hubsim::SimConfig { data: Some(data.to_path_buf()), ..Default::default() }))
+        .expect("sim");
+    let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
+        .args(["scan", "--json", "--hub", "acme/mixed", "--endpoint", &sim.base_url()])
+        .env_remove("HF_TOKEN")
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let recs = lines(&o);
+    let file = |p: &str| recs.iter().find(|r| r["type"] == "file" && r["path"] == p).cloned().unwrap_or_else(|| panic!("{p}: {recs:?}"));
+    assert_eq!(file("pytorch_model.bin")["verdict"], "dangerous");
+    assert_eq!(file("model.safetensors")["verdict"], "clean");
+    assert_eq!(file("model.safetensors")["format"], "safetensors");
+    assert_eq!(file("tokenizer_config.json")["verdict"], "dangerous");
+    assert!(recs.iter().all(|r| r["path"] != "vocab.txt"));
+    let repo_rec = recs.iter().find(|r| r["type"] == "repo").expect("repo");
+    assert_eq!(repo_rec["target"], "acme/mixed@0123456789abcdef0123456789abcdef01234567");
+    assert!(recs.iter().any(|r| r["type"] == "card"));
+    let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
+        .args(["scan", "--hub", "acme/absent", "--endpoint", &sim.base_url()])
+        .output()
+        .expect("run");
+    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    drop(sim);
+}
