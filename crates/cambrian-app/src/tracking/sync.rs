@@ -1,0 +1,251 @@
+//! `sync`: page through `GET /api/models` into one store snapshot, resumably.
+//!
+//! Checkpointing: every page's models are appended together with the cursor of the page
+//! that follows (`next:<absolute URL>`, or `end` when the listing is exhausted) in ONE
+//! store transaction (`Store::append_batch`). A rerun with the same source and query
+//! finds the in-progress snapshot (`Store::resumable_snapshot`) and continues from the
+//! stored cursor; ids already in the snapshot are not duplicated (the store keeps the
+//! first occurrence, so ranks are unchanged). The snapshot becomes visible only at
+//! `complete_snapshot`.
+
+use super::{store_err, SnapshotSummary};
+use crate::{Error, Result};
+use cambrian_hub::{HubClient, HubConfig, HubError, ItemWarning, ListQuery, PageCursor};
+use cambrian_store::{NewSnapshot, Store};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Instant;
+
+/// Fields asked of the listing by default (`expand[]`). Enough for trends (counts,
+/// categories, base-model family, license) without the heavy per-model fields
+/// (`siblings`, `cardData`, `config`, `safetensors`), which `find` fetches on demand.
+pub const DEFAULT_EXPAND: &[&str] = &[
+    "author",
+    "createdAt",
+    "lastModified",
+    "downloads",
+    "downloadsAllTime",
+    "likes",
+    "trendingScore",
+    "pipeline_tag",
+    "library_name",
+    "tags",
+    "gated",
+    "sha",
+];
+
+/// Default page size: the Hub's maximum.
+pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+
+/// The default listing: all models by trendingScore, descending, with [`DEFAULT_EXPAND`].
+pub fn default_query() -> ListQuery {
+    ListQuery {
+        sort: Some("trendingScore".into()),
+        direction: Some(-1),
+        limit: Some(DEFAULT_PAGE_SIZE),
+        expand: DEFAULT_EXPAND.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// What `cambrian sync` asks for. The caller (CLI) reads `HF_ENDPOINT` / `HF_TOKEN`.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    /// Endpoint, token, timeouts and retry policy.
+    pub hub: HubConfig,
+    pub query: ListQuery,
+    /// Stop after this many distinct models (`--limit`); `None` = the whole listing.
+    pub max_models: Option<u64>,
+}
+
+/// Progress, reported after each stored page.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SyncProgress {
+    pub pages: u64,
+    /// Rows in the snapshot so far (including rows from an interrupted earlier run).
+    pub models: u64,
+    pub max_models: Option<u64>,
+    pub retries: u64,
+    pub rate_limited_waits: u64,
+    pub bytes_received: u64,
+    pub elapsed_secs: f64,
+    pub resumed: bool,
+}
+
+/// The outcome of a sync.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    pub snapshot: SnapshotSummary,
+    /// Whether an interrupted sync of the same source and query was continued.
+    pub resumed: bool,
+    /// Rows that were already stored by the interrupted run.
+    pub resumed_rows: u64,
+    /// Pages fetched in this run.
+    pub pages: u64,
+    /// Items received in this run (before collapsing duplicates).
+    pub items_received: u64,
+    /// Items that repeated a model already in the snapshot (collapsed).
+    pub duplicates_collapsed: u64,
+    /// Tolerated per-item / per-field problems (count, and the first few).
+    pub warning_count: u64,
+    pub warnings: Vec<ItemWarning>,
+    pub requests: u64,
+    pub retries: u64,
+    pub rate_limited_waits: u64,
+    pub bytes_received: u64,
+    pub elapsed_secs: f64,
+    /// Rows per second over this run's wall time.
+    pub models_per_sec: f64,
+}
+
+const MAX_WARNINGS_KEPT: usize = 50;
+const CK_NEXT: &str = "next:";
+const CK_END: &str = "end";
+
+fn hub_err(e: HubError) -> Error {
+    let hint = e.hint().unwrap_or(
+        "the Hub listing could not be fetched; work offline with `cambrian import PATH` or `cambrian import --bundled`",
+    );
+    let hint = if matches!(e.kind(), cambrian_types::ErrorKind::Remote) {
+        format!("{hint}; the data already stored (and the bundled dataset, `cambrian import --bundled`) stay usable offline, and a rerun of the same `cambrian sync` resumes")
+    } else {
+        hint.to_string()
+    };
+    Error::new(e.kind(), format!("Hub listing failed: {e}")).with_hint(hint)
+}
+
+/// The snapshot key of a request: `hub:<endpoint>` and the canonical query (plus the
+/// model cap, which changes what the snapshot holds).
+pub fn snapshot_key(req: &SyncRequest) -> (String, String) {
+    let source = format!("hub:{}", req.hub.endpoint.trim_end_matches('/'));
+    let mut query = req.query.canonical();
+    if let Some(m) = req.max_models {
+        if !query.is_empty() {
+            query.push('&');
+        }
+        query.push_str(&format!("max_models={m}"));
+    }
+    (source, query)
+}
+
+/// Capture the listing into a new snapshot of the store in `store_dir`, or finish an
+/// interrupted one. `progress` is called after every stored page.
+pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncProgress)) -> Result<SyncReport> {
+    if req.max_models == Some(0) {
+        return Err(Error::usage("--limit must be at least 1"));
+    }
+    let client = HubClient::new(req.hub.clone()).map_err(hub_err)?;
+    let mut store = Store::open(store_dir).map_err(store_err)?;
+    let (source, query) = snapshot_key(req);
+    let started = Instant::now();
+
+    let (id, mut cursor, resumed_rows, resumed) = match store.resumable_snapshot(&source, &query).map_err(store_err)? {
+        Some(r) => {
+            let cursor = match r.checkpoint.as_deref() {
+                None => Some(PageCursor::First(req.query.clone())),
+                Some(CK_END) => None,
+                Some(c) => match c.strip_prefix(CK_NEXT) {
+                    Some(url) => Some(PageCursor::Next(url.to_string())),
+                    None => {
+                        return Err(Error::store(format!("snapshot {} has an unreadable checkpoint {c:?}", r.id.0))
+                            .with_hint("abandon it by syncing into another --store, or report this"));
+                    }
+                },
+            };
+            tracing::info!(snapshot = r.id.0, rows = r.rows, "resuming an interrupted sync");
+            (r.id, cursor, r.rows, true)
+        }
+        None => {
+            let new = NewSnapshot { taken_at: chrono::Utc::now(), source: source.clone(), query: query.clone() };
+            (store.begin_snapshot(&new).map_err(store_err)?, Some(PageCursor::First(req.query.clone())), 0, false)
+        }
+    };
+
+    // With a model cap the ids are tracked here so that the cap counts distinct models.
+    let mut seen: Option<HashSet<String>> = None;
+    if req.max_models.is_some() && resumed_rows > 0 {
+        let ids = store.snapshot_models(id).map_err(store_err)?.into_iter().map(|m| m.id).collect();
+        seen = Some(ids);
+    } else if req.max_models.is_some() {
+        seen = Some(HashSet::new());
+    }
+
+    let mut rows = resumed_rows;
+    let mut pages = 0u64;
+    let mut items = 0u64;
+    let mut dups = 0u64;
+    let mut warning_count = 0u64;
+    let mut warnings = Vec::new();
+    let report_progress = |rows: u64, pages: u64, client: &HubClient| {
+        let st = client.stats();
+        progress(&SyncProgress {
+            pages,
+            models: rows,
+            max_models: req.max_models,
+            retries: st.retries,
+            rate_limited_waits: st.rate_limited_waits,
+            bytes_received: st.bytes_received,
+            elapsed_secs: started.elapsed().as_secs_f64(),
+            resumed,
+        });
+    };
+
+    while let Some(cur) = cursor.take() {
+        if req.max_models.is_some_and(|m| rows >= m) {
+            break;
+        }
+        let page = client.list_page(&cur).await.map_err(hub_err)?;
+        pages += 1;
+        items += page.models.len() as u64;
+        warning_count += page.item_warnings.len() as u64;
+        for w in page.item_warnings {
+            if warnings.len() < MAX_WARNINGS_KEPT {
+                warnings.push(w);
+            }
+        }
+        let mut models = page.models;
+        if let (Some(max), Some(seen)) = (req.max_models, seen.as_mut()) {
+            let before = models.len();
+            models.retain(|m| seen.insert(m.id.clone()));
+            dups += (before - models.len()) as u64;
+            let room = usize::try_from(max.saturating_sub(rows)).unwrap_or(usize::MAX);
+            models.truncate(room);
+        }
+        let next = page.next;
+        let checkpoint = match &next {
+            Some(url) => format!("{CK_NEXT}{url}"),
+            None => CK_END.to_string(),
+        };
+        let st = store.append_batch(id, &models, Some(&checkpoint)).map_err(store_err)?;
+        if seen.is_none() {
+            dups += models.len() as u64 - st.inserted;
+        }
+        rows += st.inserted;
+        tracing::debug!(snapshot = id.0, page = pages, rows, "page stored");
+        report_progress(rows, pages, &client);
+        cursor = next.map(PageCursor::Next);
+    }
+
+    let info = store.complete_snapshot(id).map_err(store_err)?;
+    let st = client.stats();
+    let elapsed = started.elapsed().as_secs_f64();
+    let new_rows = info.models.saturating_sub(resumed_rows);
+    tracing::info!(snapshot = id.0, models = info.models, "sync complete");
+    Ok(SyncReport {
+        snapshot: SnapshotSummary::from(&info),
+        resumed,
+        resumed_rows,
+        pages,
+        items_received: items,
+        duplicates_collapsed: dups,
+        warning_count,
+        warnings,
+        requests: st.requests,
+        retries: st.retries,
+        rate_limited_waits: st.rate_limited_waits,
+        bytes_received: st.bytes_received,
+        elapsed_secs: elapsed,
+        models_per_sec: if elapsed > 0.0 { new_rows as f64 / elapsed } else { 0.0 },
+    })
+}
