@@ -8,7 +8,6 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Field set of a listing item without `expand[]`, in the real listing's
 /// order (`testdata/hub/listing_excerpts/api_models_two_items_2025-11.json`).
@@ -43,8 +42,11 @@ pub struct SimModel {
     pub modified_ms: i64,
     pub pipeline_tag: Option<String>,
     pub tags: Vec<String>,
-    /// Every field of the full record, serialised, in output order.
-    pub fields: Vec<(Arc<str>, Box<str>)>,
+    /// Every field of the full record as `"key":value` segments back to
+    /// back (one allocation per model), in output order; see [`SimModel::fields`].
+    json: Box<str>,
+    /// (start, end, key length) of each segment in `json`.
+    spans: Box<[(u32, u32, u16)]>,
     /// The compact listing item, serialised.
     pub compact: Box<str>,
     /// For generated models: what the virtual repository files describe.
@@ -61,8 +63,26 @@ pub struct GenFiles {
 }
 
 impl SimModel {
+    /// The serialised value of a field.
     pub fn field(&self, key: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| &**k == key).map(|(_, v)| &**v)
+        self.fields().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+
+    /// `(key, serialised value)` of every field, in output order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.spans.iter().map(|&(a, b, kl)| {
+            let seg = &self.json[a as usize..b as usize];
+            // seg = "key":value
+            (&seg[1..1 + kl as usize], &seg[kl as usize + 3..])
+        })
+    }
+
+    /// `"key":value` segments in output order (ready to join with commas).
+    pub fn segments(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.spans.iter().map(|&(a, b, kl)| {
+            let seg = &self.json[a as usize..b as usize];
+            (&seg[1..1 + kl as usize], seg)
+        })
     }
 
     /// Builds a model from a JSON object (real record or generated one).
@@ -76,14 +96,20 @@ impl SimModel {
                 .map(|d| d.timestamp_millis())
                 .unwrap_or(0)
         };
-        let mut keys: HashMap<&str, Arc<str>> = HashMap::new();
-        let fields: Vec<(Arc<str>, Box<str>)> = o
-            .iter()
-            .map(|(k, v)| {
-                let key = keys.entry(k.as_str()).or_insert_with(|| Arc::from(k.as_str())).clone();
-                (key, v.to_string().into_boxed_str())
-            })
-            .collect();
+        let mut json = String::with_capacity(512);
+        let mut spans = Vec::with_capacity(o.len());
+        for (k, v) in o {
+            // Keys are written unescaped by the server: keep only plain ones.
+            if k.len() > u16::MAX as usize || k.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+                continue;
+            }
+            let start = json.len();
+            json.push('"');
+            json.push_str(k);
+            json.push_str("\":");
+            json.push_str(&v.to_string());
+            spans.push((start as u32, json.len() as u32, k.len() as u16));
+        }
         let mut compact = String::with_capacity(256);
         compact.push('{');
         let mut first = true;
@@ -118,7 +144,8 @@ impl SimModel {
                 .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
                 .unwrap_or_default(),
             id,
-            fields,
+            json: json.into_boxed_str(),
+            spans: spans.into_boxed_slice(),
             compact: compact.into_boxed_str(),
             files,
         })
