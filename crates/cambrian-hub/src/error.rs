@@ -131,3 +131,33 @@ impl HubError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16) -> HubError {
+        HubError::Http { url: "u".into(), status, detail: None }
+    }
+
+    #[test]
+    fn kinds_and_transience() {
+        assert_eq!(http(404).kind(), ErrorKind::NotFound);
+        assert_eq!(http(403).kind(), ErrorKind::Remote);
+        assert_eq!(HubError::Config { reason: "x".into() }.kind(), ErrorKind::Usage);
+        let bad_json = HubError::InvalidJson { url: "u".into(), offset: 3, line: 1, column: 4, reason: "r".into() };
+        assert!(bad_json.is_transient());
+        assert_eq!(bad_json.kind(), ErrorKind::BadInput);
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(http(s).is_transient(), "{s}");
+        }
+        for s in [400, 401, 403, 404, 416] {
+            assert!(!http(s).is_transient(), "{s}");
+        }
+        let gave_up = HubError::GaveUp { url: "u".into(), attempts: 3, last: Box::new(http(503)) };
+        assert!(!gave_up.is_transient());
+        assert_eq!(gave_up.kind(), ErrorKind::Remote);
+        assert_eq!(gave_up.status(), Some(503));
+        assert!(http(401).hint().unwrap().contains("HF_TOKEN"));
+    }
+}
