@@ -109,6 +109,11 @@ fn main() {
     let days: u32 = args[2].parse().expect("DAYS");
     let n: u64 = args[3].parse().expect("MODELS");
     let csv_dir = args.get(4).map(std::path::PathBuf::from);
+    if days == 0 {
+        // Query-only mode: time the queries over an existing store.
+        time_queries(&dir);
+        return;
+    }
     let mut store = Store::open(&dir).expect("open store");
     let mut rng = Rng(0x5EED_CAFE);
     let mut next_id = 0u64;

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# bench/trends: 365 daily snapshots x 200,000 models through cambrian's bulk
+# writer; time "category share per day" and "top movers" in cambrian's store
+# and in DuckDB over the same rows exported to Parquet, in the same run.
+# Env: DAYS (365), MODELS (200000), WORK (/tmp/cambrian-bench-trends),
+#      CARGO_TARGET_DIR (default ./target). Needs: pip install duckdb pyarrow
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DAYS=${DAYS:-365}
+MODELS=${MODELS:-200000}
+WORK=${WORK:-/tmp/cambrian-bench-trends}
+TARGET=${CARGO_TARGET_DIR:-$PWD/target}
+python3 -c "import duckdb, pyarrow" 2>/dev/null || { echo "bench/trends needs: pip install duckdb pyarrow" >&2; exit 2; }
+cargo build --release -q -p cambrian-store --example trends_bench
+rm -rf "$WORK" && mkdir -p "$WORK"
+echo "== cambrian: generate + ingest $DAYS x $MODELS, then query" >&2
+"$TARGET/release/examples/trends_bench" "$WORK/store" "$DAYS" "$MODELS" "$WORK/csv" | tee "$WORK/cambrian.txt"
+echo "== duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)'): parquet export + same queries" >&2
+python3 bench/trends/duckdb_peer.py "$WORK/csv" "$WORK/parquet" | tee "$WORK/duckdb.txt"
+rm -rf "$WORK/csv"
+python3 - "$WORK/cambrian.txt" "$WORK/duckdb.txt" <<'PY'
+import sys
+def kv(p): return dict(l.strip().split("=", 1) for l in open(p) if "=" in l and not l.startswith(" "))
+c, d = kv(sys.argv[1]), kv(sys.argv[2])
+print()
+print(f"rows: cambrian {c['rows']}, duckdb {d['rows']}")
+print(f"store size: cambrian sqlite {int(c['store_bytes'])/1e9:.2f} GB, parquet {int(d['parquet_bytes'])/1e9:.2f} GB")
+print(f"ingest: cambrian {float(c['ingest_rows_per_s']):,.0f} records/s ({c['ingest_seconds']} s)")
+for q in ("share", "movers"):
+    cs, ds = float(c[q + "_seconds"]), float(d[q + "_seconds"])
+    print(f"{q:7s}: cambrian {cs:.4f} s   duckdb {ds:.4f} s   ratio cambrian/duckdb = {cs/ds:.3f}")
+same = all(c[k] == d[k] for k in ("movers_top_likes", "movers_top_downloads"))
+print(f"same answers: top likes {c['movers_top_likes']} vs {d['movers_top_likes']}; top downloads {c['movers_top_downloads']} vs {d['movers_top_downloads']} -> {'OK' if same else 'MISMATCH'}")
+print(f"share checksum: cambrian {c['share_checksum']} duckdb {d['share_checksum']}")
+PY
