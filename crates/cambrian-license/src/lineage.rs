@@ -57,6 +57,9 @@ pub struct ModelAssessment {
     pub cycles: Vec<(String, String)>,
     /// Whether the walk stopped at `max_depth` with bases left to follow.
     pub truncated: bool,
+    /// Base models whose record could not be obtained: the lineage check is
+    /// incomplete for them (the verdict rests on the licenses that were read).
+    pub unchecked: Vec<String>,
 }
 
 /// Walk the base-model graph breadth-first from `root`. `lookup` returns a
@@ -77,6 +80,7 @@ pub fn assess_model(
     let mut flags = Vec::new();
     let mut cycles = Vec::new();
     let mut truncated = false;
+    let mut unchecked = Vec::new();
 
     let mut seen: HashSet<String> = HashSet::new();
     seen.insert(root.id.clone());
@@ -99,10 +103,9 @@ pub fn assess_model(
             continue;
         }
         let Some(info) = lookup(&id) else {
+            // The model's own license still decides; the gap is reported, not guessed.
             ancestors.push(Ancestor { id: id.clone(), depth, child, license_id: None, verdict: None });
-            if verdict.admits() {
-                verdict = Verdict::NeedsReview;
-            }
+            unchecked.push(id.clone());
             lineage_reasons.push(Reason { text: format!("base model {id}: its license could not be checked (record unavailable)"), citation: None });
             continue;
         };
@@ -135,5 +138,5 @@ pub fn assess_model(
             queue.push_back((b.clone(), depth + 1, id.clone(), pe.id.clone(), pe.class.permissiveness()));
         }
     }
-    Some(ModelAssessment { model: root.id.clone(), own, verdict, lineage_reasons, ancestors, flags, cycles, truncated })
+    Some(ModelAssessment { model: root.id.clone(), own, verdict, lineage_reasons, ancestors, flags, cycles, truncated, unchecked })
 }

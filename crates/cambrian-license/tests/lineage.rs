@@ -71,10 +71,15 @@ fn cycles_terminate_and_are_reported() {
 }
 
 #[test]
-fn unavailable_base_downgrades_to_needs_review() {
+fn unavailable_base_is_reported_not_guessed() {
     let a = run(&m("x/child", Some("apache-2.0"), &["gone/base"]), &[]);
-    assert_eq!(a.verdict, Verdict::NeedsReview);
+    assert_eq!(a.verdict, Verdict::Yes, "the model's own license decides");
     assert_eq!(a.ancestors[0].license_id, None);
+    assert_eq!(a.unchecked, vec!["gone/base".to_string()]);
+    assert!(a.lineage_reasons.iter().any(|r| r.text.contains("gone/base") && r.text.contains("could not be checked")));
+    // A child with an unknown license stays needs-review whatever its bases say.
+    let b = run(&m("x/child2", None, &["x/p"]), &[m("x/p", Some("mit"), &[])]);
+    assert_eq!(b.verdict, Verdict::NeedsReview);
 }
 
 #[test]

@@ -1,10 +1,427 @@
-//! `cambrian find` (being written).
+//! `cambrian find`: the shortlist funnel over the latest snapshot —
+//! task, downloads, gated, license, size, hardware, context, workload —
+//! with a ranked shortlist and, for every excluded model, the stage, the
+//! reason with its numbers and the nearest change that would admit it.
+//! Output: tables (default), `--json` (JSON Lines), `--csv`, `--html FILE`.
 
 use crate::cli::Ctx;
+use crate::cmd::license::{progress_bar, ProfileArgs, RemoteArgs};
+use crate::output;
+use cambrian_app::shortlist::funnel::{parse_count, parse_hours, parse_usd, Candidate, Exclusion, FindReport, FindRequest, StageSummary};
+use cambrian_app::shortlist::{self};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Required pipeline tag, e.g. text-generation.
+    #[arg(long, value_name = "TASK")]
+    pub task: Option<String>,
+    #[command(flatten)]
+    pub profile: ProfileArgs,
+    /// GPU: a catalog name (rtx4090, a100-80gb, …) or a memory size (24GB).
+    #[arg(long, value_name = "GPU")]
+    pub gpu: Option<String>,
+    /// Number of GPUs (tensor parallel).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub gpus: u32,
+    /// Engine profile for memory and speed: transformers (default), vllm, llamacpp.
+    #[arg(long, value_name = "ENGINE")]
+    pub engine: Option<String>,
+    /// Context length you need, in tokens.
+    #[arg(long, value_name = "TOKENS")]
+    pub context: Option<u64>,
+    /// Largest model, e.g. 8B or 350M.
+    #[arg(long, value_name = "COUNT")]
+    pub max_params: Option<String>,
+    /// Workload, e.g. "1000000 docs x 1500 in / 200 out" (needs --gpu).
+    #[arg(long, value_name = "SPEC", requires = "gpu")]
+    pub workload: Option<String>,
+    /// Deadline for the workload: 24h, 90m, 2d.
+    #[arg(long, value_name = "DURATION", requires = "workload")]
+    pub deadline: Option<String>,
+    /// Budget for the workload in USD.
+    #[arg(long, value_name = "USD", requires = "workload")]
+    pub budget: Option<String>,
+    /// Minimum 30-day downloads.
+    #[arg(long, value_name = "N")]
+    pub min_downloads: Option<u64>,
+    /// Keep gated models.
+    #[arg(long)]
+    pub include_gated: bool,
+    /// Keep models whose license needs review (marked as such).
+    #[arg(long)]
+    pub include_review: bool,
+    /// Snapshot id [default: the latest].
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<i64>,
+    /// Shortlist rows to show in the table [default: 20; --json/--csv/--html have all].
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+    /// Excluded models to list in the table [default: 30; --json/--csv/--html have all].
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub show_excluded: usize,
+    /// Write CSV (one row per model: shortlisted or excluded) to stdout.
+    #[arg(long, conflicts_with = "html")]
+    pub csv: bool,
+    /// Write a self-contained HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+}
 
-pub async fn run(_args: Args, _ctx: &Ctx) -> anyhow::Result<u8> {
-    Err(cambrian_app::Error::internal("`cambrian find` is not available in this build").into())
+fn request(args: &Args) -> anyhow::Result<FindRequest> {
+    if args.gpus == 0 {
+        return Err(cambrian_app::Error::usage("--gpus must be at least 1").into());
+    }
+    Ok(FindRequest {
+        task: args.task.clone(),
+        profile: args.profile.profile(),
+        gpu: args.gpu.clone(),
+        gpus: args.gpus,
+        engine: args.engine.clone(),
+        context: args.context,
+        max_params: args.max_params.as_deref().map(parse_count).transpose()?,
+        workload: args.workload.clone(),
+        deadline_hours: args.deadline.as_deref().map(parse_hours).transpose()?,
+        budget_usd: args.budget.as_deref().map(parse_usd).transpose()?,
+        min_downloads: args.min_downloads,
+        include_gated: args.include_gated,
+        include_review: args.include_review,
+        snapshot: args.snapshot,
+    })
+}
+
+#[derive(Serialize)]
+struct Typed<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    inner: &'a T,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    snapshot: &'a Option<shortlist::funnel::SnapshotRef>,
+    request: &'a FindRequest,
+    shortlisted: usize,
+    excluded: usize,
+    ranking: &'a str,
+    details: &'a shortlist::DetailStats,
+    kb_version: &'a str,
+}
+
+fn human(n: Option<u64>) -> String {
+    match n {
+        None => "?".into(),
+        Some(n) => {
+            let f = n as f64;
+            if f >= 1e9 {
+                format!("{:.1}B", f / 1e9)
+            } else if f >= 1e6 {
+                format!("{:.1}M", f / 1e6)
+            } else if f >= 1e3 {
+                format!("{:.1}K", f / 1e3)
+            } else {
+                n.to_string()
+            }
+        }
+    }
+}
+
+fn gib(b: u64) -> String {
+    format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
+}
+
+fn hw_cell(c: &Candidate) -> String {
+    match &c.hardware {
+        Some(h) => format!("{} {} / {}", h.verdict, gib(h.total_bytes), gib(h.available_bytes)),
+        None => "-".into(),
+    }
+}
+
+fn print_tables(rep: &FindReport, args: &Args) -> anyhow::Result<()> {
+    if let Some(s) = &rep.snapshot {
+        output::line(format!("snapshot {} taken {} ({} models, source {})", s.id, s.taken_at.format("%Y-%m-%d %H:%M UTC"), s.models, s.source))?;
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    t.set_header(vec!["stage", "rule", "in", "excluded", "passed"]);
+    for s in &rep.stages {
+        let name = if s.active { s.stage.as_str().to_string() } else { format!("{} (off)", s.stage.as_str()) };
+        t.add_row(vec![name, s.rule.clone(), s.input.to_string(), s.excluded.to_string(), s.passed.to_string()]);
+    }
+    output::line("funnel:")?;
+    output::line(t.to_string())?;
+
+    output::line(format!("shortlist ({} models; {}):", rep.shortlist.len(), rep.ranking))?;
+    if rep.shortlist.is_empty() {
+        output::line("  (empty: see the exclusions below for the nearest changes)")?;
+    } else {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        t.set_header(vec!["#", "model", "license", "verdict", "params", "context", "fit (need/have)", "downloads", "likes"]);
+        for c in rep.shortlist.iter().take(args.top) {
+            t.add_row(vec![
+                c.rank.to_string(),
+                c.id.clone(),
+                c.license.clone().unwrap_or_else(|| "-".into()),
+                c.verdict.to_string(),
+                human(c.params),
+                c.max_context.map(|x| x.to_string()).unwrap_or_else(|| "?".into()),
+                hw_cell(c),
+                human(c.downloads_30d),
+                human(c.likes),
+            ]);
+        }
+        output::line(t.to_string())?;
+        if rep.shortlist.len() > args.top {
+            output::line(format!("  … {} more (raise --top, or use --json/--csv/--html)", rep.shortlist.len() - args.top))?;
+        }
+        for c in rep.shortlist.iter().take(args.top) {
+            if c.conditions.is_empty() && c.lineage_flags.is_empty() && c.caveats.is_empty() && c.hardware.as_ref().and_then(|h| h.workload.as_ref()).is_none() {
+                continue;
+            }
+            output::line(format!("  {}. {}", c.rank, c.id))?;
+            if let Some(w) = c.hardware.as_ref().and_then(|h| h.workload.as_ref()) {
+                output::line(format!("     workload: {:.1} h{} ({})", w.hours, w.cost_usd.map(|c| format!(", ${c:.0}")).unwrap_or_default(), w.basis))?;
+            }
+            for x in &c.conditions {
+                output::line(format!("     condition: {x}"))?;
+            }
+            for x in &c.lineage_flags {
+                output::line(format!("     warning: {x}"))?;
+            }
+            for x in &c.caveats {
+                output::line(format!("     caveat: {x}"))?;
+            }
+        }
+    }
+    output::line(format!("excluded ({} models):", rep.excluded.len()))?;
+    if !rep.excluded.is_empty() {
+        let mut t = Table::new();
+        t.load_preset(UTF8_FULL_CONDENSED);
+        t.set_header(vec!["model", "stage", "reason", "nearest change"]);
+        // Later stages first: those models were closest to making it.
+        let mut ex: Vec<&Exclusion> = rep.excluded.iter().collect();
+        ex.sort_by(|a, b| b.stage.cmp(&a.stage).then(b.downloads_30d.unwrap_or(0).cmp(&a.downloads_30d.unwrap_or(0))));
+        for e in ex.iter().take(args.show_excluded) {
+            t.add_row(vec![e.id.clone(), e.stage.as_str().to_string(), e.reason.clone(), e.nearest_change.clone().unwrap_or_else(|| "-".into())]);
+        }
+        output::line(t.to_string())?;
+        if rep.excluded.len() > args.show_excluded {
+            output::line(format!("  … {} more (raise --show-excluded, or use --json/--csv/--html)", rep.excluded.len() - args.show_excluded))?;
+        }
+    }
+    let d = &rep.details;
+    output::line(format!("details: {} from cache, {} fetched, {} not on the Hub, {} unavailable", d.from_cache, d.fetched, d.not_found, d.failed))?;
+    Ok(())
+}
+
+const CSV_HEADER: [&str; 14] = [
+    "status", "rank", "model", "stage", "reason", "nearest_change", "license", "verdict", "params", "max_context", "fit", "downloads_30d", "likes", "conditions",
+];
+
+fn write_csv(rep: &FindReport) -> anyhow::Result<()> {
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    w.write_record(CSV_HEADER)?;
+    let o = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_default();
+    for c in &rep.shortlist {
+        w.write_record([
+            "shortlisted".to_string(),
+            c.rank.to_string(),
+            c.id.clone(),
+            String::new(),
+            c.rank_basis.clone(),
+            String::new(),
+            c.license.clone().unwrap_or_default(),
+            c.verdict.to_string(),
+            o(c.params),
+            o(c.max_context),
+            c.hardware.as_ref().map(|h| format!("{} {}/{}", h.verdict, h.total_bytes, h.available_bytes)).unwrap_or_default(),
+            o(c.downloads_30d),
+            o(c.likes),
+            c.conditions.join(" | "),
+        ])?;
+    }
+    for e in &rep.excluded {
+        w.write_record([
+            "excluded".to_string(),
+            String::new(),
+            e.id.clone(),
+            e.stage.as_str().to_string(),
+            e.reason.clone(),
+            e.nearest_change.clone().unwrap_or_default(),
+            e.license.clone().unwrap_or_default(),
+            e.verdict.map(|v| v.to_string()).unwrap_or_default(),
+            String::new(),
+            String::new(),
+            String::new(),
+            o(e.downloads_30d),
+            String::new(),
+            String::new(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// A self-contained HTML report (no scripts, no external resources).
+pub fn render_html(rep: &FindReport) -> String {
+    let mut h = String::new();
+    h.push_str("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>cambrian find</title><style>");
+    h.push_str("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}.no{color:#a00}.ok{color:#060}.warn{color:#a60}small{color:#666}.bar{background:#4a7;height:12px;display:inline-block}");
+    h.push_str("</style></head><body><h1>cambrian find</h1>");
+    if let Some(s) = &rep.snapshot {
+        h.push_str(&format!("<p>Snapshot {} taken {} — {} models, source <code>{}</code>.</p>", s.id, esc(&s.taken_at.to_rfc3339()), s.models, esc(&s.source)));
+    }
+    let p = &rep.request.profile;
+    h.push_str(&format!(
+        "<p>Profile: use <b>{}</b>, MAU {}, region {}, redistribute {}, train on outputs {}. License knowledge base {}.</p>",
+        p.usage.as_str(),
+        p.mau.map(|m| m.to_string()).unwrap_or_else(|| "unknown".into()),
+        esc(p.region.as_deref().unwrap_or("unknown")),
+        p.redistribute,
+        p.train_on_outputs,
+        esc(&rep.kb.kb_version)
+    ));
+    h.push_str("<h2>Funnel</h2><table><tr><th>stage</th><th>rule</th><th>in</th><th>excluded</th><th>passed</th><th></th></tr>");
+    let max_in = rep.stages.iter().map(|s| s.input).max().unwrap_or(1).max(1);
+    for s in &rep.stages {
+        let w = (s.passed as f64 / max_in as f64 * 300.0).round();
+        h.push_str(&format!(
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"bar\" style=\"width:{w}px\"></span></td></tr>",
+            s.stage.as_str(),
+            if s.active { "" } else { " <small>(off)</small>" },
+            esc(&s.rule),
+            s.input,
+            s.excluded,
+            s.passed
+        ));
+    }
+    h.push_str("</table>");
+    h.push_str(&format!("<h2>Shortlist ({})</h2><p><small>{}</small></p>", rep.shortlist.len(), esc(&rep.ranking)));
+    h.push_str("<table><tr><th>#</th><th>model</th><th>license</th><th>verdict</th><th>params</th><th>context</th><th>fit</th><th>downloads 30d</th><th>likes</th><th>conditions, warnings, caveats</th></tr>");
+    for c in &rep.shortlist {
+        let mut notes = Vec::new();
+        notes.extend(c.conditions.iter().map(|x| format!("condition: {}", esc(x))));
+        notes.extend(c.lineage_flags.iter().map(|x| format!("<span class=\"warn\">warning: {}</span>", esc(x))));
+        notes.extend(c.caveats.iter().map(|x| format!("caveat: {}", esc(x))));
+        if let Some(w) = c.hardware.as_ref().and_then(|h| h.workload.as_ref()) {
+            notes.push(format!("workload: {:.1} h{} ({})", w.hours, w.cost_usd.map(|c| format!(", ${c:.0}")).unwrap_or_default(), esc(&w.basis)));
+        }
+        h.push_str(&format!(
+            "<tr><td>{}</td><td><a href=\"https://huggingface.co/{}\">{}</a></td><td>{}</td><td class=\"ok\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            c.rank,
+            esc(&c.id),
+            esc(&c.id),
+            esc(c.license.as_deref().unwrap_or("-")),
+            c.verdict,
+            human(c.params),
+            c.max_context.map(|x| x.to_string()).unwrap_or_else(|| "?".into()),
+            esc(&hw_cell(c)),
+            human(c.downloads_30d),
+            human(c.likes),
+            notes.join("<br>")
+        ));
+    }
+    h.push_str("</table>");
+    h.push_str(&format!("<h2>Excluded ({})</h2><table><tr><th>model</th><th>stage</th><th>reason</th><th>nearest change</th></tr>", rep.excluded.len()));
+    for e in &rep.excluded {
+        h.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td class=\"no\">{}</td><td>{}</td></tr>",
+            esc(&e.id),
+            e.stage.as_str(),
+            esc(&e.reason),
+            esc(e.nearest_change.as_deref().unwrap_or("-"))
+        ));
+    }
+    h.push_str("</table><p><small>Generated by cambrian find. Verdicts cite the license clause they rest on; run <code>cambrian license MODEL</code> for the citations.</small></p></body></html>\n");
+    h
+}
+
+fn write_file_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| std::path::Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "find.html".into());
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(cambrian_app::Error::bad_input(format!("cannot write {}: {e}", path.display()))
+            .with_hint("check that the directory exists and is writable")
+            .into());
+    }
+    Ok(())
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
+    let req = request(&args)?;
+    let pb = progress_bar(ctx, "fetching model details");
+    let cb = |p: shortlist::funnel::FindProgress| {
+        pb.set_length(p.total);
+        pb.set_position(p.done);
+    };
+    let rep = shortlist::find(&ctx.store, &args.remote.settings(), &req, &cb).await;
+    pb.finish_and_clear();
+    let rep = rep?;
+    if let Some(path) = &args.html {
+        write_file_atomic(path, &render_html(&rep))?;
+        if !ctx.json {
+            eprintln!("wrote {}", path.display());
+        }
+    }
+    if ctx.json {
+        output::json_line(&Summary {
+            kind: "find.summary",
+            snapshot: &rep.snapshot,
+            request: &rep.request,
+            shortlisted: rep.shortlist.len(),
+            excluded: rep.excluded.len(),
+            ranking: &rep.ranking,
+            details: &rep.details,
+            kb_version: &rep.kb.kb_version,
+        })?;
+        for s in &rep.stages {
+            output::json_line(&Typed::<StageSummary> { kind: "find.stage", inner: s })?;
+        }
+        for c in &rep.shortlist {
+            output::json_line(&Typed::<Candidate> { kind: "find.candidate", inner: c })?;
+        }
+        for e in &rep.excluded {
+            output::json_line(&Typed::<Exclusion> { kind: "find.excluded", inner: e })?;
+        }
+    } else if args.csv {
+        write_csv(&rep)?;
+    } else if args.html.is_none() {
+        print_tables(&rep, &args)?;
+    } else {
+        output::line(format!("{} shortlisted, {} excluded", rep.shortlist.len(), rep.excluded.len()))?;
+    }
+    // An empty shortlist is "nothing found" (exit 3).
+    Ok(if rep.shortlist.is_empty() { 3 } else { 0 })
 }

@@ -1,0 +1,658 @@
+//! The `find` funnel: the latest snapshot's models pass through stages
+//! (task → downloads → gated → license → size → hardware → context →
+//! workload); every model that drops out gets the stage, the reason with its
+//! numbers, and the nearest change that would admit it. Survivors are ranked
+//! by an explained, lexicographic key.
+
+use super::details::{store_err, DetailSource, DetailStats, Lookup, ModelDetails, RemoteSettings};
+use super::hardware::{self, HwCheck, HwOutcome};
+use super::{assess_with_lineage, fetch_lineage, kb_version, KbVersion, Profile, Verdict};
+use crate::{Error, Result};
+use cambrian_store::Store;
+use cambrian_types::ModelRecord;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What the user asks `find` for.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindRequest {
+    /// Required `pipeline_tag`, e.g. `text-generation`.
+    pub task: Option<String>,
+    pub profile: Profile,
+    /// GPU spec as `cambrian fit` accepts it (`24GB`, `A100-80GB`, `rtx4090`, …).
+    pub gpu: Option<String>,
+    pub gpus: u32,
+    /// Inference engine profile for the estimate: transformers (default), vllm, llamacpp.
+    pub engine: Option<String>,
+    /// Context length the workload needs (tokens).
+    pub context: Option<u64>,
+    /// Largest parameter count accepted.
+    pub max_params: Option<u64>,
+    /// Workload description (`"1000000 docs x 1500 in / 200 out"`), as `cambrian fit --workload`.
+    pub workload: Option<String>,
+    /// Deadline for the workload, hours.
+    pub deadline_hours: Option<f64>,
+    /// Budget for the workload, USD.
+    pub budget_usd: Option<f64>,
+    pub min_downloads: Option<u64>,
+    /// Keep gated models (access must be requested on the Hub).
+    pub include_gated: bool,
+    /// Keep models whose license verdict is `needs-review` (listed as such).
+    pub include_review: bool,
+    /// Snapshot id; default the latest complete snapshot.
+    pub snapshot: Option<i64>,
+}
+
+impl Default for FindRequest {
+    fn default() -> Self {
+        FindRequest {
+            task: None,
+            profile: Profile::default(),
+            gpu: None,
+            gpus: 1,
+            engine: None,
+            context: None,
+            max_params: None,
+            workload: None,
+            deadline_hours: None,
+            budget_usd: None,
+            min_downloads: None,
+            include_gated: false,
+            include_review: false,
+            snapshot: None,
+        }
+    }
+}
+
+/// A funnel stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    Task,
+    Downloads,
+    Details,
+    Gated,
+    License,
+    Size,
+    Hardware,
+    Context,
+    Workload,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Task => "task",
+            Stage::Downloads => "downloads",
+            Stage::Details => "details",
+            Stage::Gated => "gated",
+            Stage::License => "license",
+            Stage::Size => "size",
+            Stage::Hardware => "hardware",
+            Stage::Context => "context",
+            Stage::Workload => "workload",
+        }
+    }
+    pub const ALL: [Stage; 9] =
+        [Stage::Task, Stage::Downloads, Stage::Details, Stage::Gated, Stage::License, Stage::Size, Stage::Hardware, Stage::Context, Stage::Workload];
+}
+
+/// Counts per stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageSummary {
+    pub stage: Stage,
+    /// Whether the stage filtered anything (it is skipped when its option is absent).
+    pub active: bool,
+    pub input: usize,
+    pub excluded: usize,
+    pub passed: usize,
+    /// What the stage checks, with the user's numbers.
+    pub rule: String,
+}
+
+/// A model that dropped out.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exclusion {
+    pub id: String,
+    pub stage: Stage,
+    /// Why, with the numbers.
+    pub reason: String,
+    /// The nearest change to the request that would admit it at this stage
+    /// (later stages may still exclude it).
+    pub nearest_change: Option<String>,
+    pub license: Option<String>,
+    pub verdict: Option<Verdict>,
+    pub downloads_30d: Option<u64>,
+}
+
+/// A model on the shortlist.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub rank: usize,
+    pub id: String,
+    pub pipeline_tag: Option<String>,
+    pub license: Option<String>,
+    pub license_id: String,
+    pub verdict: Verdict,
+    /// The conditions that apply to the user's profile (license obligations and lineage).
+    pub conditions: Vec<String>,
+    /// Lineage warnings (a child more permissive than its base, …).
+    pub lineage_flags: Vec<String>,
+    pub params: Option<u64>,
+    pub params_source: Option<String>,
+    pub max_context: Option<u64>,
+    pub hardware: Option<HwOutcome>,
+    pub downloads_30d: Option<u64>,
+    pub likes: Option<u64>,
+    pub gated: bool,
+    /// The values of the ranking key, in order, as text.
+    pub rank_basis: String,
+    /// What could not be checked for this model.
+    pub caveats: Vec<String>,
+}
+
+/// The snapshot the funnel ran over.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotRef {
+    pub id: i64,
+    pub taken_at: DateTime<Utc>,
+    pub source: String,
+    pub query: String,
+    pub models: u64,
+}
+
+/// Everything `find` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindReport {
+    pub snapshot: Option<SnapshotRef>,
+    pub request: FindRequest,
+    pub stages: Vec<StageSummary>,
+    pub shortlist: Vec<Candidate>,
+    pub excluded: Vec<Exclusion>,
+    /// How the shortlist is ordered.
+    pub ranking: String,
+    pub details: DetailStats,
+    pub kb: KbVersion,
+}
+
+/// Parse a parameter count: `7B`, `7.5b`, `350M`, `1.2T`, `125000000`.
+pub fn parse_count(s: &str) -> Result<u64> {
+    let t = s.trim().replace('_', "");
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 1e3),
+        Some('M') => (&t[..t.len() - 1], 1e6),
+        Some('B') | Some('G') => (&t[..t.len() - 1], 1e9),
+        Some('T') => (&t[..t.len() - 1], 1e12),
+        _ => (t.as_str(), 1.0),
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| Error::usage(format!("`{s}` is not a parameter count")).with_hint("write e.g. 8B, 350M or 7000000000"))?;
+    if !(v.is_finite() && v > 0.0 && v * mult < 1e16) {
+        return Err(Error::usage(format!("`{s}` is out of range for a parameter count")).with_hint("write e.g. 8B, 350M"));
+    }
+    Ok((v * mult).round() as u64)
+}
+
+/// Parse a duration in hours: `24h`, `90m`, `2d`, `1.5` (hours).
+pub fn parse_hours(s: &str) -> Result<f64> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = if let Some(x) = t.strip_suffix('h') {
+        (x, 1.0)
+    } else if let Some(x) = t.strip_suffix('m') {
+        (x, 1.0 / 60.0)
+    } else if let Some(x) = t.strip_suffix('d') {
+        (x, 24.0)
+    } else if let Some(x) = t.strip_suffix('w') {
+        (x, 168.0)
+    } else {
+        (t.as_str(), 1.0)
+    };
+    let v: f64 = num.trim().parse().map_err(|_| Error::usage(format!("`{s}` is not a duration")).with_hint("write e.g. 24h, 90m or 2d"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(Error::usage(format!("`{s}` must be a positive duration")).with_hint("write e.g. 24h"));
+    }
+    Ok(v * mult)
+}
+
+/// Parse a budget in USD: `500`, `$500`, `500usd`.
+pub fn parse_usd(s: &str) -> Result<f64> {
+    let t = s.trim().trim_start_matches('$').trim_end_matches("usd").trim_end_matches("USD").trim();
+    let v: f64 = t.parse().map_err(|_| Error::usage(format!("`{s}` is not an amount")).with_hint("write e.g. 500 (US dollars)"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(Error::usage(format!("`{s}` must be a positive amount")));
+    }
+    Ok(v)
+}
+
+pub(crate) fn human_count(n: u64) -> String {
+    let f = n as f64;
+    if f >= 1e12 {
+        format!("{:.2}T", f / 1e12)
+    } else if f >= 1e9 {
+        format!("{:.2}B", f / 1e9)
+    } else if f >= 1e6 {
+        format!("{:.1}M", f / 1e6)
+    } else if f >= 1e3 {
+        format!("{:.1}K", f / 1e3)
+    } else {
+        n.to_string()
+    }
+}
+
+fn get_u64(v: &serde_json::Value, keys: &[&str]) -> Option<u64> {
+    keys.iter().find_map(|k| v.get(*k).and_then(|x| x.as_u64().or_else(|| x.as_f64().filter(|f| *f > 0.0 && *f < 1e12).map(|f| f as u64))))
+}
+
+/// The model's maximum context in tokens and where it was read.
+pub(crate) fn max_context(d: &ModelDetails) -> Option<(u64, &'static str)> {
+    const KEYS: &[&str] = &["max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length", "n_ctx"];
+    if let Some(cfg) = &d.config {
+        if let Some(v) = get_u64(cfg, KEYS) {
+            return Some((v, "config"));
+        }
+        if let Some(v) = cfg.get("text_config").and_then(|t| get_u64(t, KEYS)) {
+            return Some((v, "config.text_config"));
+        }
+    }
+    d.record.gguf.as_ref().and_then(|g| g.context_length).map(|c| (c, "gguf.context_length"))
+}
+
+/// The model's parameter count and its source.
+pub(crate) fn param_count(d: &ModelDetails) -> Option<(u64, &'static str)> {
+    if let Some(s) = &d.record.safetensors {
+        if s.total > 0 {
+            return Some((s.total, "Hub safetensors.total"));
+        }
+    }
+    d.record.gguf.as_ref().and_then(|g| g.total).filter(|t| *t > 0).map(|t| (t, "Hub gguf.total"))
+}
+
+fn is_gated(r: &ModelRecord) -> bool {
+    r.gated.as_deref().is_some_and(|g| !g.is_empty() && g != "false")
+}
+
+struct Funnel<'a> {
+    req: &'a FindRequest,
+    stages: HashMap<Stage, (usize, usize)>,
+    excluded: Vec<Exclusion>,
+}
+
+impl<'a> Funnel<'a> {
+    fn exclude(&mut self, r: &ModelRecord, stage: Stage, reason: String, nearest: Option<String>, license: Option<String>, verdict: Option<Verdict>) {
+        self.excluded.push(Exclusion { id: r.id.clone(), stage, reason, nearest_change: nearest, license, verdict, downloads_30d: r.downloads_30d });
+        self.stages.entry(stage).or_default().1 += 1;
+    }
+    fn enter(&mut self, stage: Stage, n: usize) {
+        self.stages.entry(stage).or_default().0 += n;
+    }
+}
+
+/// Stage 1 (listing fields only): task and downloads. Returns the survivors.
+fn cheap_stages<'m>(f: &mut Funnel<'_>, models: &'m [ModelRecord]) -> Vec<&'m ModelRecord> {
+    let req = f.req;
+    f.enter(Stage::Task, models.len());
+    let mut out = Vec::new();
+    for r in models {
+        if let Some(task) = &req.task {
+            if r.pipeline_tag.as_deref() != Some(task.as_str()) {
+                let (reason, nearest) = match &r.pipeline_tag {
+                    Some(t) => (format!("pipeline_tag is `{t}`, not `{task}`"), Some(format!("--task {t}"))),
+                    None => (format!("no pipeline_tag (need `{task}`)"), None),
+                };
+                f.exclude(r, Stage::Task, reason, nearest, r.license.clone(), None);
+                continue;
+            }
+        }
+        out.push(r);
+    }
+    f.enter(Stage::Downloads, out.len());
+    let mut out2 = Vec::with_capacity(out.len());
+    for r in out {
+        if let Some(min) = req.min_downloads {
+            match r.downloads_30d {
+                Some(d) if d >= min => {}
+                Some(d) => {
+                    f.exclude(r, Stage::Downloads, format!("{d} downloads in 30 days < --min-downloads {min}"), Some(format!("--min-downloads {d}")), r.license.clone(), None);
+                    continue;
+                }
+                None => {
+                    f.exclude(r, Stage::Downloads, format!("download count unknown (need ≥ {min})"), Some("drop --min-downloads".into()), r.license.clone(), None);
+                    continue;
+                }
+            }
+        }
+        out2.push(r);
+    }
+    out2
+}
+
+/// Merge a listing record with fetched details: details win where present,
+/// the listing's counters (same snapshot) are kept.
+fn merged(listing: &ModelRecord, d: Option<&ModelDetails>) -> ModelDetails {
+    match d {
+        Some(d) => {
+            let mut rec = d.record.clone();
+            rec.downloads_30d = listing.downloads_30d.or(rec.downloads_30d);
+            rec.likes = listing.likes.or(rec.likes);
+            if rec.pipeline_tag.is_none() {
+                rec.pipeline_tag = listing.pipeline_tag.clone();
+            }
+            if rec.gated.is_none() {
+                rec.gated = listing.gated.clone();
+            }
+            if rec.safetensors.is_none() {
+                rec.safetensors = listing.safetensors.clone();
+            }
+            ModelDetails { record: rec, config: d.config.clone() }
+        }
+        None => ModelDetails { record: listing.clone(), config: None },
+    }
+}
+
+const RANKING: &str = "ranked by: (1) license verdict — yes before yes-with-conditions before needs-review; (2) with --workload, lower estimated cost; (3) 30-day downloads, higher first; (4) likes, higher first; (5) model id";
+
+/// Run the funnel over `models` (a snapshot, in rank order) with `details`
+/// already looked up for the models that pass the listing-only stages and
+/// for their base models. Pure: no I/O.
+pub fn run_funnel(models: &[ModelRecord], details: &HashMap<String, Lookup>, req: &FindRequest) -> Result<(Vec<StageSummary>, Vec<Candidate>, Vec<Exclusion>)> {
+    let hw_check = HwCheck::new(req)?;
+    let mut f = Funnel { req, stages: HashMap::new(), excluded: Vec::new() };
+    let survivors = cheap_stages(&mut f, models);
+
+    // Details.
+    f.enter(Stage::Details, survivors.len());
+    let mut with_details: Vec<(ModelDetails, Vec<String>)> = Vec::with_capacity(survivors.len());
+    for r in survivors {
+        let mut caveats = Vec::new();
+        let d = match details.get(&r.id) {
+            Some(Lookup::Found(d)) => Some(d),
+            Some(Lookup::NotFound(m)) => {
+                f.exclude(r, Stage::Details, format!("{m}; the snapshot lists it but the Hub no longer has it"), None, r.license.clone(), None);
+                continue;
+            }
+            Some(Lookup::Unavailable(m)) => {
+                caveats.push(format!("details unavailable ({m}); using the listing fields only"));
+                None
+            }
+            None => {
+                caveats.push("details not looked up; using the listing fields only".into());
+                None
+            }
+        };
+        with_details.push((merged(r, d), caveats));
+    }
+
+    // Gated.
+    f.enter(Stage::Gated, with_details.len());
+    let mut stage_in = Vec::with_capacity(with_details.len());
+    for (d, cav) in with_details {
+        if is_gated(&d.record) && !req.include_gated {
+            let mode = d.record.gated.clone().unwrap_or_default();
+            f.exclude(&d.record, Stage::Gated, format!("gated (access mode `{mode}`): weights need approval on the Hub"), Some("--include-gated (and request access on the Hub)".into()), d.record.license.clone(), None);
+            continue;
+        }
+        stage_in.push((d, cav));
+    }
+
+    // License (with lineage).
+    f.enter(Stage::License, stage_in.len());
+    struct Lic {
+        d: ModelDetails,
+        cav: Vec<String>,
+        license_id: String,
+        verdict: Verdict,
+        conditions: Vec<String>,
+        flags: Vec<String>,
+    }
+    let mut lic_pass = Vec::with_capacity(stage_in.len());
+    for (d, mut cav) in stage_in {
+        let a = assess_with_lineage(&d, details, &req.profile)?;
+        let license_id = a.own.license_id.clone();
+        let reason_text = || {
+            let mut parts: Vec<String> = a.own.reasons.iter().filter(|_| a.own.verdict == a.verdict).map(|r| {
+                let cite = r.citation.and_then(|i| a.own.citations.get(i)).map(|c| format!(" [{} {}]", c.source, c.clause)).unwrap_or_default();
+                format!("{}{cite}", r.text)
+            }).collect();
+            parts.extend(a.lineage_reasons.iter().map(|r| r.text.clone()));
+            parts.join("; ")
+        };
+        let admit = match a.verdict {
+            Verdict::No => a.own.admit_hint.clone().or_else(|| Some("a model whose own license and base models' licenses allow the use".into())),
+            Verdict::NeedsReview => Some("--include-review (then read the license yourself)".into()),
+            _ => None,
+        };
+        let shown_license = match (&d.record.license, &d.record.license_name) {
+            (Some(l), Some(n)) if l == "other" => format!("other ({n})"),
+            (Some(l), _) => l.clone(),
+            (None, _) => "none stated".into(),
+        };
+        match a.verdict {
+            Verdict::No => {
+                f.exclude(&d.record, Stage::License, format!("license {shown_license} → {} for {} use: {}", a.verdict, req.profile.usage.as_str(), reason_text()), admit, d.record.license.clone(), Some(a.verdict));
+                continue;
+            }
+            Verdict::NeedsReview if !req.include_review => {
+                f.exclude(&d.record, Stage::License, format!("license {shown_license} → needs-review: {}", reason_text()), admit, d.record.license.clone(), Some(a.verdict));
+                continue;
+            }
+            Verdict::NeedsReview => cav.push(format!("license needs review: {}", reason_text())),
+            _ => {}
+        }
+        let mut conditions: Vec<String> = a
+            .own
+            .obligations
+            .iter()
+            .filter(|o| o.applies && !o.obligation.kind.is_routine_notice())
+            .map(|o| o.obligation.summary.clone())
+            .collect();
+        conditions.extend(a.lineage_reasons.iter().filter(|r| !r.text.contains("could not be checked")).map(|r| r.text.clone()));
+        cav.extend(a.unchecked.iter().map(|b| format!("base model {b}: its license could not be checked (record unavailable)")));
+        if a.truncated {
+            cav.push(format!("lineage deeper than {} levels was not followed", super::MAX_LINEAGE_DEPTH));
+        }
+        let flags = a.flags.iter().map(|x| x.text.clone()).collect();
+        lic_pass.push(Lic { d, cav, license_id, verdict: a.verdict, conditions, flags });
+    }
+
+    // Size.
+    f.enter(Stage::Size, lic_pass.len());
+    let mut size_pass = Vec::with_capacity(lic_pass.len());
+    for mut l in lic_pass {
+        let pc = param_count(&l.d).or_else(|| hardware::params_from_config(&l.d).map(|p| (p, "computed from config")));
+        if let Some(max) = req.max_params {
+            match pc {
+                Some((p, _)) if p > max => {
+                    f.exclude(&l.d.record, Stage::Size, format!("{} parameters > --max-params {}", human_count(p), human_count(max)), Some(format!("--max-params {}", human_count(p))), l.d.record.license.clone(), Some(l.verdict));
+                    continue;
+                }
+                Some(_) => {}
+                None => l.cav.push("parameter count unknown: --max-params not checked".into()),
+            }
+        }
+        size_pass.push((l, pc));
+    }
+
+    // Hardware.
+    f.enter(Stage::Hardware, size_pass.len());
+    let mut hw_pass = Vec::with_capacity(size_pass.len());
+    for (mut l, pc) in size_pass {
+        let mut outcome = None;
+        if let Some(check) = &hw_check {
+            match check.check(&l.d, pc.map(|x| x.0)) {
+                Ok(o) if o.fits => outcome = Some(o),
+                Ok(o) => {
+                    let reason = o.reason.clone();
+                    let nearest = o.nearest_change.clone();
+                    f.exclude(&l.d.record, Stage::Hardware, reason, nearest, l.d.record.license.clone(), Some(l.verdict));
+                    continue;
+                }
+                Err(why) => {
+                    f.exclude(&l.d.record, Stage::Hardware, why, Some("a model with a published parameter count or config".into()), l.d.record.license.clone(), Some(l.verdict));
+                    continue;
+                }
+            }
+            if let Some(o) = &outcome {
+                l.cav.extend(o.caveats.iter().cloned());
+            }
+        }
+        hw_pass.push((l, pc, outcome));
+    }
+
+    // Context.
+    f.enter(Stage::Context, hw_pass.len());
+    let mut ctx_pass = Vec::with_capacity(hw_pass.len());
+    for (mut l, pc, hw) in hw_pass {
+        let mc = max_context(&l.d);
+        if let Some(need) = req.context {
+            match mc {
+                Some((m, src)) if m < need => {
+                    f.exclude(&l.d.record, Stage::Context, format!("maximum context {m} tokens ({src}) < --context {need}"), Some(format!("--context {m}")), l.d.record.license.clone(), Some(l.verdict));
+                    continue;
+                }
+                Some(_) => {}
+                None => l.cav.push(format!("maximum context unknown (no config): --context {need} not verified")),
+            }
+        }
+        ctx_pass.push((l, pc, hw, mc));
+    }
+
+    // Workload.
+    f.enter(Stage::Workload, ctx_pass.len());
+    let mut out = Vec::with_capacity(ctx_pass.len());
+    for (l, pc, hw, mc) in ctx_pass {
+        if let (Some(o), true) = (&hw, req.workload.is_some()) {
+            if let Some(w) = &o.workload {
+                if let Some(dl) = req.deadline_hours {
+                    if w.hours > dl {
+                        f.exclude(&l.d.record, Stage::Workload, format!("workload takes {:.1} h on {} > --deadline {:.1} h ({})", w.hours, o.gpu_label, dl, w.basis), Some(format!("--deadline {}h, or more GPUs (--gpus {})", w.hours.ceil(), req.gpus.saturating_mul(((w.hours / dl).ceil() as u32).max(2)))), l.d.record.license.clone(), Some(l.verdict));
+                        continue;
+                    }
+                }
+                if let (Some(b), Some(cost)) = (req.budget_usd, w.cost_usd) {
+                    if cost > b {
+                        f.exclude(&l.d.record, Stage::Workload, format!("workload costs ${cost:.0} on {} > --budget ${b:.0} ({})", o.gpu_label, w.basis), Some(format!("--budget {}", cost.ceil())), l.d.record.license.clone(), Some(l.verdict));
+                        continue;
+                    }
+                }
+            }
+        }
+        out.push((l, pc, hw, mc));
+    }
+
+    // Rank.
+    out.sort_by(|a, b| {
+        let ka = a.0.verdict.severity();
+        let kb = b.0.verdict.severity();
+        let ca = a.2.as_ref().and_then(|h| h.workload.as_ref()).and_then(|w| w.cost_usd).unwrap_or(f64::INFINITY);
+        let cb = b.2.as_ref().and_then(|h| h.workload.as_ref()).and_then(|w| w.cost_usd).unwrap_or(f64::INFINITY);
+        ka.cmp(&kb)
+            .then(ca.partial_cmp(&cb).unwrap_or(std::cmp::Ordering::Equal))
+            .then(b.0.d.record.downloads_30d.unwrap_or(0).cmp(&a.0.d.record.downloads_30d.unwrap_or(0)))
+            .then(b.0.d.record.likes.unwrap_or(0).cmp(&a.0.d.record.likes.unwrap_or(0)))
+            .then(a.0.d.record.id.cmp(&b.0.d.record.id))
+    });
+    let shortlist: Vec<Candidate> = out
+        .into_iter()
+        .enumerate()
+        .map(|(i, (l, pc, hw, mc))| {
+            let r = &l.d.record;
+            let mut basis = vec![l.verdict.as_str().to_string()];
+            if let Some(c) = hw.as_ref().and_then(|h| h.workload.as_ref()).and_then(|w| w.cost_usd) {
+                basis.push(format!("${c:.0} workload"));
+            }
+            basis.push(format!("{} downloads/30d", r.downloads_30d.map(|d| d.to_string()).unwrap_or_else(|| "?".into())));
+            basis.push(format!("{} likes", r.likes.map(|d| d.to_string()).unwrap_or_else(|| "?".into())));
+            Candidate {
+                rank: i + 1,
+                id: r.id.clone(),
+                pipeline_tag: r.pipeline_tag.clone(),
+                license: r.license.clone(),
+                license_id: l.license_id,
+                verdict: l.verdict,
+                conditions: l.conditions,
+                lineage_flags: l.flags,
+                params: pc.map(|x| x.0),
+                params_source: pc.map(|x| x.1.to_string()),
+                max_context: mc.map(|x| x.0),
+                hardware: hw,
+                downloads_30d: r.downloads_30d,
+                likes: r.likes,
+                gated: is_gated(r),
+                rank_basis: basis.join("; "),
+                caveats: l.cav,
+            }
+        })
+        .collect();
+
+    let rule = |s: Stage| -> (bool, String) {
+        match s {
+            Stage::Task => (req.task.is_some(), req.task.as_ref().map(|t| format!("pipeline_tag = {t}")).unwrap_or_else(|| "any task".into())),
+            Stage::Downloads => (req.min_downloads.is_some(), req.min_downloads.map(|m| format!("30-day downloads ≥ {m}")).unwrap_or_else(|| "no minimum".into())),
+            Stage::Details => (true, "model details (license, base models, config) from cache or Hub".into()),
+            Stage::Gated => (!req.include_gated, if req.include_gated { "gated models kept".into() } else { "not gated".into() }),
+            Stage::License => (true, format!("verdict for use={} is yes or yes-with-conditions{}", req.profile.usage.as_str(), if req.include_review { " (needs-review kept)" } else { "" })),
+            Stage::Size => (req.max_params.is_some(), req.max_params.map(|m| format!("parameters ≤ {}", human_count(m))).unwrap_or_else(|| "any size".into())),
+            Stage::Hardware => (req.gpu.is_some(), req.gpu.as_ref().map(|g| format!("fits {} × {g} at context {}", req.gpus.max(1), req.context.unwrap_or(hardware::DEFAULT_CONTEXT))).unwrap_or_else(|| "no GPU given".into())),
+            Stage::Context => (req.context.is_some(), req.context.map(|c| format!("maximum context ≥ {c}")).unwrap_or_else(|| "any context".into())),
+            Stage::Workload => (req.workload.is_some(), req.workload.as_ref().map(|w| format!("`{w}` within deadline {:?} h and budget {:?} USD", req.deadline_hours, req.budget_usd)).unwrap_or_else(|| "no workload".into())),
+        }
+    };
+    let stages = Stage::ALL
+        .iter()
+        .map(|&s| {
+            let (input, excluded) = f.stages.get(&s).copied().unwrap_or((0, 0));
+            let (active, rule) = rule(s);
+            StageSummary { stage: s, active, input, excluded, passed: input - excluded.min(input), rule }
+        })
+        .collect();
+    Ok((stages, shortlist, f.excluded))
+}
+
+/// Progress of `find` (for a progress bar).
+#[derive(Debug, Clone, Copy)]
+pub struct FindProgress {
+    pub done: u64,
+    pub total: u64,
+}
+
+/// `cambrian find`: load the snapshot, fetch details on demand (cached in
+/// the store), run the funnel.
+pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, progress: &dyn Fn(FindProgress)) -> Result<FindReport> {
+    // Validate what can be validated before touching the store or the network.
+    HwCheck::new(req)?;
+    let mut store = Store::open(store_dir).map_err(store_err)?;
+    let snaps = store.snapshots().map_err(store_err)?;
+    let snap = match req.snapshot {
+        Some(id) => snaps.iter().find(|s| s.id.0 == id).cloned().ok_or_else(|| {
+            Error::not_found(format!("no complete snapshot with id {id}")).with_hint("`cambrian snapshots` lists them")
+        })?,
+        None => snaps.last().cloned().ok_or_else(|| {
+            Error::not_found("the store has no snapshot to search").with_hint("run `cambrian sync` or `cambrian import` first")
+        })?,
+    };
+    let models = store.snapshot_models(snap.id).map_err(store_err)?;
+    let mut f = Funnel { req, stages: HashMap::new(), excluded: Vec::new() };
+    let wanted: Vec<String> = cheap_stages(&mut f, &models).into_iter().map(|r| r.id.clone()).collect();
+    let mut src = DetailSource::new(&mut store, remote.clone());
+    let cb = |done: u64, total: u64| progress(FindProgress { done, total });
+    let mut details = src.get_many(&wanted, &cb).await?;
+    let roots: Vec<ModelDetails> = wanted.iter().filter_map(|id| details.get(id).and_then(Lookup::details).cloned()).collect();
+    let root_refs: Vec<&ModelDetails> = roots.iter().collect();
+    fetch_lineage(&mut src, &mut details, &root_refs, &cb).await?;
+    let stats = src.stats.clone();
+    let (stages, shortlist, excluded) = run_funnel(&models, &details, req)?;
+    Ok(FindReport {
+        snapshot: Some(SnapshotRef { id: snap.id.0, taken_at: snap.taken_at, source: snap.source.clone(), query: snap.query.clone(), models: snap.models }),
+        request: req.clone(),
+        stages,
+        shortlist,
+        excluded,
+        ranking: RANKING.to_string(),
+        details: stats,
+        kb: kb_version()?,
+    })
+}
