@@ -52,7 +52,11 @@ pub fn check_template(text: &str, where_: &str, member: Option<&str>, f: &mut Ve
     let squeezed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     for p in TEMPLATE_PATTERNS {
         if let Some(i) = squeezed.find(p.needle) {
-            let ctx: String = squeezed[i.saturating_sub(24)..].chars().take(72).collect();
+            let mut from = i.saturating_sub(24);
+            while !squeezed.is_char_boundary(from) {
+                from -= 1;
+            }
+            let ctx: String = squeezed[from..].chars().take(72).collect();
             f.push(
                 Finding::new("template.sandbox-escape", p.level, format!("chat template {where_} contains `{}`: {}", p.needle, p.why))
                     .symbol(p.needle)
@@ -303,6 +307,13 @@ mod tests {
         let ok = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' }}{% endfor %}{% if add_generation_prompt %}{{ raise_exception('x') if false }}{% endif %}";
         check_template(ok, "t", None, &mut f);
         assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn multibyte_text_before_a_pattern_does_not_panic() {
+        let mut f = Vec::new();
+        check_template("ééééééééééééééééééééé__class__", "t", None, &mut f);
+        assert_eq!(f.len(), 1);
     }
 
     #[test]

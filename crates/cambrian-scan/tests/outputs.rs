@@ -248,3 +248,50 @@ fn store(members: &[(&str, &[u8])]) -> Vec<u8> {
     out.extend_from_slice(&0u16.to_le_bytes());
     out
 }
+
+#[test]
+fn keras_hdf5_and_onnx_formats() {
+    let l = Limits::default();
+    let cfg = br#"{"class_name":"Sequential","config":{"layers":[{"class_name":"Lambda","config":{"name":"hook","function":["4wEAAAAAAAAA","",null]}}]}}"#;
+    let k = store(&[("metadata.json", b"{\"keras_version\":\"3.4.1\"}"), ("config.json", cfg), ("model.weights.h5", b"\x89HDF\r\n\x1a\n")]);
+    let r = scan_bytes(&k, "model.keras", &l);
+    assert_eq!(r.format, "keras");
+    assert_eq!(r.verdict, Verdict::Dangerous, "{:?}", r.findings);
+    assert!(r.findings.iter().any(|f| f.rule == "keras.lambda-layer" && f.symbol.as_deref() == Some("hook")));
+    let mut h5 = b"\x89HDF\r\n\x1a\n".to_vec();
+    h5.extend_from_slice(&[0u8; 512]);
+    h5.extend_from_slice(br#"{"class_name": "Lambda", "config": {"name": "x"}}"#);
+    let r = scan_bytes(&h5, "model.h5", &l);
+    assert_eq!((r.format.as_str(), r.verdict), ("hdf5", Verdict::Dangerous));
+    let mut clean_h5 = b"\x89HDF\r\n\x1a\n".to_vec();
+    clean_h5.extend_from_slice(br#"{"class_name": "Dense"}"#);
+    assert_eq!(scan_bytes(&clean_h5, "model.h5", &l).verdict, Verdict::Clean);
+    // ONNX: an initializer whose external data climbs out of the model folder.
+    fn ld(field: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![(field << 3) | 2, body.len() as u8];
+        v.extend_from_slice(body);
+        v
+    }
+    let entry = [ld(1, b"location"), ld(2, b"../../../../etc/passwd")].concat();
+    let tensor = [ld(8, b"weight"), ld(13, &entry)].concat();
+    let model = [vec![8, 7], ld(7, &ld(5, &tensor))].concat();
+    let r = scan_bytes(&model, "model.onnx", &l);
+    assert_eq!(r.verdict, Verdict::Dangerous, "{:?}", r.findings);
+    assert_eq!(r.findings[0].symbol.as_deref(), Some("weight"));
+    let entry = [ld(1, b"location"), ld(2, b"weights/model.data")].concat();
+    let tensor = [ld(8, b"weight"), ld(13, &entry)].concat();
+    let model = [vec![8, 7], ld(7, &ld(5, &tensor))].concat();
+    assert_eq!(scan_bytes(&model, "model.onnx", &l).verdict, Verdict::Clean);
+}
+
+#[test]
+fn gzip_wrapped_joblib_pickle_is_unpacked() {
+    use std::io::Write;
+    let p = std::fs::read(td("picklescan/data/malicious2_v4.pkl")).expect("pkl");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&p).expect("gz");
+    let gz = enc.finish().expect("gz");
+    let r = scan_bytes(&gz, "model.joblib", &Limits::default());
+    assert_eq!(r.verdict, Verdict::Dangerous, "{:?}", r.findings);
+    assert!(r.findings.iter().any(|f| f.symbol.as_deref() == Some("posix.system") && f.member.as_deref().is_some_and(|m| m.contains("[gunzip]"))));
+}
