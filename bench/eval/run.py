@@ -92,15 +92,19 @@ def main():
     ap.add_argument("--items", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--cambrian-only", action="store_true", help="skip the peer (no ratio)")
     args = ap.parse_args()
     if not args.no_build:
         build()
     sim_bin = os.path.join(TARGET, "release", "cambrian-llmsim")
     evalrun = os.path.join(TARGET, "release", "examples", "evalrun")
     pf = os.path.join(HERE, "node_modules", ".bin", "promptfoo")
-    if not os.path.exists(pf):
+    if args.cambrian_only:
+        pf_version = "(not run)"
+    elif not os.path.exists(pf):
         raise SystemExit("promptfoo missing: run `npm install` in bench/eval")
-    pf_version = json.load(open(os.path.join(HERE, "node_modules", "promptfoo", "package.json")))["version"]
+    else:
+        pf_version = json.load(open(os.path.join(HERE, "node_modules", "promptfoo", "package.json")))["version"]
     node_version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
 
     work = tempfile.mkdtemp(prefix="cambrian-bench-eval-")
@@ -122,6 +126,8 @@ def main():
                                    requests=sim_stats(url)["requests"] - before)
 
         # promptfoo
+        if args.cambrian_only:
+            raise StopIteration
         pw = os.path.join(work, "promptfoo")
         os.makedirs(pw)
         cfg = promptfoo_config(pw, rows, url, args.concurrency)
@@ -138,6 +144,8 @@ def main():
                                     items=(stats.get("successes") or 0) + (stats.get("failures") or 0)
                                     + (stats.get("errors") or 0),
                                     requests=sim_stats(url)["requests"] - before)
+    except StopIteration:
+        pass
     finally:
         sim.terminate()
         sim.wait()
@@ -152,6 +160,8 @@ def main():
         r["cpu_ms"] = r["cpu"] * 1000 / max(r["items"], 1)
         print(f"{tool:<10} {r['items']:>6} {r['correct']:>8} {r['requests']:>9} {r['wall']:>8.2f} {r['ips']:>9.0f} "
               f"{r['cpu']:>7.2f} {r['cpu_ms']:>12.3f}")
+    if "promptfoo" not in results:
+        return
     c, p = results["cambrian"], results["promptfoo"]
     print(f"ratio items/s cambrian/promptfoo = {c['ips'] / p['ips']:.1f}x; "
           f"CPU per item promptfoo/cambrian = {p['cpu_ms'] / c['cpu_ms']:.1f}x")
