@@ -219,7 +219,7 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
         };
         let st = store.append_batch(id, &models, Some(&checkpoint)).map_err(store_err)?;
         if seen.is_none() {
-            dups += models.len() as u64 - st.inserted;
+            dups += (models.len() as u64).saturating_sub(st.inserted);
         }
         rows += st.inserted;
         tracing::debug!(snapshot = id.0, page = pages, rows, "page stored");

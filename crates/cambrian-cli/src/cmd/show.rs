@@ -2,6 +2,7 @@
 //! snapshots (table + sparklines), or JSON Lines (`model`, then one `history` per point).
 
 use crate::cli::Ctx;
+use crate::cmd::trends::sparkline;
 use crate::output;
 use cambrian_app::tracking;
 use serde::Serialize;
@@ -28,27 +29,6 @@ struct HistLine<'a> {
     id: &'a str,
     #[serde(flatten)]
     point: &'a tracking::HistoryRow,
-}
-
-/// Unicode block sparkline; `None` values are shown as a space.
-fn sparkline(values: &[Option<f64>]) -> String {
-    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
-    let present: Vec<f64> = values.iter().flatten().copied().filter(|v| v.is_finite()).collect();
-    let (lo, hi) = present.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
-    values
-        .iter()
-        .map(|v| match v {
-            Some(x) if x.is_finite() => {
-                if hi > lo {
-                    let i = (((x - lo) / (hi - lo)) * 7.0).round() as usize;
-                    BARS[i.min(7)]
-                } else {
-                    BARS[3]
-                }
-            }
-            _ => ' ',
-        })
-        .collect()
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
