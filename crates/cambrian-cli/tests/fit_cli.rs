@@ -70,12 +70,15 @@ fn local_gguf_and_safetensors_directory() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(td("minilm.config.json"), dir.path().join("config.json")).unwrap();
     std::fs::copy(td("minilm.tokenizer.json"), dir.path().join("tokenizer.json")).unwrap();
-    // The header-only file is a truncated safetensors file: a clear error, exit 2.
+    // The header-only file is a truncated safetensors file: the header still gives exact
+    // counts, and the report says the data is missing.
     std::fs::copy(td("minilm.safetensors.header-only"), dir.path().join("model.safetensors")).unwrap();
-    let o = run(&["fit", dir.path().to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stdout));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("model.safetensors") && err.contains("hint:"), "{err}");
+    let o = run(&["fit", dir.path().to_str().unwrap(), "--gpu", "t4", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = &json_records(&o)[0];
+    assert_eq!(r["params"], 22_713_728);
+    assert_eq!(r["weights_bytes"], 22_713_216 * 4 + 512 * 8);
+    assert!(r["notes"].to_string().contains("truncated"), "{}", r["notes"]);
 }
 
 #[test]

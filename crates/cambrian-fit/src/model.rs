@@ -102,6 +102,9 @@ impl ModelSpec {
                 let mut total = 0u64;
                 let mut bytes = 0u64;
                 for h in &headers {
+                    for i in &h.issues {
+                        m.notes.push(format!("safetensors header problem ({}): {}", i.code, i.message));
+                    }
                     for t in &h.tensors {
                         let n = t.numel().unwrap_or(0);
                         total = total.saturating_add(n);
