@@ -63,8 +63,11 @@ fn pct(sorted: &[u64], p: f64) -> u64 {
 
 /// Tokenize a sample of the files under `dir`.
 pub fn count(dir: &Path, tokenizer_json: &[u8], sample: usize) -> Result<DocsTokens> {
-    let tok = tokenizers::Tokenizer::from_bytes(tokenizer_json)
+    let mut tok = tokenizers::Tokenizer::from_bytes(tokenizer_json)
         .map_err(|e| Error::bad_input(format!("tokenizer.json cannot be loaded: {e}")))?;
+    // Real lengths: no padding to a fixed size, no truncation at the model's limit.
+    tok.with_padding(None);
+    tok.with_truncation(None).map_err(|e| Error::bad_input(format!("tokenizer.json: {e}")))?;
     let mut files = Vec::new();
     walk(dir, 0, &mut files).map_err(|e| Error::not_found(format!("cannot read --docs {}: {e}", dir.display())))?;
     if files.is_empty() {
