@@ -125,6 +125,13 @@ fn request(a: &Args, ctx: &Ctx) -> TrendsRequest {
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let req = request(&args, ctx);
+    // A fresh machine has an empty store: seed it with the bundled real snapshots so that the
+    // first `cambrian trends` works offline. Only when --store/CAMBRIAN_STORE holds no snapshot.
+    let dir = ctx.store.clone();
+    let seeded = tokio::task::spawn_blocking(move || cambrian_app::tracking::seed_if_empty(&dir)).await.context("seed task")??;
+    if seeded {
+        eprintln!("note: the store was empty; imported the bundled offline dataset (real Hub snapshots, see THIRD_PARTY.md). Run `cambrian sync` for live data.");
+    }
     let report = tokio::task::spawn_blocking(move || trends::trends(&req)).await.context("trends task")??;
     if let Some(path) = &args.html {
         write_atomic(path, trends::html::render(&report).as_bytes())
@@ -379,7 +386,23 @@ fn json(r: &TrendsReport, explain: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Unwrap the csv crate's I/O errors so that a closed pipe is recognised
+/// (exit 0, see `cli::report`) instead of being reported as a bug.
+fn csv_err(e: csv::Error) -> anyhow::Error {
+    if e.is_io_error() {
+        if let csv::ErrorKind::Io(io) = e.into_kind() {
+            return io.into();
+        }
+        return anyhow::anyhow!("CSV output failed");
+    }
+    e.into()
+}
+
 fn csv_out(r: &TrendsReport) -> anyhow::Result<()> {
+    csv_rows(r).map_err(csv_err)
+}
+
+fn csv_rows(r: &TrendsReport) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(std::io::stdout().lock());
     w.write_record(["record", "dimension", "weight", "bucket", "bucket_start", "category", "share", "value", "list", "position", "model", "from", "to", "rank_from", "rank_to", "method"])?;
     let f = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
