@@ -300,6 +300,15 @@ pub fn ensure_seeded(store: &mut Store) -> Result<bool> {
     Ok(report.imported() > 0)
 }
 
+/// Seed the store at `dir` with the bundled offline dataset when it holds no
+/// snapshot yet (creating the store if needed). Returns whether it imported.
+/// Used by `cambrian trends` so that a fresh machine gets a meaningful report
+/// without network access.
+pub fn seed_if_empty(dir: &Path) -> Result<bool> {
+    let mut store = open_store(dir)?;
+    ensure_seeded(&mut store)
+}
+
 // ---------------------------------------------------------------------------------------
 // snapshots / show
 
