@@ -11,7 +11,6 @@ use cambrian_app::shortlist::funnel::{parse_count, parse_hours, parse_usd, Candi
 use cambrian_app::shortlist::{self};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 use serde::Serialize;
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -361,22 +360,11 @@ pub fn render_html(rep: &FindReport) -> String {
 }
 
 fn write_file_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| std::path::Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "find.html".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(cambrian_app::Error::bad_input(format!("cannot write {}: {e}", path.display()))
+    output::write_atomic(path, text.as_bytes()).map_err(|e| {
+        cambrian_app::Error::bad_input(format!("cannot write {}: {e}", path.display()))
             .with_hint("check that the directory exists and is writable")
-            .into());
-    }
-    Ok(())
+            .into()
+    })
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {

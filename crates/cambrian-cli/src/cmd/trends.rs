@@ -11,7 +11,6 @@ use cambrian_app::trends::{self, Bucket, CategoryTrend, Mover, TrendDimension, T
 use cambrian_app::trends::NaiveDate;
 use comfy_table::{presets, CellAlignment, Table};
 use serde::Serialize;
-use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -134,7 +133,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let report = tokio::task::spawn_blocking(move || trends::trends(&req)).await.context("trends task")??;
     if let Some(path) = &args.html {
-        write_atomic(path, trends::html::render(&report).as_bytes())
+        output::write_atomic(path, trends::html::render(&report).as_bytes())
             .map_err(|e| cambrian_app::Error::bad_input(format!("cannot write the HTML report to {}: {e}", path.display())).with_hint("choose a writable path"))?;
         if !ctx.json && !args.csv {
             eprintln!("wrote {}", path.display());
@@ -150,22 +149,6 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Write via a temporary file in the same directory, then rename.
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "report.html".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
 
 fn cat(c: &CategoryTrend) -> String {
     c.category.clone().unwrap_or_else(|| "(none)".into())
