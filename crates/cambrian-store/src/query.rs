@@ -1,11 +1,13 @@
 //! Read paths for trend reports: per-snapshot category aggregates (written at
 //! completion, so share-over-time never scans model rows) and the rows of two
-//! snapshots joined by model (for movers), read as two ordered range scans
-//! of the clustered `row` table and merged.
+//! snapshots joined by model (for movers): two streams of key-sorted packed
+//! segments merged on integer model keys; names are resolved only for the
+//! models a report shows ([`Store::top_k_by_name`]).
 
 use crate::error::{Ctx, StoreError};
-use crate::{SnapshotId, Store, to_u64};
-use rusqlite::params;
+use crate::packed::Row;
+use crate::{SnapshotId, SnapshotStatus, Store, to_u64};
+use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
@@ -66,6 +68,32 @@ pub struct RowStats {
     pub pipeline_tag: Option<String>,
 }
 
+/// A model's integer key in this store (stable for the store's lifetime;
+/// resolve to a name with [`Store::model_names`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ModelKey(pub i64);
+
+/// The light part of a row, by key: `pipeline` is a category term id
+/// (0 = none; [`Store::term_value`]).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KeyedStats {
+    pub rank: u32,
+    pub likes: Option<u64>,
+    pub downloads_30d: Option<u64>,
+    pub downloads_all_time: Option<u64>,
+    pub trending_score: Option<f64>,
+    pub pipeline: i64,
+}
+
+/// A model's rows in two snapshots (at least one present), by key.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct KeyedPair {
+    pub key: ModelKey,
+    pub from: Option<KeyedStats>,
+    pub to: Option<KeyedStats>,
+}
+
 /// A model's rows in two snapshots (at least one present).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PairRow {
@@ -111,71 +139,121 @@ impl Store {
         Ok(out)
     }
 
-    fn ordered_rows(&self, id: SnapshotId, terms: &HashMap<i64, String>) -> Result<Vec<(i64, RowStats)>, StoreError> {
-        let mut st = self
-            .conn()
-            .prepare_cached("SELECT model, rank, likes, dl30, dlall, trending, pipeline FROM row WHERE snapshot = ?1 ORDER BY model")
-            .ctx("reading snapshot rows")?;
-        let mut rows = st.query(params![id.0]).ctx("reading snapshot rows")?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().ctx("reading snapshot rows")? {
-            let c = |e: rusqlite::Result<Option<i64>>| e.ctx("reading snapshot rows").map(to_u64);
-            let p: i64 = r.get(6).ctx("reading snapshot rows")?;
-            out.push((
-                r.get(0).ctx("reading snapshot rows")?,
-                RowStats {
-                    rank: c(r.get(1))?.and_then(|x| u32::try_from(x).ok()).unwrap_or(u32::MAX),
-                    likes: c(r.get(2))?,
-                    downloads_30d: c(r.get(3))?,
-                    downloads_all_time: c(r.get(4))?,
-                    trending_score: r.get(5).ctx("reading snapshot rows")?,
-                    pipeline_tag: if p == 0 { None } else { terms.get(&p).cloned() },
-                },
-            ));
+    /// Every model present in snapshot `from` or `to`, with its rows in
+    /// each, by integer key, in key order: two segment streams merged, no
+    /// names resolved (see [`Store::model_names`] and [`Store::top_k_by_name`]).
+    pub fn compare_snapshot_keys(&self, from: SnapshotId, to: SnapshotId) -> Result<Vec<KeyedPair>, StoreError> {
+        let a = self.key_ordered(from)?;
+        let b = self.key_ordered(to)?;
+        let stats = |r: &Row| KeyedStats {
+            rank: u32::try_from(r.rank).unwrap_or(u32::MAX),
+            likes: to_u64(r.likes),
+            downloads_30d: to_u64(r.dl30),
+            downloads_all_time: to_u64(r.dlall),
+            trending_score: r.trending,
+            pipeline: r.pipeline,
+        };
+        let mut out = Vec::with_capacity(a.len().max(b.len()) + a.len().min(b.len()) / 16);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) if x.key == y.key => {
+                    out.push(KeyedPair { key: ModelKey(x.key), from: Some(stats(x)), to: Some(stats(y)) });
+                    i += 1;
+                    j += 1;
+                }
+                (Some(x), Some(y)) if x.key < y.key => {
+                    out.push(KeyedPair { key: ModelKey(x.key), from: Some(stats(x)), to: None });
+                    i += 1;
+                }
+                (Some(x), None) => {
+                    out.push(KeyedPair { key: ModelKey(x.key), from: Some(stats(x)), to: None });
+                    i += 1;
+                }
+                (_, Some(y)) => {
+                    out.push(KeyedPair { key: ModelKey(y.key), from: None, to: Some(stats(y)) });
+                    j += 1;
+                }
+                (None, None) => break,
+            }
         }
         Ok(out)
     }
 
-    /// Every model present in snapshot `from` or `to`, with its rows in each.
-    pub fn compare_snapshots(&self, from: SnapshotId, to: SnapshotId) -> Result<Vec<PairRow>, StoreError> {
-        self.snapshot(from)?;
-        self.snapshot(to)?;
-        let terms = self.term_names()?;
-        let a = self.ordered_rows(from, &terms)?;
-        let b = self.ordered_rows(to, &terms)?;
-        let mut keyed: Vec<(i64, Option<RowStats>, Option<RowStats>)> = Vec::with_capacity(a.len().max(b.len()));
-        let (mut ia, mut ib) = (a.into_iter().peekable(), b.into_iter().peekable());
-        loop {
-            let next = match (ia.peek(), ib.peek()) {
-                (None, None) => break,
-                (Some(_), None) => ia.next().map(|(k, r)| (k, Some(r), None)),
-                (None, Some(_)) => ib.next().map(|(k, r)| (k, None, Some(r))),
-                (Some((ka, _)), Some((kb, _))) => {
-                    if ka < kb {
-                        ia.next().map(|(k, r)| (k, Some(r), None))
-                    } else if kb < ka {
-                        ib.next().map(|(k, r)| (k, None, Some(r)))
-                    } else {
-                        match (ia.next(), ib.next()) {
-                            (Some((k, ra)), Some((_, rb))) => Some((k, Some(ra), Some(rb))),
-                            _ => None,
-                        }
-                    }
-                }
-            };
-            match next {
-                Some(x) => keyed.push(x),
-                None => break,
-            }
+    fn key_ordered(&self, id: SnapshotId) -> Result<Vec<Row>, StoreError> {
+        let info = self.snapshot(id)?;
+        let mut rows = self.snapshot_rows(&info)?;
+        if info.status != SnapshotStatus::Complete {
+            rows.sort_unstable_by_key(|r| r.key);
         }
-        let names = self.model_names(keyed.iter().map(|k| k.0))?;
+        Ok(rows)
+    }
+
+    /// Every model present in snapshot `from` or `to`, with its rows in each
+    /// (names and pipeline tags resolved for all of them; for large snapshots
+    /// prefer [`Store::compare_snapshot_keys`]).
+    pub fn compare_snapshots(&self, from: SnapshotId, to: SnapshotId) -> Result<Vec<PairRow>, StoreError> {
+        let keyed = self.compare_snapshot_keys(from, to)?;
+        let terms = self.term_names()?;
+        let names = self.model_names_of(keyed.iter().map(|k| k.key.0))?;
+        let light = |s: KeyedStats| RowStats {
+            rank: s.rank,
+            likes: s.likes,
+            downloads_30d: s.downloads_30d,
+            downloads_all_time: s.downloads_all_time,
+            trending_score: s.trending_score,
+            pipeline_tag: terms.get(&s.pipeline).cloned(),
+        };
         Ok(keyed
             .into_iter()
-            .filter_map(|(k, from, to)| names.get(&k).map(|n| PairRow { model: n.clone(), from, to }))
+            .filter_map(|p| names.get(&p.key.0).map(|n| PairRow { model: n.clone(), from: p.from.map(light), to: p.to.map(light) }))
             .collect())
     }
 
-    fn model_names(&self, keys: impl ExactSizeIterator<Item = i64>) -> Result<HashMap<i64, String>, StoreError> {
+    /// The value of a category term id (`None` for 0 or an unknown id).
+    pub fn term_value(&self, term: i64) -> Result<Option<String>, StoreError> {
+        if term == 0 {
+            return Ok(None);
+        }
+        self.conn()
+            .query_row("SELECT value FROM term WHERE id = ?1", [term], |r| r.get(0))
+            .optional()
+            .ctx("reading a category")
+    }
+
+    /// The names of the given model keys (unknown keys are left out).
+    pub fn model_names(&self, keys: &[ModelKey]) -> Result<HashMap<ModelKey, String>, StoreError> {
+        Ok(self.model_names_of(keys.iter().map(|k| k.0))?.into_iter().map(|(k, v)| (ModelKey(k), v)).collect())
+    }
+
+    /// The `k` largest of `items` by value (NaN sorts lowest), ties broken by
+    /// model name ascending, with their names. Names are read only for the
+    /// candidates: the items above the k-th value plus every item tied with it.
+    pub fn top_k_by_name<T>(&self, mut items: Vec<(f64, ModelKey, T)>, k: usize) -> Result<Vec<(String, f64, T)>, StoreError> {
+        let desc = |a: &(f64, ModelKey, T), b: &(f64, ModelKey, T)| b.0.total_cmp(&a.0);
+        if k == 0 {
+            return Ok(Vec::new());
+        }
+        if items.len() > k {
+            items.select_nth_unstable_by(k - 1, desc);
+            let edge = items[k - 1].0;
+            // Keep everything not below the k-th value (ties at the edge included).
+            items.retain(|x| x.0.total_cmp(&edge).is_ge());
+        }
+        let names = self.model_names_of(items.iter().map(|x| x.1.0))?;
+        let mut out: Vec<(String, f64, T)> = items
+            .into_iter()
+            .map(|(v, key, t)| {
+                let name = names.get(&key.0).cloned().ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {} has no name", key.0)))?;
+                Ok((name, v, t))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out.truncate(k);
+        Ok(out)
+    }
+
+    pub(crate) fn model_names_of(&self, keys: impl ExactSizeIterator<Item = i64>) -> Result<HashMap<i64, String>, StoreError> {
         if keys.len() > 2_000 {
             // Many names: one scan of the dictionary beats point lookups.
             let wanted: std::collections::HashSet<i64> = keys.collect();
@@ -193,8 +271,9 @@ impl Store {
         let mut st = self.conn().prepare_cached("SELECT name FROM model WHERE id = ?1").ctx("reading model names")?;
         let mut out = HashMap::new();
         for k in keys {
-            let name: String = st.query_row([k], |r| r.get(0)).ctx("reading model names")?;
-            out.insert(k, name);
+            if let Some(name) = st.query_row([k], |r| r.get::<_, String>(0)).optional().ctx("reading model names")? {
+                out.insert(k, name);
+            }
         }
         Ok(out)
     }

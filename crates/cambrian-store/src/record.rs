@@ -4,6 +4,7 @@
 //! derivation of a model's base-model family.
 
 use crate::error::StoreError;
+use crate::packed::Fp;
 use cambrian_types::{GgufInfo, ModelRecord, SafetensorsInfo};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -89,6 +90,56 @@ pub(crate) fn encode_detail(m: &ModelRecord, out: &mut Vec<u8>) -> Result<(), St
     serde_json::to_writer(out, &d).map_err(|e| StoreError::BadInput(format!("cannot encode model {}: {e}", m.id)))
 }
 
+/// A stable fingerprint of the non-volatile part of `m` (exactly the fields
+/// [`encode_detail`] writes), computed from the fields without serialising:
+/// the writer compares it with the fingerprint of the model's latest stored
+/// detail and serialises + stores a new detail only when they differ.
+pub(crate) fn detail_fingerprint(m: &ModelRecord) -> i64 {
+    let mut f = Fp::new();
+    f.opt_str(m.author.as_deref());
+    f.opt_str(m.sha.as_deref());
+    for t in [&m.created_at, &m.last_modified] {
+        match t {
+            None => f.opt_u64(None),
+            Some(t) => {
+                f.opt_u64(Some(t.timestamp() as u64));
+                f.u64(u64::from(t.timestamp_subsec_nanos()));
+            }
+        }
+    }
+    f.opt_str(m.pipeline_tag.as_deref());
+    f.opt_str(m.library_name.as_deref());
+    f.list(&m.tags);
+    f.opt_str(m.license.as_deref());
+    f.opt_str(m.license_name.as_deref());
+    f.opt_str(m.gated.as_deref());
+    match &m.safetensors {
+        None => f.opt_u64(None),
+        Some(s) => {
+            f.opt_u64(Some(s.parameters.len() as u64));
+            for (k, v) in &s.parameters {
+                f.str(k);
+                f.u64(*v);
+            }
+            f.u64(s.total);
+        }
+    }
+    match &m.gguf {
+        None => f.opt_u64(None),
+        Some(g) => {
+            f.opt_u64(Some(1));
+            f.opt_u64(g.total);
+            f.opt_str(g.architecture.as_deref());
+            f.opt_u64(g.context_length);
+        }
+    }
+    f.list(&m.architectures);
+    f.opt_str(m.model_type.as_deref());
+    f.list(&m.base_models);
+    f.list(&m.siblings);
+    f.finish()
+}
+
 /// The stored counters of one row.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Counters {
@@ -137,6 +188,11 @@ pub(crate) fn decode_record(id: String, detail: &[u8], c: Counters) -> Result<Mo
 /// `meta-llama/Llama-3.1`, `openai/whisper-large-v3` (no size token) →
 /// unchanged. `None` when the record names no base model.
 pub fn base_family(m: &ModelRecord) -> Option<String> {
+    base_of(m).map(family_of)
+}
+
+/// The trimmed, non-empty base model id [`base_family`] reduces.
+pub(crate) fn base_of(m: &ModelRecord) -> Option<&str> {
     let base = m.base_models.first().map(String::as_str).or_else(|| {
         m.tags.iter().find_map(|t| {
             let rest = t.strip_prefix("base_model:")?;
@@ -148,10 +204,7 @@ pub fn base_family(m: &ModelRecord) -> Option<String> {
         })
     })?;
     let base = base.trim();
-    if base.is_empty() {
-        return None;
-    }
-    Some(family_of(base))
+    (!base.is_empty()).then_some(base)
 }
 
 /// Reduce a model id to its family (see [`base_family`]).

@@ -4,7 +4,8 @@
 //! upgrade leaves the previous version intact.
 
 use crate::error::{Ctx, StoreError};
-use rusqlite::Connection;
+use crate::packed::{Row, SEGMENT_ROWS, encode_rows};
+use rusqlite::{Connection, params};
 
 /// Migration `i` upgrades a database from version `i` to `i + 1`.
 ///
@@ -18,6 +19,13 @@ use rusqlite::Connection;
 ///   volatile counters. `WITHOUT ROWID`, clustered by snapshot.
 /// * `agg` (v2) pre-aggregates each complete snapshot per dimension and
 ///   category, so category-share queries never touch `row`.
+/// * v3 replaces `row` (one SQLite row per model per snapshot) by packed
+///   blobs (see `packed.rs`): `seg` holds a complete snapshot's rows sorted by
+///   model key, 256 per blob; `pending` holds an in-progress snapshot's
+///   batches. `model.detail` / `model.fp` remember each model's latest detail
+///   and its fingerprint, so the writer needs no per-row detail lookup and
+///   the `detail_by_model` index goes. The data conversion is Rust code
+///   ([`convert_v2_rows`]) run in the same transaction as this SQL.
 pub const MIGRATIONS: &[&str] = &[
     // v0 -> v1
     r#"
@@ -80,6 +88,27 @@ pub const MIGRATIONS: &[&str] = &[
     INSERT INTO agg SELECT snapshot, 2, family, count(*), coalesce(sum(likes),0), coalesce(sum(dl30),0), coalesce(sum(dlall),0), count(dlall)
         FROM row WHERE snapshot IN (SELECT id FROM snapshot WHERE status = 1) GROUP BY snapshot, family;
     "#,
+    // v2 -> v3: packed rows (the `row` table is converted, then dropped, by convert_v2_rows).
+    r#"
+    ALTER TABLE model ADD COLUMN detail INTEGER;
+    ALTER TABLE model ADD COLUMN fp INTEGER;
+    UPDATE model SET detail = (SELECT max(d.id) FROM detail d WHERE d.model = model.id);
+    DROP INDEX detail_by_model;
+    CREATE TABLE seg (
+        snapshot INTEGER NOT NULL,
+        first_key INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (snapshot, first_key)
+    );
+    CREATE TABLE pending (
+        snapshot INTEGER NOT NULL,
+        seq INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (snapshot, seq)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -96,8 +125,72 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction().ctx("starting a schema migration")?;
         tx.execute_batch(sql).ctx("migrating the schema")?;
+        if i == 2 {
+            convert_v2_rows(&tx)?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as u32).ctx("recording the schema version")?;
         tx.commit().ctx("committing a schema migration")?;
     }
     Ok(SCHEMA_VERSION)
+}
+
+/// v2 -> v3 data step: every snapshot's `row` rows become packed blobs —
+/// `seg` for complete snapshots (sorted by model key), one `pending` blob in
+/// rank order for in-progress ones — then `row` is dropped. The model's
+/// fingerprint stays NULL: the writer then compares the stored detail bytes
+/// once and records the fingerprint.
+fn convert_v2_rows(tx: &Connection) -> Result<(), StoreError> {
+    let snaps: Vec<(i64, i64)> = {
+        let mut st = tx.prepare("SELECT id, status FROM snapshot WHERE id IN (SELECT DISTINCT snapshot FROM row)").ctx("migrating rows")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).ctx("migrating rows")?;
+        rows.collect::<Result<_, _>>().ctx("migrating rows")?
+    };
+    let mut read = tx
+        .prepare("SELECT model, rank, likes, dl30, dlall, trending, pipeline, library, family, detail FROM row WHERE snapshot = ?1 ORDER BY model")
+        .ctx("migrating rows")?;
+    let mut buf = Vec::new();
+    for (id, status) in snaps {
+        let mut rows: Vec<Row> = read
+            .query_map([id], |r| {
+                Ok(Row {
+                    key: r.get(0)?,
+                    rank: r.get(1)?,
+                    likes: r.get(2)?,
+                    dl30: r.get(3)?,
+                    dlall: r.get(4)?,
+                    trending: r.get(5)?,
+                    pipeline: r.get(6)?,
+                    library: r.get(7)?,
+                    family: r.get(8)?,
+                    detail: r.get(9)?,
+                })
+            })
+            .ctx("migrating rows")?
+            .collect::<Result<_, _>>()
+            .ctx("migrating rows")?;
+        if status == 1 {
+            write_segments(tx, id, &rows, &mut buf)?;
+        } else {
+            rows.sort_by_key(|r| r.rank);
+            buf.clear();
+            encode_rows(&rows, &mut buf);
+            tx.execute("INSERT INTO pending (snapshot, seq, n, data) VALUES (?1, 0, ?2, ?3)", params![id, rows.len() as i64, buf])
+                .ctx("migrating rows")?;
+        }
+    }
+    drop(read);
+    tx.execute_batch("DROP TABLE row;").ctx("migrating rows")?;
+    Ok(())
+}
+
+/// Write `rows` (sorted by key) of snapshot `id` as segments.
+pub(crate) fn write_segments(tx: &Connection, id: i64, rows: &[Row], buf: &mut Vec<u8>) -> Result<(), StoreError> {
+    let mut ins = tx.prepare_cached("INSERT INTO seg (snapshot, first_key, n, data) VALUES (?1, ?2, ?3, ?4)").ctx("writing segments")?;
+    for chunk in rows.chunks(SEGMENT_ROWS) {
+        let Some(first) = chunk.first() else { continue };
+        buf.clear();
+        encode_rows(chunk, buf);
+        ins.execute(params![id, first.key, chunk.len() as i64, &buf[..]]).ctx("writing segments")?;
+    }
+    Ok(())
 }

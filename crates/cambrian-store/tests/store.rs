@@ -256,7 +256,7 @@ fn migrates_a_v1_database_and_backfills_aggregates() {
         .unwrap();
     }
     let mut s = Store::open(dir.path()).unwrap();
-    assert_eq!(s.schema_version(), 2);
+    assert_eq!(s.schema_version(), SCHEMA_VERSION);
     let p = s.category_points(Dimension::PipelineTag).unwrap();
     assert_eq!(p.len(), 2, "{p:?}");
     assert_eq!(p.iter().find(|c| c.category.as_deref() == Some("text-generation")).unwrap().likes, 10);
@@ -270,7 +270,7 @@ fn migrates_a_v1_database_and_backfills_aggregates() {
     assert_eq!(s.category_points(Dimension::PipelineTag).unwrap().len(), 4);
     // Opening again is a no-op.
     drop(s);
-    assert_eq!(Store::open(dir.path()).unwrap().schema_version(), 2);
+    assert_eq!(Store::open(dir.path()).unwrap().schema_version(), SCHEMA_VERSION);
 }
 
 #[test]
