@@ -17,7 +17,7 @@ pub mod html;
 mod tests;
 
 use crate::{Error, Result};
-use cambrian_store::{CategoryPoint, Dimension, PairRow, SnapshotId, SnapshotInfo, Store, StoreError};
+use cambrian_store::{CategoryPoint, Dimension, KeyedPair, ModelKey, SnapshotId, SnapshotInfo, Store, StoreError};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -332,8 +332,8 @@ pub fn report(store: &Store, req: &TrendsRequest) -> Result<TrendsReport> {
         .filter(|p| ids.contains(&p.snapshot))
         .collect();
     let (buckets, categories) = shares(&snaps, &points, req.weight, req.bucket);
-    let pairs = store.compare_snapshots(first.id, last.id).map_err(store_err)?;
-    let movers = movers(&pairs, req.top);
+    let pairs = store.compare_snapshot_keys(first.id, last.id).map_err(store_err)?;
+    let movers = movers(store, &pairs, req.top)?;
     let lines = lines(store, &snaps, &movers, req.lines)?;
     let method = method(req, &chosen, &from, &to, snaps.len());
     Ok(TrendsReport {
@@ -450,76 +450,92 @@ fn shares(snaps: &[SnapshotInfo], points: &[CategoryPoint], weight: Weight, buck
     (buckets, categories)
 }
 
-fn mover(p: &PairRow, from: Option<f64>, to: Option<f64>, value: f64) -> Mover {
-    Mover {
-        model: p.model.clone(),
+/// What a candidate mover carries until its name is known.
+#[derive(Clone, Copy)]
+struct Cand {
+    from: Option<f64>,
+    to: Option<f64>,
+    rank_from: Option<u32>,
+    rank_to: Option<u32>,
+    /// Pipeline-tag term id at `to`, else at `from` (0 = none).
+    pipeline: i64,
+}
+
+/// Movers between two snapshots, computed on integer model keys: every
+/// candidate list is built from the merged key-ordered rows, then cut to
+/// the `top` best by value (ties: model id ascending) reading names only for
+/// the candidates at or above the cut ([`Store::top_k_by_name`]).
+fn movers(store: &Store, pairs: &[KeyedPair], top: usize) -> Result<Movers> {
+    let mut m = Movers::default();
+    type List = Vec<(f64, ModelKey, Cand)>;
+    let (mut likes, mut dl_all, mut dl_roll, mut up, mut down, mut new, mut dropped): (List, List, List, List, List, List, List) = Default::default();
+    let cand = |p: &KeyedPair, from: Option<f64>, to: Option<f64>| Cand {
         from,
         to,
-        value,
-        rank_from: p.from.as_ref().map(|r| r.rank),
-        rank_to: p.to.as_ref().map(|r| r.rank),
-        pipeline_tag: p.to.as_ref().or(p.from.as_ref()).and_then(|r| r.pipeline_tag.clone()),
-    }
-}
-
-/// Keep the `top` largest by value (ties: model id ascending).
-fn top_by_value(mut v: Vec<Mover>, top: usize) -> Vec<Mover> {
-    v.sort_by(|a, b| b.value.total_cmp(&a.value).then_with(|| a.model.cmp(&b.model)));
-    v.truncate(top);
-    v
-}
-
-fn movers(pairs: &[PairRow], top: usize) -> Movers {
-    let mut m = Movers::default();
-    let mut likes = Vec::new();
-    let mut dl_all = Vec::new();
-    let mut dl_roll = Vec::new();
-    let mut up = Vec::new();
-    let mut down = Vec::new();
-    let mut new = Vec::new();
-    let mut dropped = Vec::new();
+        rank_from: p.from.map(|r| r.rank),
+        rank_to: p.to.map(|r| r.rank),
+        pipeline: p.to.or(p.from).map_or(0, |r| r.pipeline),
+    };
     for p in pairs {
         match (&p.from, &p.to) {
             (Some(a), Some(b)) => {
                 if let (Some(x), Some(y)) = (a.likes, b.likes) {
-                    likes.push(mover(p, Some(x as f64), Some(y as f64), y as f64 - x as f64));
+                    likes.push((y as f64 - x as f64, p.key, cand(p, Some(x as f64), Some(y as f64))));
                 }
                 if let (Some(x), Some(y)) = (a.downloads_all_time, b.downloads_all_time) {
                     m.with_all_time_both += 1;
-                    dl_all.push(mover(p, Some(x as f64), Some(y as f64), y as f64 - x as f64));
+                    dl_all.push((y as f64 - x as f64, p.key, cand(p, Some(x as f64), Some(y as f64))));
                 } else if let Some(y) = b.downloads_30d {
                     m.rolling_only += 1;
-                    dl_roll.push(mover(p, None, Some(y as f64), y as f64));
+                    dl_roll.push((y as f64, p.key, cand(p, None, Some(y as f64))));
                 }
                 let climbed = a.rank as f64 - b.rank as f64;
+                let c = cand(p, Some(a.rank as f64), Some(b.rank as f64));
                 if climbed > 0.0 {
-                    up.push(mover(p, Some(a.rank as f64), Some(b.rank as f64), climbed));
+                    up.push((climbed, p.key, c));
                 } else if climbed < 0.0 {
-                    down.push(mover(p, Some(a.rank as f64), Some(b.rank as f64), -climbed));
+                    down.push((-climbed, p.key, c));
                 }
             }
             (None, Some(b)) => {
                 if let Some(y) = b.downloads_30d {
                     m.rolling_only += 1;
-                    dl_roll.push(mover(p, None, Some(y as f64), y as f64));
+                    dl_roll.push((y as f64, p.key, cand(p, None, Some(y as f64))));
                 }
-                // Ranked by position at `to`: value = -rank so that top_by_value keeps the best.
-                new.push(mover(p, None, Some(b.rank as f64), -(b.rank as f64)));
+                // Ranked by position at `to`: value = -rank so that the best rank is the largest value.
+                new.push((-(b.rank as f64), p.key, cand(p, None, Some(b.rank as f64))));
             }
-            (Some(a), None) => dropped.push(mover(p, Some(a.rank as f64), None, -(a.rank as f64))),
+            (Some(a), None) => dropped.push((-(a.rank as f64), p.key, cand(p, Some(a.rank as f64), None))),
             (None, None) => {}
         }
     }
     m.new_entries_total = new.len() as u64;
     m.dropped_total = dropped.len() as u64;
-    m.likes_gained = top_by_value(likes, top);
-    m.downloads_interval = top_by_value(dl_all, top);
-    m.downloads_rolling_30d = top_by_value(dl_roll, top);
-    m.rank_up = top_by_value(up, top);
-    m.rank_down = top_by_value(down, top);
-    m.new_entries = top_by_value(new, top);
-    m.dropped = top_by_value(dropped, top);
-    m
+    let mut terms: HashMap<i64, Option<String>> = HashMap::new();
+    let mut finish = |list: List| -> Result<Vec<Mover>> {
+        let best = store.top_k_by_name(list, top).map_err(store_err)?;
+        let mut out = Vec::with_capacity(best.len());
+        for (model, value, c) in best {
+            let pipeline_tag = match terms.get(&c.pipeline) {
+                Some(t) => t.clone(),
+                None => {
+                    let t = store.term_value(c.pipeline).map_err(store_err)?;
+                    terms.insert(c.pipeline, t.clone());
+                    t
+                }
+            };
+            out.push(Mover { model, from: c.from, to: c.to, value, rank_from: c.rank_from, rank_to: c.rank_to, pipeline_tag });
+        }
+        Ok(out)
+    };
+    m.likes_gained = finish(likes)?;
+    m.downloads_interval = finish(dl_all)?;
+    m.downloads_rolling_30d = finish(dl_roll)?;
+    m.rank_up = finish(up)?;
+    m.rank_down = finish(down)?;
+    m.new_entries = finish(new)?;
+    m.dropped = finish(dropped)?;
+    Ok(m)
 }
 
 fn lines(store: &Store, snaps: &[SnapshotInfo], movers: &Movers, n: usize) -> Result<Vec<ModelLine>> {

@@ -15,13 +15,22 @@
 //! (8-12 tags incl. `base_model:*` and `license:*`, sha, dates, siblings,
 //! safetensors parameters for most).
 //!
-//! `cargo run --release -p cambrian-store --example ingest_bench -- DIR [N] [PAGE]`
+//! `cargo run --release -p cambrian-store --example ingest_bench -- DIR [N] [PAGE] [sync|import]`
 //! Prints `key=value` lines: records/s (wall) per path and day.
 
 use cambrian_store::{ImportOutcome, NewSnapshot, Store};
 use cambrian_types::{ModelRecord, SafetensorsInfo};
 use chrono::{Duration, TimeZone, Utc};
 use std::time::Instant;
+
+/// On-CPU time of this thread (seconds, from /proc): the machine is shared,
+/// so the CPU time is printed beside the wall time.
+fn cpu() -> f64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(0.0, |ns| ns / 1e9)
+}
 
 struct Rng(u64);
 impl Rng {
@@ -201,6 +210,7 @@ fn main() {
     };
     let n: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200_000);
     let page: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let only = args.get(4).cloned().unwrap_or_default();
     let mut rng = Rng(0x1A6E_57);
     let t = Instant::now();
     let day1: Vec<ModelRecord> = (1..=n).map(|i| new_model(&mut rng, i)).collect();
@@ -210,12 +220,20 @@ fn main() {
     let avg_tags = day1.iter().map(|m| m.tags.len()).sum::<usize>() as f64 / n as f64;
     println!("records={n} page={page} avg_tags={avg_tags:.1}");
     for (path, run) in [("sync", 0), ("import", 1)] {
+        if !only.is_empty() && only != path {
+            continue;
+        }
         let d = dir.join(path);
         let _ = std::fs::remove_dir_all(&d);
         for (day, recs) in [(1i64, &day1), (2, &day2)] {
+            let c0 = cpu();
             let (secs, opened) = if run == 0 { sync_day(&d, recs, page, day) } else { import_day(&d, recs, day) };
+            let cpu_s = cpu() - c0;
             println!("{path}_day{day}_seconds={secs:.3} (open {opened:.3})");
+            println!("{path}_day{day}_cpu_seconds={cpu_s:.3}");
+            println!("{path}_day{day}_records_per_cpu_s={:.0}", n as f64 / cpu_s);
             println!("{path}_day{day}_records_per_s={:.0}", n as f64 / secs);
+            eprintln!("t={:.3} s after start: {path} day {day} done", t.elapsed().as_secs_f64());
         }
         let size: u64 = std::fs::read_dir(&d).map(|r| r.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
         println!("{path}_store_bytes={size}");

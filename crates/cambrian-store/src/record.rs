@@ -94,8 +94,8 @@ pub(crate) fn encode_detail(m: &ModelRecord, out: &mut Vec<u8>) -> Result<(), St
 /// [`encode_detail`] writes), computed from the fields without serialising:
 /// the writer compares it with the fingerprint of the model's latest stored
 /// detail and serialises + stores a new detail only when they differ.
-pub(crate) fn detail_fingerprint(m: &ModelRecord) -> i64 {
-    let mut f = Fp::new();
+pub(crate) fn detail_fingerprint(m: &ModelRecord, scratch: &mut Vec<u8>) -> i64 {
+    let mut f = Fp::new(scratch);
     f.opt_str(m.author.as_deref());
     f.opt_str(m.sha.as_deref());
     for t in [&m.created_at, &m.last_modified] {

@@ -281,3 +281,46 @@ fn a_newer_schema_is_refused() {
     assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }));
     assert_eq!(err.kind(), cambrian_types::ErrorKind::Store);
 }
+
+#[test]
+fn keyed_compare_and_top_k_resolve_ties_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let day1: Vec<_> = ["e/e", "d/d", "c/c", "b/b", "a/a"].iter().map(|m| rec(m, 10, Some("text-generation"))).collect();
+    let mut day2 = day1.clone();
+    // gains: e +5, d +3, c +3, b +3, a +1; "z/z" is new, nothing dropped.
+    for (m, g) in day2.iter_mut().zip([5, 3, 3, 3, 1]) {
+        m.likes = m.likes.map(|x| x + g);
+    }
+    day2.push(rec("z/z", 1, None));
+    let ids: Vec<_> = [(7, &day1), (8, &day2)]
+        .into_iter()
+        .map(|(d, m)| match s.import_snapshot(&snap(d), m).unwrap() {
+            ImportOutcome::Imported(i) => i.id,
+            o => panic!("{o:?}"),
+        })
+        .collect();
+    let pairs = s.compare_snapshot_keys(ids[0], ids[1]).unwrap();
+    assert_eq!(pairs.len(), 6);
+    assert!(pairs.windows(2).all(|w| w[0].key < w[1].key), "key order");
+    let gains: Vec<(f64, ModelKey, ())> = pairs
+        .iter()
+        .filter_map(|p| Some(((p.to?.likes? - p.from?.likes?) as f64, p.key, ())))
+        .collect();
+    assert_eq!(gains.len(), 5);
+    // k = 2 cuts inside the three-way tie at +3: the tie is broken by name.
+    let top: Vec<(String, f64)> = s.top_k_by_name(gains.clone(), 2).unwrap().into_iter().map(|(n, v, _)| (n, v)).collect();
+    assert_eq!(top, [("e/e".to_string(), 5.0), ("b/b".to_string(), 3.0)]);
+    let all: Vec<String> = s.top_k_by_name(gains.clone(), 10).unwrap().into_iter().map(|x| x.0).collect();
+    assert_eq!(all, ["e/e", "b/b", "c/c", "d/d", "a/a"]);
+    assert!(s.top_k_by_name(gains, 0).unwrap().is_empty());
+    // The named contract agrees with the keyed one.
+    let named = s.compare_snapshots(ids[0], ids[1]).unwrap();
+    let z = named.iter().find(|p| p.model == "z/z").unwrap();
+    assert!(z.from.is_none() && z.to.as_ref().unwrap().rank == 6);
+    let e = named.iter().find(|p| p.model == "e/e").unwrap();
+    assert_eq!(e.to.as_ref().unwrap().pipeline_tag.as_deref(), Some("text-generation"));
+    let tg = pairs.iter().find(|p| p.to.is_some_and(|t| t.rank == 1)).unwrap();
+    assert_eq!(s.term_value(tg.to.unwrap().pipeline).unwrap().as_deref(), Some("text-generation"));
+    assert_eq!(s.term_value(0).unwrap(), None);
+}
