@@ -6,7 +6,7 @@
 //! `cargo run --release -p cambrian-store --example trends_bench -- DIR DAYS MODELS [CSV_DIR]`
 //! Prints `key=value` lines on stdout.
 
-use cambrian_store::{Dimension, NewSnapshot, Store};
+use cambrian_store::{Dimension, ModelKey, NewSnapshot, Store};
 use cambrian_types::ModelRecord;
 use chrono::{Duration, TimeZone, Utc};
 use std::collections::HashMap;
@@ -174,8 +174,9 @@ fn main() {
         let id = store
             .begin_snapshot(&NewSnapshot { taken_at: taken, source: "bench".into(), query: "sort=trendingScore".into() })
             .expect("begin");
-        for chunk in recs.chunks(50_000) {
-            store.append_batch(id, chunk, Some("cursor")).expect("append");
+        // Pages of 1000 with a checkpoint each, as `cambrian sync` writes them.
+        for (i, chunk) in recs.chunks(1000).enumerate() {
+            store.append_batch(id, chunk, Some(&format!("cursor-{i}"))).expect("append");
         }
         store.complete_snapshot(id).expect("complete");
         ingest_secs += t0.elapsed().as_secs_f64();
@@ -272,29 +273,31 @@ fn run_queries(store: &Store) -> (f64, f64, f64, f64) {
     if print {
         println!("share_rows={shares} share_checksum={check:.3}");
     }
-    // Query 2: top movers first -> last day (likes gained, interval downloads).
+    // Query 2: top movers first -> last day (top 20 by likes gained and by
+    // downloadsAllTime difference, ties by model id), the way `cambrian
+    // trends` computes them: merge the two snapshots on integer model keys,
+    // cut to the top 20, resolve names only for those (and boundary ties).
     let t0 = Instant::now();
     let c0 = cpu();
     let snaps = store.snapshots().expect("snaps");
     let (first, last) = (snaps[0].id, snaps[snaps.len() - 1].id);
-    let pairs = store.compare_snapshots(first, last).expect("pairs");
-    let mut gains: Vec<(i64, &str)> = pairs
+    let pairs = store.compare_snapshot_keys(first, last).expect("pairs");
+    let gains: Vec<(f64, ModelKey, ())> =
+        pairs.iter().filter_map(|p| Some(((p.to?.likes? as i64 - p.from?.likes? as i64) as f64, p.key, ()))).collect();
+    let dl: Vec<(f64, ModelKey, ())> = pairs
         .iter()
-        .filter_map(|p| Some(((p.to.as_ref()?.likes? as i64) - (p.from.as_ref()?.likes? as i64), p.model.as_str())))
+        .filter_map(|p| Some(((p.to?.downloads_all_time? as i64 - p.from?.downloads_all_time? as i64) as f64, p.key, ())))
         .collect();
-    gains.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
-    let mut dl: Vec<(i64, &str)> = pairs
-        .iter()
-        .filter_map(|p| {
-            Some(((p.to.as_ref()?.downloads_all_time? as i64) - (p.from.as_ref()?.downloads_all_time? as i64), p.model.as_str()))
-        })
-        .collect();
-    dl.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let gains = store.top_k_by_name(gains, 20).expect("top likes");
+    let dl = store.top_k_by_name(dl, 20).expect("top downloads");
     let q2 = t0.elapsed().as_secs_f64();
     let cq2 = cpu() - c0;
     if print {
-        println!("movers_top_likes={}:{}", gains[0].1, gains[0].0);
-        println!("movers_top_downloads={}:{}", dl[0].1, dl[0].0);
+        let join = |v: &[(String, f64, ())]| v.iter().map(|(n, x, _)| format!("{n}:{}", *x as i64)).collect::<Vec<_>>().join(",");
+        println!("movers_top_likes={}:{}", gains[0].0, gains[0].1 as i64);
+        println!("movers_top_downloads={}:{}", dl[0].0, dl[0].1 as i64);
+        println!("movers_top20_likes={}", join(&gains));
+        println!("movers_top20_downloads={}", join(&dl));
     }
     (q1, q2, cq1, cq2)
 }
