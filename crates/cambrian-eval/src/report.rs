@@ -120,20 +120,7 @@ fn outcome_str(o: Outcome) -> &'static str {
 }
 
 /// HTML-escape text.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+pub use cambrian_types::html::escape as esc;
 
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)

@@ -623,9 +623,14 @@ pub(crate) fn blob<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<&'a [u8], S
 
 /// The rows of an in-progress snapshot's batches, in listing order.
 fn pending_rows(conn: &Connection, id: SnapshotId) -> Result<Vec<Row>, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT coalesce(sum(n), 0) FROM pending WHERE snapshot = ?1")
+        .and_then(|mut st| st.query_row([id.0], |r| r.get(0)))
+        .ctx("reading a batch")?;
     let mut st = conn.prepare_cached("SELECT data FROM pending WHERE snapshot = ?1 ORDER BY seq").ctx("reading a batch")?;
     let mut rows = st.query([id.0]).ctx("reading a batch")?;
-    let mut out = Vec::new();
+    // `n` only sizes the buffer (capped: it is read from the file).
+    let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0).min(1 << 22));
     while let Some(r) = rows.next().ctx("reading a batch")? {
         decode_into(blob(r, 0)?, &mut out)?;
     }

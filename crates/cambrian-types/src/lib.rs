@@ -5,6 +5,7 @@
 //! emitted as JSON Lines by the CLI.
 
 pub mod error;
+pub mod html;
 pub mod model;
 
 pub use error::ErrorKind;

@@ -13,20 +13,7 @@ const PALETTE: &[&str] = &[
 /// Number of categories drawn as their own layer; the rest are summed into "other".
 const LAYERS: usize = 9;
 
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+use cambrian_types::html::escape as esc;
 
 fn cat_name(c: &CategoryTrend) -> String {
     c.category.clone().unwrap_or_else(|| "(none)".into())

@@ -152,14 +152,11 @@ fn write_doc(doc: &serde_json::Value, out: Option<&PathBuf>) -> anyhow::Result<(
     let text = serde_json::to_string_pretty(doc)?;
     match out {
         None => output::line(text),
-        Some(p) => {
-            // Temp file in the same folder, then rename: never half-written.
-            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
-            let tmp = dir.join(format!(".{}.tmp-{}", p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(), std::process::id()));
-            std::fs::write(&tmp, text.as_bytes()).map_err(|e| AppError::bad_input(format!("cannot write {}: {e}", tmp.display())))?;
-            std::fs::rename(&tmp, p).map_err(|e| AppError::bad_input(format!("cannot write {}: {e}", p.display())))?;
-            Ok(())
-        }
+        Some(p) => output::write_atomic(p, text.as_bytes()).map_err(|e| {
+            AppError::bad_input(format!("cannot write {}: {e}", p.display()))
+                .with_hint("check that the folder exists and is writable")
+                .into()
+        }),
     }
 }
 
