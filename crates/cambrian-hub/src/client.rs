@@ -209,6 +209,29 @@ impl HubClient {
         self.fetch(&url, BodyMode::Range(range.start, range.end), |raw| Ok(raw.body)).await
     }
 
+    /// Like [`HubClient::read_range`], and also the file's total length as the
+    /// server states it (`Content-Range: bytes a-b/TOTAL` on 206, `Content-Length`
+    /// on a 200 that ignored the range); `None` when it states none (`*`).
+    /// Lets a caller learn a remote file's size and read its head in one request.
+    pub async fn read_range_with_len(&self, id: &str, revision: &str, file: &str, range: Range<u64>) -> Result<(Bytes, Option<u64>), HubError> {
+        if range.start >= range.end {
+            return Err(HubError::InvalidRequest { reason: format!("empty byte range {}..{}", range.start, range.end) });
+        }
+        let url = self.resolve_url(id, revision, file)?;
+        self.fetch(&url, BodyMode::Range(range.start, range.end), |raw| {
+            let total = if raw.status == 206 {
+                content_range_total(&raw.headers)
+            } else {
+                raw.headers
+                    .get(reqwest::header::CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            };
+            Ok((raw.body, total))
+        })
+        .await
+    }
+
     /// A whole repository file, refused (without downloading it) when the
     /// server announces more than `max_bytes`, and cut off with an error when
     /// the body grows past it.
@@ -491,6 +514,12 @@ fn parse_content_range(headers: &HeaderMap) -> Option<(u64, u64)> {
 
 fn content_range_len(headers: &HeaderMap) -> Option<u64> {
     parse_content_range(headers).map(|(a, b)| b - a + 1)
+}
+
+/// The `TOTAL` of `Content-Range: bytes a-b/TOTAL` (`None` for `*` or no header).
+fn content_range_total(headers: &HeaderMap) -> Option<u64> {
+    let v = headers.get(CONTENT_RANGE)?.to_str().ok()?;
+    v.trim().rsplit_once('/')?.1.trim().parse().ok()
 }
 
 fn check_content_range(url: &Url, headers: &HeaderMap, start: u64, end: u64) -> Result<(), HubError> {
