@@ -254,14 +254,20 @@ impl Store {
         // WAL: readers never block the writer; synchronous=NORMAL keeps every
         // committed transaction across a process kill (not across power loss,
         // where the last transactions may roll back but the file stays consistent).
+        // 16 KiB pages for a new database (no effect on an existing one):
+        // measured ~1.3-1.5x faster bulk ingest than 4 KiB (fewer B-tree
+        // pages and WAL frames per packed blob); must precede the first write.
+        conn.pragma_update(None, "page_size", 16384).ctx("configuring the page size")?;
         conn.pragma_update(None, "journal_mode", "WAL").ctx("enabling WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL").ctx("setting synchronous")?;
         conn.pragma_update(None, "foreign_keys", "OFF").ctx("configuring")?;
         conn.pragma_update(None, "cache_size", -65536).ctx("configuring the page cache")?;
         conn.pragma_update(None, "temp_store", "MEMORY").ctx("configuring temp store")?;
-        // Checkpoint the WAL every ~32 MB instead of 4 MB: fewer fsyncs and
-        // page copies during a bulk sync; readers still see every commit.
-        conn.pragma_update(None, "wal_autocheckpoint", 8192).ctx("configuring checkpoints")?;
+        // Checkpoint the WAL every 4096 pages (64 MB at 16 KiB pages) instead of
+        // the default 1000: fewer checkpoints (page copies + fsync) during a bulk
+        // sync; the WAL file is truncated back to 64 MB after a checkpoint.
+        conn.pragma_update(None, "wal_autocheckpoint", 4096).ctx("configuring checkpoints")?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).ctx("configuring checkpoints")?;
         let version = schema::migrate(&mut conn)?;
         Ok(Store { conn, dir: dir.to_path_buf(), version, caches: Caches::default() })
     }
