@@ -171,6 +171,9 @@ struct Caches {
     max_term: i64,
     /// Models already present in an in-progress snapshot.
     members: HashMap<SnapshotId, KeySet>,
+    /// The committed rows of an in-progress snapshot (what its `pending`
+    /// blobs hold), so that completion need not read them back.
+    pending: HashMap<SnapshotId, Vec<Row>>,
 }
 
 #[derive(Clone, Copy)]
@@ -292,6 +295,7 @@ impl Store {
             .ctx("creating a snapshot")?;
         let id = SnapshotId(self.conn.last_insert_rowid());
         self.caches.members.insert(id, KeySet::default());
+        self.caches.pending.insert(id, Vec::new());
         Ok(id)
     }
 
@@ -371,6 +375,9 @@ impl Store {
             .and_then(|mut st| st.execute(params![stats.total_rows as i64, checkpoint, id.0]))
             .ctx("recording the batch")?;
         tx.commit().ctx("committing a batch")?;
+        if let Some(p) = self.caches.pending.get_mut(&id) {
+            p.extend_from_slice(&rows);
+        }
         Ok(stats)
     }
 
@@ -378,14 +385,36 @@ impl Store {
     /// rows into segments, compute its per-category aggregates and mark it
     /// complete.
     pub fn complete_snapshot(&mut self, id: SnapshotId) -> Result<SnapshotInfo, StoreError> {
-        self.require_in_progress(id)?;
+        let result = self.complete_tx(id);
+        self.caches.members.remove(&id);
+        self.caches.pending.remove(&id);
+        result?;
+        self.snapshot(id)
+    }
+
+    fn complete_tx(&mut self, id: SnapshotId) -> Result<(), StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("starting completion")?;
-        let mut rows = pending_rows(&tx, id)?;
+        let info = {
+            let t = tx
+                .prepare_cached(&format!("SELECT {SNAPSHOT_COLS} FROM snapshot WHERE id = ?1"))
+                .and_then(|mut st| st.query_row([id.0], snapshot_from_row))
+                .optional()
+                .ctx("reading a snapshot")?
+                .ok_or_else(|| StoreError::NotFound(format!("no snapshot with id {id}")))?;
+            snapshot_info(t)?
+        };
+        if info.status != SnapshotStatus::InProgress {
+            return Err(StoreError::State(format!("snapshot {id} is {:?}, not in progress", info.status)));
+        }
+        // The rows this process committed, if it wrote them all; else read the batches back.
+        let mut rows = match self.caches.pending.remove(&id) {
+            Some(r) if r.len() as u64 == info.models => r,
+            _ => pending_rows(&tx, id)?,
+        };
         tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0]).ctx("completing a snapshot")?;
         complete_in(&tx, id, &mut rows)?;
         tx.commit().ctx("committing completion")?;
-        self.caches.members.remove(&id);
-        self.snapshot(id)
+        Ok(())
     }
 
     /// Give up an in-progress snapshot: its rows are removed and it is
@@ -397,6 +426,7 @@ impl Store {
         tx.execute("UPDATE snapshot SET status = 2, checkpoint = NULL, models = 0 WHERE id = ?1", [id.0]).ctx("abandoning a snapshot")?;
         tx.commit().ctx("committing abandon")?;
         self.caches.members.remove(&id);
+        self.caches.pending.remove(&id);
         Ok(())
     }
 
@@ -691,10 +721,12 @@ fn load_members(tx: &Connection, c: &mut Caches, id: SnapshotId, committed: u64)
         return Ok(());
     }
     let mut set = KeySet::default();
-    for r in pending_rows(tx, id)? {
+    let rows = pending_rows(tx, id)?;
+    for r in &rows {
         set.insert(r.key)?;
     }
     c.members.insert(id, set);
+    c.pending.insert(id, rows);
     Ok(())
 }
 
