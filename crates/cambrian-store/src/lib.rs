@@ -16,6 +16,7 @@
 //!   appended batch while in progress, 256-row segments sorted by model key
 //!   once complete.
 
+pub mod cache_many;
 mod error;
 mod packed;
 mod query;
