@@ -2,6 +2,7 @@
 # bench/trends: 365 daily snapshots x 200,000 models through cambrian's bulk
 # writer; time "category share per day" and "top movers" in cambrian's store
 # and in DuckDB over the same rows exported to Parquet, in the same run.
+# QUERY_ONLY=1: re-time only the queries of both sides on an earlier run's data in WORK.
 # Env: DAYS (365), MODELS (200000), WORK (/tmp/cambrian-bench-trends),
 #      CARGO_TARGET_DIR (default ./target). Needs: pip install duckdb pyarrow
 set -euo pipefail
@@ -12,11 +13,22 @@ WORK=${WORK:-/tmp/cambrian-bench-trends}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 python3 -c "import duckdb, pyarrow" 2>/dev/null || { echo "bench/trends needs: pip install duckdb pyarrow" >&2; exit 2; }
 cargo build --release -q -p cambrian-store --example trends_bench
+if [ -n "${QUERY_ONLY:-}" ]; then
+  # Re-time both sides' queries on the store and Parquet files of an earlier full run in $WORK.
+  [ -d "$WORK/store" ] && [ -d "$WORK/parquet" ] || { echo "QUERY_ONLY needs an earlier run in $WORK" >&2; exit 2; }
+  echo "== cambrian: queries only over $WORK/store (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  grep -E '^(rows|ingest_[a-z_]+)=' "$WORK/cambrian.txt" > "$WORK/ingest.txt"
+  { cat "$WORK/ingest.txt"; "$TARGET/release/examples/trends_bench" "$WORK/store" 0 0; } > "$WORK/cambrian.txt.new"
+  mv "$WORK/cambrian.txt.new" "$WORK/cambrian.txt"
+  cat "$WORK/cambrian.txt"
+else
 rm -rf "$WORK" && mkdir -p "$WORK"
 echo "== cambrian: generate + ingest $DAYS x $MODELS, then query (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 "$TARGET/release/examples/trends_bench" "$WORK/store" "$DAYS" "$MODELS" "$WORK/csv" | tee "$WORK/cambrian.txt"
+fi
 echo "query load average after cambrian: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "== duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)'): parquet export + same queries (load average: $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+mkdir -p "$WORK/csv"
 python3 bench/trends/duckdb_peer.py "$WORK/csv" "$WORK/parquet" | tee "$WORK/duckdb.txt"
 echo "query load average after duckdb: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 rm -rf "$WORK/csv"

@@ -332,8 +332,7 @@ pub fn report(store: &Store, req: &TrendsRequest) -> Result<TrendsReport> {
         .filter(|p| ids.contains(&p.snapshot))
         .collect();
     let (buckets, categories) = shares(&snaps, &points, req.weight, req.bucket);
-    let pairs = store.compare_snapshot_keys(first.id, last.id).map_err(store_err)?;
-    let movers = movers(store, &pairs, req.top)?;
+    let movers = movers(store, first.id, last.id, req.top)?;
     let lines = lines(store, &snaps, &movers, req.lines)?;
     let method = method(req, &chosen, &from, &to, snaps.len());
     Ok(TrendsReport {
@@ -465,7 +464,7 @@ struct Cand {
 /// candidate list is built from the merged key-ordered rows, then cut to
 /// the `top` best by value (ties: model id ascending) reading names only for
 /// the candidates at or above the cut ([`Store::top_k_by_name`]).
-fn movers(store: &Store, pairs: &[KeyedPair], top: usize) -> Result<Movers> {
+fn movers(store: &Store, from: SnapshotId, to: SnapshotId, top: usize) -> Result<Movers> {
     let mut m = Movers::default();
     type List = Vec<(f64, ModelKey, Cand)>;
     let (mut likes, mut dl_all, mut dl_roll, mut up, mut down, mut new, mut dropped): (List, List, List, List, List, List, List) = Default::default();
@@ -476,21 +475,21 @@ fn movers(store: &Store, pairs: &[KeyedPair], top: usize) -> Result<Movers> {
         rank_to: p.to.map(|r| r.rank),
         pipeline: p.to.or(p.from).map_or(0, |r| r.pipeline),
     };
-    for p in pairs {
-        match (&p.from, &p.to) {
+    store
+        .for_each_pair(from, to, |p| match (&p.from, &p.to) {
             (Some(a), Some(b)) => {
                 if let (Some(x), Some(y)) = (a.likes, b.likes) {
-                    likes.push((y as f64 - x as f64, p.key, cand(p, Some(x as f64), Some(y as f64))));
+                    likes.push((y as f64 - x as f64, p.key, cand(&p, Some(x as f64), Some(y as f64))));
                 }
                 if let (Some(x), Some(y)) = (a.downloads_all_time, b.downloads_all_time) {
                     m.with_all_time_both += 1;
-                    dl_all.push((y as f64 - x as f64, p.key, cand(p, Some(x as f64), Some(y as f64))));
+                    dl_all.push((y as f64 - x as f64, p.key, cand(&p, Some(x as f64), Some(y as f64))));
                 } else if let Some(y) = b.downloads_30d {
                     m.rolling_only += 1;
-                    dl_roll.push((y as f64, p.key, cand(p, None, Some(y as f64))));
+                    dl_roll.push((y as f64, p.key, cand(&p, None, Some(y as f64))));
                 }
                 let climbed = a.rank as f64 - b.rank as f64;
-                let c = cand(p, Some(a.rank as f64), Some(b.rank as f64));
+                let c = cand(&p, Some(a.rank as f64), Some(b.rank as f64));
                 if climbed > 0.0 {
                     up.push((climbed, p.key, c));
                 } else if climbed < 0.0 {
@@ -500,15 +499,15 @@ fn movers(store: &Store, pairs: &[KeyedPair], top: usize) -> Result<Movers> {
             (None, Some(b)) => {
                 if let Some(y) = b.downloads_30d {
                     m.rolling_only += 1;
-                    dl_roll.push((y as f64, p.key, cand(p, None, Some(y as f64))));
+                    dl_roll.push((y as f64, p.key, cand(&p, None, Some(y as f64))));
                 }
                 // Ranked by position at `to`: value = -rank so that the best rank is the largest value.
-                new.push((-(b.rank as f64), p.key, cand(p, None, Some(b.rank as f64))));
+                new.push((-(b.rank as f64), p.key, cand(&p, None, Some(b.rank as f64))));
             }
-            (Some(a), None) => dropped.push((-(a.rank as f64), p.key, cand(p, Some(a.rank as f64), None))),
+            (Some(a), None) => dropped.push((-(a.rank as f64), p.key, cand(&p, Some(a.rank as f64), None))),
             (None, None) => {}
-        }
-    }
+        })
+        .map_err(store_err)?;
     m.new_entries_total = new.len() as u64;
     m.dropped_total = dropped.len() as u64;
     let mut terms: HashMap<i64, Option<String>> = HashMap::new();

@@ -281,13 +281,19 @@ fn run_queries(store: &Store) -> (f64, f64, f64, f64) {
     let c0 = cpu();
     let snaps = store.snapshots().expect("snaps");
     let (first, last) = (snaps[0].id, snaps[snaps.len() - 1].id);
-    let pairs = store.compare_snapshot_keys(first, last).expect("pairs");
-    let gains: Vec<(f64, ModelKey, ())> =
-        pairs.iter().filter_map(|p| Some(((p.to?.likes? as i64 - p.from?.likes? as i64) as f64, p.key, ()))).collect();
-    let dl: Vec<(f64, ModelKey, ())> = pairs
-        .iter()
-        .filter_map(|p| Some(((p.to?.downloads_all_time? as i64 - p.from?.downloads_all_time? as i64) as f64, p.key, ())))
-        .collect();
+    let (mut gains, mut dl): (Vec<(f64, ModelKey, ())>, Vec<(f64, ModelKey, ())>) = (Vec::new(), Vec::new());
+    store
+        .for_each_pair(first, last, |p| {
+            if let (Some(a), Some(b)) = (p.from, p.to) {
+                if let (Some(x), Some(y)) = (a.likes, b.likes) {
+                    gains.push(((y as i64 - x as i64) as f64, p.key, ()));
+                }
+                if let (Some(x), Some(y)) = (a.downloads_all_time, b.downloads_all_time) {
+                    dl.push(((y as i64 - x as i64) as f64, p.key, ()));
+                }
+            }
+        })
+        .expect("pairs");
     let gains = store.top_k_by_name(gains, 20).expect("top likes");
     let dl = store.top_k_by_name(dl, 20).expect("top downloads");
     let q2 = t0.elapsed().as_secs_f64();

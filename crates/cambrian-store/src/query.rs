@@ -5,7 +5,7 @@
 //! models a report shows ([`Store::top_k_by_name`]).
 
 use crate::error::{Ctx, StoreError};
-use crate::packed::Row;
+use crate::packed::{Row, RowReader, encode_rows};
 use crate::{SnapshotId, SnapshotStatus, Store, to_u64};
 use rusqlite::OptionalExtension;
 use serde::{Deserialize, Serialize};
@@ -143,8 +143,17 @@ impl Store {
     /// each, by integer key, in key order: two segment streams merged, no
     /// names resolved (see [`Store::model_names`] and [`Store::top_k_by_name`]).
     pub fn compare_snapshot_keys(&self, from: SnapshotId, to: SnapshotId) -> Result<Vec<KeyedPair>, StoreError> {
-        let a = self.key_ordered(from)?;
-        let b = self.key_ordered(to)?;
+        let mut out = Vec::new();
+        self.for_each_pair(from, to, |p| out.push(p))?;
+        Ok(out)
+    }
+
+    /// Like [`Store::compare_snapshot_keys`], without collecting: calls `f`
+    /// for every model of `from` or `to`, in key order, while decoding the
+    /// two snapshots' packed segments side by side (no per-row allocation).
+    pub fn for_each_pair(&self, from: SnapshotId, to: SnapshotId, mut f: impl FnMut(KeyedPair)) -> Result<(), StoreError> {
+        let a = self.key_ordered_blobs(from)?;
+        let b = self.key_ordered_blobs(to)?;
         let stats = |r: &Row| KeyedStats {
             rank: u32::try_from(r.rank).unwrap_or(u32::MAX),
             likes: to_u64(r.likes),
@@ -153,40 +162,49 @@ impl Store {
             trending_score: r.trending,
             pipeline: r.pipeline,
         };
-        let mut out = Vec::with_capacity(a.len().max(b.len()) + a.len().min(b.len()) / 16);
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() || j < b.len() {
-            match (a.get(i), b.get(j)) {
-                (Some(x), Some(y)) if x.key == y.key => {
-                    out.push(KeyedPair { key: ModelKey(x.key), from: Some(stats(x)), to: Some(stats(y)) });
-                    i += 1;
-                    j += 1;
+        let (mut sa, mut sb) = (Stream::new(&a), Stream::new(&b));
+        let (mut x, mut y) = (sa.next()?, sb.next()?);
+        loop {
+            match (&x, &y) {
+                (None, None) => return Ok(()),
+                (Some(p), Some(q)) if p.key == q.key => {
+                    f(KeyedPair { key: ModelKey(p.key), from: Some(stats(p)), to: Some(stats(q)) });
+                    x = sa.next()?;
+                    y = sb.next()?;
                 }
-                (Some(x), Some(y)) if x.key < y.key => {
-                    out.push(KeyedPair { key: ModelKey(x.key), from: Some(stats(x)), to: None });
-                    i += 1;
+                (Some(p), q) if q.as_ref().is_none_or(|q| p.key < q.key) => {
+                    f(KeyedPair { key: ModelKey(p.key), from: Some(stats(p)), to: None });
+                    x = sa.next()?;
                 }
-                (Some(x), None) => {
-                    out.push(KeyedPair { key: ModelKey(x.key), from: Some(stats(x)), to: None });
-                    i += 1;
+                (_, Some(q)) => {
+                    f(KeyedPair { key: ModelKey(q.key), from: None, to: Some(stats(q)) });
+                    y = sb.next()?;
                 }
-                (_, Some(y)) => {
-                    out.push(KeyedPair { key: ModelKey(y.key), from: None, to: Some(stats(y)) });
-                    j += 1;
-                }
-                (None, None) => break,
+                // Unreachable: (Some, None) is taken by the arm above.
+                (Some(_), None) => return Ok(()),
             }
         }
-        Ok(out)
     }
 
-    fn key_ordered(&self, id: SnapshotId) -> Result<Vec<Row>, StoreError> {
+    /// A snapshot's packed rows as blobs whose concatenated rows are in key
+    /// order: the segments of a complete snapshot; for an in-progress one, its
+    /// rows sorted and re-encoded as one blob.
+    fn key_ordered_blobs(&self, id: SnapshotId) -> Result<Vec<Vec<u8>>, StoreError> {
         let info = self.snapshot(id)?;
-        let mut rows = self.snapshot_rows(&info)?;
         if info.status != SnapshotStatus::Complete {
+            let mut rows = self.snapshot_rows(&info)?;
             rows.sort_unstable_by_key(|r| r.key);
+            let mut buf = Vec::new();
+            encode_rows(&rows, &mut buf);
+            return Ok(vec![buf]);
         }
-        Ok(rows)
+        let mut st = self.conn().prepare_cached("SELECT data FROM seg WHERE snapshot = ?1 ORDER BY first_key").ctx("reading a snapshot")?;
+        let mut rows = st.query([id.0]).ctx("reading a snapshot")?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().ctx("reading a snapshot")? {
+            out.push(crate::blob(r, 0)?.to_vec());
+        }
+        Ok(out)
     }
 
     /// Every model present in snapshot `from` or `to`, with its rows in each
@@ -276,5 +294,36 @@ impl Store {
             }
         }
         Ok(out)
+    }
+}
+
+/// Rows of consecutive blobs, decoded on demand (each blob's key deltas
+/// start from 0, as each segment was encoded on its own).
+struct Stream<'a> {
+    blobs: &'a [Vec<u8>],
+    next_blob: usize,
+    reader: Option<RowReader<'a>>,
+}
+
+impl<'a> Stream<'a> {
+    fn new(blobs: &'a [Vec<u8>]) -> Self {
+        Stream { blobs, next_blob: 0, reader: None }
+    }
+
+    fn next(&mut self) -> Result<Option<Row>, StoreError> {
+        loop {
+            if let Some(r) = self.reader.as_mut() {
+                if let Some(row) = r.next_row()? {
+                    return Ok(Some(row));
+                }
+            }
+            match self.blobs.get(self.next_blob) {
+                None => return Ok(None),
+                Some(b) => {
+                    self.reader = Some(RowReader::new(b));
+                    self.next_blob += 1;
+                }
+            }
+        }
     }
 }
