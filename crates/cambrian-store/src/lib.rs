@@ -232,8 +232,23 @@ fn snapshot_info(t: (i64, i64, String, String, i64, i64, Option<i64>)) -> Result
     })
 }
 
-/// The SHA-256 of a snapshot's records in order (JSON of each record, newline-separated).
+/// The content hash stored with an imported snapshot (schema v3): `v3:` +
+/// hex SHA-256 over every record's fields in order (length-prefixed binary:
+/// id, counters, then the detail fields; no JSON serialisation).
 pub fn content_hash(models: &[ModelRecord]) -> String {
+    let mut h = Sha256::new();
+    let mut buf = Vec::with_capacity(1024);
+    for m in models {
+        record::content_fields(m, &mut buf);
+        h.update(&buf);
+    }
+    format!("v3:{}", hex::encode(h.finalize()))
+}
+
+/// The content hash of schema v1/v2 (hex SHA-256 of each record's JSON,
+/// newline-separated): computed only to compare with snapshots imported
+/// before v3.
+fn legacy_content_hash(models: &[ModelRecord]) -> String {
     let mut h = Sha256::new();
     let mut buf = Vec::with_capacity(512);
     for m in models {
@@ -439,19 +454,31 @@ impl Store {
         let day: NaiveDate = s.taken_at.date_naive();
         let start = day.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_micros()).unwrap_or(i64::MIN);
         let end = start.saturating_add(86_400_000_000);
-        let existing = self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT {SNAPSHOT_COLS} FROM snapshot WHERE status = 1 AND source = ?1 AND query = ?2 AND taken_at >= ?3 AND taken_at < ?4 AND content_hash = ?5 ORDER BY id LIMIT 1"
-                ),
-                params![s.source, s.query, start, end, hash],
-                snapshot_from_row,
-            )
-            .optional()
-            .ctx("looking for a duplicate snapshot")?;
-        if let Some(t) = existing {
-            return Ok(ImportOutcome::Duplicate { existing: snapshot_info(t)? });
+        // Same source, query and UTC day: compare content hashes (a pre-v3
+        // snapshot carries the legacy hash, computed only when such a candidate exists).
+        let candidates: Vec<((i64, i64, String, String, i64, i64, Option<i64>), Option<String>)> = {
+            let mut st = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {SNAPSHOT_COLS}, content_hash FROM snapshot WHERE status = 1 AND source = ?1 AND query = ?2 AND taken_at >= ?3 AND taken_at < ?4 ORDER BY id"
+                ))
+                .ctx("looking for a duplicate snapshot")?;
+            let rows = st
+                .query_map(params![s.source, s.query, start, end], |r| Ok((snapshot_from_row(r)?, r.get::<_, Option<String>>(7)?)))
+                .ctx("looking for a duplicate snapshot")?;
+            rows.collect::<Result<_, _>>().ctx("looking for a duplicate snapshot")?
+        };
+        let mut legacy: Option<String> = None;
+        for (t, stored) in candidates {
+            let Some(stored) = stored else { continue };
+            let same = if stored.starts_with("v3:") {
+                stored == hash
+            } else {
+                stored == *legacy.get_or_insert_with(|| legacy_content_hash(models))
+            };
+            if same {
+                return Ok(ImportOutcome::Duplicate { existing: snapshot_info(t)? });
+            }
         }
         let result = self.import_tx(s, models, &hash);
         if result.is_err() {

@@ -96,6 +96,23 @@ pub(crate) fn encode_detail(m: &ModelRecord, out: &mut Vec<u8>) -> Result<(), St
 /// detail and serialises + stores a new detail only when they differ.
 pub(crate) fn detail_fingerprint(m: &ModelRecord, scratch: &mut Vec<u8>) -> i64 {
     let mut f = Fp::new(scratch);
+    detail_fields(m, &mut f);
+    f.finish()
+}
+
+/// Every field of `m` (id, counters, detail), length-prefixed, into `buf`
+/// (cleared first): the input of [`crate::content_hash`].
+pub(crate) fn content_fields(m: &ModelRecord, buf: &mut Vec<u8>) {
+    let mut f = Fp::new(buf);
+    f.str(&m.id);
+    f.opt_u64(m.likes);
+    f.opt_u64(m.downloads_30d);
+    f.opt_u64(m.downloads_all_time);
+    f.opt_u64(m.trending_score.map(f64::to_bits));
+    detail_fields(m, &mut f);
+}
+
+fn detail_fields(m: &ModelRecord, f: &mut Fp<'_>) {
     f.opt_str(m.author.as_deref());
     f.opt_str(m.sha.as_deref());
     for t in [&m.created_at, &m.last_modified] {
@@ -137,7 +154,6 @@ pub(crate) fn detail_fingerprint(m: &ModelRecord, scratch: &mut Vec<u8>) -> i64 
     f.opt_str(m.model_type.as_deref());
     f.list(&m.base_models);
     f.list(&m.siblings);
-    f.finish()
 }
 
 /// The stored counters of one row.

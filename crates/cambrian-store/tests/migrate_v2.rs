@@ -138,3 +138,20 @@ fn unchanged_details_are_not_stored_again_after_migration() {
     assert_eq!(s.latest_model(&next[1].id).unwrap().unwrap().1, next[1]);
     assert_eq!(s.latest_model(&next[0].id).unwrap().unwrap().1, next[0]);
 }
+
+#[test]
+fn reimporting_a_file_imported_before_v3_is_still_a_duplicate() {
+    let (_dir, mut s, _) = migrated();
+    let snaps = s.snapshots().unwrap();
+    let first_daily = snaps.iter().find(|i| i.id == SnapshotId(1)).unwrap().clone();
+    let records = s.snapshot_models(first_daily.id).unwrap();
+    let again = NewSnapshot { taken_at: first_daily.taken_at, source: first_daily.source.clone(), query: first_daily.query.clone() };
+    // Its stored hash is the v2 (JSON) one; the v3 import compares against it.
+    assert_eq!(s.import_snapshot(&again, &records).unwrap(), ImportOutcome::Duplicate { existing: first_daily.clone() });
+    // Different content on that day is imported, with a v3 hash, and is then itself a duplicate.
+    let mut changed = records.clone();
+    changed[0].likes = changed[0].likes.map(|x| x + 1);
+    let ImportOutcome::Imported(new) = s.import_snapshot(&again, &changed).unwrap() else { panic!("not imported") };
+    assert_eq!(s.import_snapshot(&again, &changed).unwrap(), ImportOutcome::Duplicate { existing: new });
+    assert!(content_hash(&changed).starts_with("v3:"));
+}
