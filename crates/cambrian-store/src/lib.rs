@@ -526,7 +526,7 @@ impl Store {
             SnapshotStatus::Complete => {
                 let mut st = self.conn.prepare_cached("SELECT data FROM seg WHERE snapshot = ?1 ORDER BY first_key").ctx("reading a snapshot")?;
                 let mut rows = st.query([info.id.0]).ctx("reading a snapshot")?;
-                let mut out = Vec::with_capacity(usize::try_from(info.models).unwrap_or(0).min(1 << 24));
+                let mut out = Vec::with_capacity(usize::try_from(info.models).unwrap_or(0).min(1 << 20));
                 while let Some(r) = rows.next().ctx("reading a snapshot")? {
                     decode_into(blob(r, 0)?, &mut out)?;
                 }
@@ -693,8 +693,8 @@ fn pending_rows(conn: &Connection, id: SnapshotId) -> Result<Vec<Row>, StoreErro
         .ctx("reading a batch")?;
     let mut st = conn.prepare_cached("SELECT data FROM pending WHERE snapshot = ?1 ORDER BY seq").ctx("reading a batch")?;
     let mut rows = st.query([id.0]).ctx("reading a batch")?;
-    // `n` only sizes the buffer (capped: it is read from the file).
-    let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0).min(1 << 22));
+    // `n` only pre-sizes the buffer, capped (it is read from the file; the Vec grows past it if needed).
+    let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0).min(1 << 20));
     while let Some(r) = rows.next().ctx("reading a batch")? {
         decode_into(blob(r, 0)?, &mut out)?;
     }
@@ -720,7 +720,7 @@ fn refresh_caches(tx: &Connection, c: &mut Caches) -> Result<(), StoreError> {
     *c = Caches::default();
     {
         let mut st = tx.prepare("SELECT id, name, detail, fp FROM model").ctx("loading model ids")?;
-        c.models.reserve(usize::try_from(m).unwrap_or(0).min(1 << 26));
+        c.models.reserve(usize::try_from(m).unwrap_or(0).min(1 << 21));
         let mut rows = st.query([]).ctx("loading model ids")?;
         while let Some(r) = rows.next().ctx("loading model ids")? {
             let key: i64 = r.get(0).ctx("loading model ids")?;
