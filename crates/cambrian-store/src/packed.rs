@@ -319,10 +319,11 @@ pub(crate) struct KeySet {
 }
 
 impl KeySet {
-    /// Insert; `false` if already present. Keys outside 0..2^40 are refused
-    /// as corrupt rather than allocating for them.
+    /// Insert; `false` if already present. Keys outside 0..2^28 (268 M
+    /// models; the bitset is then at most 32 MB) are refused as corrupt
+    /// rather than allocating for them.
     pub(crate) fn insert(&mut self, key: i64) -> Result<bool, StoreError> {
-        let k = u64::try_from(key).ok().filter(|k| *k < 1 << 40).ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {key}")))?;
+        let k = u64::try_from(key).ok().filter(|k| *k < 1 << 28).ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {key}")))?;
         let (w, b) = ((k / 64) as usize, k % 64);
         if w >= self.bits.len() {
             self.bits.resize((w + 1).max(self.bits.len() * 2), 0);
@@ -395,7 +396,8 @@ mod tests {
         assert!(k.insert(100_000).unwrap());
         assert_eq!(k.len(), 2);
         assert!(k.insert(-1).is_err());
-        assert!(k.insert(1 << 50).is_err());
+        assert!(k.insert(1 << 28).is_err());
+        assert!(k.insert((1 << 28) - 1).unwrap());
     }
 
     #[test]
