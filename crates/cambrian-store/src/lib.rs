@@ -170,6 +170,8 @@ struct Caches {
     max_model: i64,
     max_detail: i64,
     max_term: i64,
+    /// Whether a second core is available for the read-only first pass of a batch.
+    parallel: bool,
     /// Models already present in an in-progress snapshot.
     members: HashMap<SnapshotId, KeySet>,
     /// The committed rows of an in-progress snapshot (what its `pending`
@@ -738,6 +740,7 @@ fn refresh_caches(tx: &Connection, c: &mut Caches) -> Result<(), StoreError> {
         }
     }
     (c.max_model, c.max_detail, c.max_term) = (m, d, t);
+    c.parallel = std::thread::available_parallelism().map_or(1, |n| n.get()) > 1;
     c.loaded = true;
     Ok(())
 }
@@ -782,6 +785,37 @@ fn family_id(tx: &Connection, c: &mut Caches, m: &ModelRecord) -> Result<i64, St
     Ok(id)
 }
 
+/// What the read-only first pass knows of a record.
+struct Pre {
+    /// The model's dictionary entry at the start of the batch.
+    entry: Option<ModelEntry>,
+    /// Fingerprint of the record's detail.
+    fp: i64,
+}
+
+fn pre_pass(models: &[ModelRecord], dict: &FastMap<String, ModelEntry>) -> Vec<Pre> {
+    let mut scratch = Vec::with_capacity(1024);
+    models.iter().map(|m| Pre { entry: dict.get(m.id.as_str()).copied(), fp: detail_fingerprint(m, &mut scratch) }).collect()
+}
+
+/// The per-record work that needs no writes — dictionary lookup and detail
+/// fingerprint — for the whole batch, split over two threads when the
+/// machine has a second core and the batch is large enough to pay for it.
+fn lookup_and_fingerprint(models: &[ModelRecord], dict: &FastMap<String, ModelEntry>, parallel: bool) -> Vec<Pre> {
+    if !parallel || models.len() < 512 {
+        return pre_pass(models, dict);
+    }
+    let (a, b) = models.split_at(models.len() / 2);
+    std::thread::scope(|s| {
+        let other = s.spawn(|| pre_pass(b, dict));
+        let mut out = pre_pass(a, dict);
+        // A panic in the helper thread cannot come from pre_pass (no
+        // indexing, no unwrap); recompute on this thread if it ever did.
+        out.extend(other.join().unwrap_or_else(|_| pre_pass(b, dict)));
+        out
+    })
+}
+
 /// Write the dictionary entries and details of `models` (appended to
 /// snapshot `id`, whose first `already` ranks are taken) and return their
 /// rows, in listing order. Duplicates (already in the snapshot, or earlier in
@@ -794,10 +828,10 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
     // Taken out for the loop (the caches are also mutated); put back below.
     let mut members = c.members.remove(&id).unwrap_or_default();
     let mut buf = Vec::with_capacity(1024);
-    let mut scratch = Vec::with_capacity(1024);
     let mut rank = already;
     let mut rows: Vec<Row> = Vec::with_capacity(models.len());
-    for (pos, m) in models.iter().enumerate() {
+    let pre = lookup_and_fingerprint(models, &c.models, c.parallel);
+    for ((pos, m), pre) in models.iter().enumerate().zip(pre) {
         if m.id.is_empty() {
             return Err(StoreError::BadInput(format!("the record at position {pos} of the batch has an empty model id")));
         }
@@ -807,12 +841,14 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
         if let Some(t) = m.trending_score.filter(|t| !t.is_finite()) {
             return Err(StoreError::BadInput(format!("model {}: trendingScore = {t} is not a finite number", m.id)));
         }
-        let detail = match c.models.get(m.id.as_str()).copied() {
+        // Looked up before the loop; a model first seen earlier in this batch is in the map now.
+        let entry = pre.entry.or_else(|| c.models.get(m.id.as_str()).copied());
+        let detail = match entry {
             None => {
                 // A new model: its key and first detail, written together.
                 let key = c.max_model + 1;
                 let did = c.max_detail + 1;
-                let fp = detail_fingerprint(m, &mut scratch);
+                let fp = pre.fp;
                 encode_detail(m, &mut buf)?;
                 insert_detail.execute(params![did, key, &buf[..]]).ctx("writing a model's detail")?;
                 insert_model.execute(params![key, m.id, did, fp]).ctx("interning a model id")?;
@@ -826,7 +862,7 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
                     continue; // already in this snapshot: first occurrence wins
                 }
                 let key = e.key;
-                let fp = detail_fingerprint(m, &mut scratch);
+                let fp = pre.fp;
                 let unchanged = match e.fp {
                     Some(old) => (old == fp && e.detail != 0).then_some(e.detail),
                     None => {

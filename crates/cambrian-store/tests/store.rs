@@ -324,3 +324,39 @@ fn keyed_compare_and_top_k_resolve_ties_by_name() {
     assert_eq!(s.term_value(tg.to.unwrap().pipeline).unwrap().as_deref(), Some("text-generation"));
     assert_eq!(s.term_value(0).unwrap(), None);
 }
+
+/// A batch large enough for the two-thread first pass, with repeats inside
+/// the batch (new models seen twice, across both halves) and across batches.
+#[test]
+fn large_batches_dedupe_and_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let mk = |i: usize| rec(&format!("org{}/m{i}", i % 7), i as u64, Some(["text-generation", "fill-mask"][i % 2]));
+    let mut batch: Vec<ModelRecord> = (0..1500).map(mk).collect();
+    // Repeats of first-half models in the second half (with other counters: must be skipped).
+    for i in (0..700).step_by(7) {
+        let mut m = mk(i);
+        m.likes = Some(999_999);
+        batch.insert(1000 + i / 7, m);
+    }
+    let id = s.begin_snapshot(&snap(7)).unwrap();
+    let st = s.append_batch(id, &batch, Some("p2")).unwrap();
+    assert_eq!((st.received, st.inserted, st.duplicates), (1600, 1500, 100));
+    let more: Vec<ModelRecord> = (1400..2100).map(mk).collect();
+    let st = s.append_batch(id, &more, Some("p3")).unwrap();
+    assert_eq!((st.inserted, st.duplicates, st.total_rows), (600, 100, 2100));
+    s.complete_snapshot(id).unwrap();
+    let expected: Vec<ModelRecord> = (0..2100).map(mk).collect();
+    assert_eq!(s.snapshot_models(id).unwrap(), expected);
+    // Next day in a new process: same records, one detail changed, all in one big batch.
+    drop(s);
+    let mut s = Store::open(dir.path()).unwrap();
+    let mut next = expected.clone();
+    next[1234].tags.push("changed".into());
+    let ImportOutcome::Imported(info) = s.import_snapshot(&snap(8), &next).unwrap() else { panic!() };
+    assert_eq!(s.snapshot_models(info.id).unwrap(), next);
+    drop(s);
+    let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let n: i64 = c.query_row("SELECT count(*) FROM detail", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 2101, "one detail per model plus the one change");
+}
