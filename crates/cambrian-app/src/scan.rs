@@ -5,6 +5,7 @@
 use crate::{Error, Result};
 use cambrian_scan::repo::RepoReport;
 pub use cambrian_scan::{FileReport, Finding, Level, Limits, Verdict};
+use cambrian_scan::source::RangeSource;
 use cambrian_scan::ScanTarget;
 use cambrian_types::ErrorKind;
 use std::path::PathBuf;
@@ -123,20 +124,23 @@ fn ext(name: &str) -> String {
 enum Fetch {
     /// The header only, by Range (safetensors: 8 + N bytes; GGUF: a prefix).
     Header,
-    /// The whole file, up to the member limit (pickle-family, archives,
-    /// ONNX, Keras): the zip directory sits at the end of the file and the
-    /// client has no suffix-range request.
+    /// Binary containers (pickle family, PyTorch zip and legacy, NumPy,
+    /// archives, ONNX, Keras): read on demand by Range through
+    /// [`RangeSource`], so a multi-GiB checkpoint moves only its zip
+    /// directory, member heads and pickles.
+    Ranged,
+    /// A small text file read whole, up to this many bytes (card, chat templates).
     Whole(u64),
     /// Not a risk-bearing file type: listed as skipped.
     Skip,
 }
 
-fn plan(name: &str, limits: &Limits) -> Fetch {
+fn plan(name: &str) -> Fetch {
     let base = name.rsplit('/').next().unwrap_or(name);
     match ext(name).as_str() {
         "safetensors" | "gguf" => Fetch::Header,
         "bin" | "pt" | "pth" | "ckpt" | "pkl" | "pickle" | "joblib" | "dat" | "data" | "dill" | "npy" | "npz" | "zip" | "h5" | "hdf5" | "keras" | "onnx" | "7z" | "gz" | "msgpack" => {
-            Fetch::Whole(limits.max_member_bytes)
+            Fetch::Ranged
         }
         "jinja" => Fetch::Whole(16 << 20),
         _ if base == "tokenizer_config.json" || base == "chat_template.json" || base == "README.md" => Fetch::Whole(16 << 20),
@@ -152,7 +156,7 @@ async fn scan_hub(cfg: cambrian_hub::HubConfig, repo: &str, revision: Option<&st
     let mut skipped = 0usize;
     let mut card = None;
     for name in &info.record.siblings {
-        match plan(name, limits) {
+        match plan(name) {
             Fetch::Skip => skipped += 1,
             Fetch::Header => {
                 let (prefix, note) = if ext(name) == "safetensors" {
@@ -184,6 +188,7 @@ async fn scan_hub(cfg: cambrian_hub::HubConfig, repo: &str, revision: Option<&st
                     None => cambrian_scan::engine::scan_header_prefix(&prefix, name, limits),
                 });
             }
+            Fetch::Ranged => files.push(scan_ranged(&client, repo, &rev, name, limits).await?),
             Fetch::Whole(max) => match client.read_file(repo, &rev, name, max).await {
                 Ok(b) => {
                     if name == "README.md" {
@@ -217,6 +222,61 @@ async fn scan_hub(cfg: cambrian_hub::HubConfig, repo: &str, revision: Option<&st
         ));
     }
     Ok(report)
+}
+
+/// Scan one binary Hub file by Range: the first request reads its head and
+/// learns its length; a file that fits in the head is scanned from memory,
+/// a larger one through a [`RangeSource`] on a blocking thread (the scanner is
+/// synchronous), fetching only what the scanner reads. A note records the
+/// bytes moved and the requests made.
+async fn scan_ranged(client: &cambrian_hub::HubClient, repo: &str, rev: &str, name: &str, limits: &Limits) -> Result<FileReport> {
+    const HEAD: u64 = RangeSource::<fn(u64, u64) -> std::io::Result<Vec<u8>>>::BLOCK;
+    let unreadable = |why: String| FileReport::new(name, 0, "other", vec![Finding::new("hub.fetch", Level::Unreadable, why)]);
+    let (head, total) = match client.read_range_with_len(repo, rev, name, 0..HEAD).await {
+        Ok(v) => v,
+        Err(e) if e.kind() == ErrorKind::Remote || e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::BadInput => {
+            return Ok(unreadable(format!("not scanned: {e}")));
+        }
+        Err(e) => return Err(hub_err(e)),
+    };
+    let (n, l) = (name.to_string(), limits.clone());
+    let Some(total) = total.filter(|&t| t > head.len() as u64) else {
+        // The whole file came in the first response (or its length is unknown:
+        // then what came is all there is to scan, and a short read is unreadable).
+        if total.is_none() && head.len() as u64 == HEAD {
+            return Ok(unreadable("the server did not state the file's length; not scanned".into()));
+        }
+        return tokio::task::spawn_blocking(move || cambrian_scan::scan_bytes(&head, &n, &l))
+            .await
+            .map_err(|e| Error::internal(format!("scan task failed: {e}")));
+    };
+    let (client, repo, rev) = (client.clone(), repo.to_string(), rev.to_string());
+    let handle = tokio::runtime::Handle::current();
+    let budget = limits.max_total_uncompressed.saturating_add(limits.max_member_bytes);
+    tokio::task::spawn_blocking(move || {
+        let src = RangeSource::new(total, budget, |a, b| {
+            handle
+                .block_on(client.read_range(&repo, &rev, &n, a..b))
+                .map(|bytes| bytes.to_vec())
+                .map_err(std::io::Error::other)
+        });
+        src.seed_head(&head);
+        let mut r = cambrian_scan::engine::scan_source_report(&src, &n, &l);
+        r.findings.push(Finding::new(
+            "hub.ranged",
+            Level::Info,
+            format!(
+                "read by HTTP Range: {} of {} bytes in {} requests after a {}-byte head",
+                src.fetched_bytes(),
+                total,
+                src.requests(),
+                head.len()
+            ),
+        ));
+        r
+    })
+    .await
+    .map_err(|e| Error::internal(format!("scan task failed: {e}")))
 }
 
 /// SARIF 2.1.0 document for a response.

@@ -42,6 +42,14 @@ pub fn scan_bytes(data: &[u8], name: &str, limits: &Limits) -> FileReport {
     FileReport::new(name, data.len() as u64, format, findings)
 }
 
+/// Scan any random-access source (e.g. a remote file read by Range through
+/// [`crate::source::RangeSource`]) as a whole file named `name`.
+pub fn scan_source_report(src: &dyn Source, name: &str, limits: &Limits) -> FileReport {
+    let ctx = Ctx::new(limits);
+    let (format, findings) = scan_source(src, name, None, 0, &ctx);
+    FileReport::new(name, src.len(), format, findings)
+}
+
 /// Scan the header prefix of a safetensors or GGUF file whose full length
 /// is unknown (fetched by Range from the Hub).
 pub fn scan_header_prefix(prefix: &[u8], name: &str, _limits: &Limits) -> FileReport {
