@@ -31,7 +31,7 @@ import sys, time
 from huggingface_hub import HfApi
 expand = sys.argv[1].split()
 t = time.time()
-n = sum(1 for _ in HfApi().list_models(sort="trendingScore", direction=-1, limit=None, expand=expand))
+n = sum(1 for _ in HfApi().list_models(sort="trendingScore", limit=None, expand=expand))
 print(n, time.time() - t)
 PY
 )

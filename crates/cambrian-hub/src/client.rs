@@ -10,7 +10,7 @@
 use crate::config::HubConfig;
 use crate::error::{HubError, ItemWarning};
 use crate::link::next_link;
-use crate::parse::{parse_listing, parse_model};
+use crate::parse::{parse_listing, parse_listing_bytes, parse_model};
 use crate::query::PageCursor;
 use crate::ratelimit::{backoff_delay, parse_ratelimit, parse_retry_after};
 use bytes::{Bytes, BytesMut};
@@ -154,9 +154,15 @@ impl HubClient {
         };
         let max = self.inner.cfg.max_json_bytes;
         self.fetch(&url, BodyMode::Whole(max), |raw| {
-            let v = json_body(&raw)?;
-            let parsed = parse_listing(&v)
-                .map_err(|e| HubError::Unexpected { url: raw.url.to_string(), reason: e.reason })?;
+            // One pass over the bytes; anything unusual (invalid JSON, not an
+            // array of objects…) is re-read through `Value`, which reports it.
+            let parsed = match parse_listing_bytes(&raw.body) {
+                Some(p) => p,
+                None => {
+                    let v = json_body(&raw)?;
+                    parse_listing(&v).map_err(|e| HubError::Unexpected { url: raw.url.to_string(), reason: e.reason })?
+                }
+            };
             let links: Vec<&str> =
                 raw.headers.get_all(reqwest::header::LINK).iter().filter_map(|h| h.to_str().ok()).collect();
             let next = next_link(&links, &raw.url).map(String::from);

@@ -19,5 +19,5 @@ pub use client::{ClientStats, HubClient, ListPage, ModelInfo};
 pub use config::HubConfig;
 pub use error::{FieldWarning, HubError, ItemWarning, ParseError};
 pub use link::{next_link, parse_link_header, LinkValue};
-pub use parse::{parse_listing, parse_model, ParsedListing};
+pub use parse::{parse_listing, parse_listing_bytes, parse_model, ParsedListing};
 pub use query::{ListQuery, PageCursor};

@@ -280,3 +280,91 @@ fn records_without_a_string_id_are_rejected_and_skipped_in_listings() {
     // A page that is not a list is an error, not an empty page.
     assert!(parse_listing(&json!({"error": "x"})).is_err());
 }
+
+/// The one-pass byte parser used for listing pages gives exactly the records
+/// and warnings (texts included) of the `Value` path, on every real record
+/// and on malformed, escaped and edge-case values.
+#[test]
+fn one_pass_byte_parser_equals_the_value_parser() {
+    let dir = testdata().join("model_info");
+    let mut items: Vec<Value> = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for p in &entries {
+        items.push(serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap());
+    }
+    assert_eq!(items.len(), 35);
+    let base = items[0].clone();
+    let variants: Vec<Box<dyn Fn(&mut Value)>> = vec![
+        Box::new(|v| v["likes"] = json!("1667")),
+        Box::new(|v| v["likes"] = json!(12.0)),
+        Box::new(|v| v["likes"] = json!(1e300)),
+        Box::new(|v| v["likes"] = json!(u64::MAX)),
+        Box::new(|v| v["downloads"] = json!(-1)),
+        Box::new(|v| v["downloads"] = json!(1.5)),
+        Box::new(|v| v["downloads"] = json!({"a": [1, {"b": null}], "long": "x".repeat(100)})),
+        Box::new(|v| v["downloads"] = json!([1, 2])),
+        Box::new(|v| v["downloads"] = json!(true)),
+        Box::new(|v| v["trendingScore"] = json!("hot")),
+        Box::new(|v| v["trendingScore"] = json!(-3)),
+        Box::new(|v| v["trendingScore"] = json!(2.25)),
+        Box::new(|v| v["tags"] = json!("text-generation")),
+        Box::new(|v| v["tags"] = json!({"a": 1})),
+        Box::new(|v| v["tags"] = json!(["a\"b", "é\\u00e9", 7, null, ["x"], {"k": 1}, "license:apache-2.0", "base_model:finetune:o/x"])),
+        Box::new(|v| v["createdAt"] = json!(12345)),
+        Box::new(|v| v["createdAt"] = json!("yesterday")),
+        Box::new(|v| v["createdAt"] = json!("2022-03-02T23:29:04.000Z")),
+        Box::new(|v| v["lastModified"] = json!("2022-03-02T23:29:04.000Z")),
+        Box::new(|v| v["createdAt"] = json!("2024-02-29T23:59:60.000Z")),
+        Box::new(|v| v["createdAt"] = json!("2023-02-29T10:00:00.000Z")),
+        Box::new(|v| v["createdAt"] = json!("2024-01-01T24:00:00.000Z")),
+        Box::new(|v| v["createdAt"] = json!("2024-01-01t10:00:00.000z")),
+        Box::new(|v| v["createdAt"] = json!("2024-01-01T10:00:00+02:00")),
+        Box::new(|v| v["createdAt"] = json!("2024-01-01T10:00:00.123456Z")),
+        Box::new(|v| v["createdAt"] = json!("2024-01-01T10:00:00Z")),
+        Box::new(|v| v["lastModified"] = json!("2024-1-01T10:00:00.000Z1")),
+        Box::new(|v| v["lastModified"] = json!("२०२४-01-01T10:00:00.000Z")),
+        Box::new(|v| v["author"] = json!(["x"])),
+        Box::new(|v| v["author"] = json!("with \"quotes\" and \\ and \u{1F600}")),
+        Box::new(|v| v["sha"] = json!(false)),
+        Box::new(|v| v["gated"] = json!(1)),
+        Box::new(|v| v["gated"] = json!(true)),
+        Box::new(|v| v["gated"] = json!("manual")),
+        Box::new(|v| v["safetensors"] = json!("BF16")),
+        Box::new(|v| v["safetensors"] = json!({"parameters": "F32", "total": "many"})),
+        Box::new(|v| v["gguf"] = json!({"total": -1, "architecture": 3})),
+        Box::new(|v| v["config"] = json!([])),
+        Box::new(|v| v["cardData"] = json!("mit")),
+        Box::new(|v| v["cardData"]["license"] = json!(["mit", "apache-2.0"])),
+        Box::new(|v| v["cardData"]["base_model"] = json!(7)),
+        Box::new(|v| v["siblings"] = json!({})),
+        Box::new(|v| v["siblings"][0] = json!({"name": "x"})),
+        Box::new(|v| { v["brandNewField"] = json!({"a": [1]}); v["likes7d"] = json!(3); }),
+        Box::new(|v| { let o = v.as_object_mut().unwrap(); o.clear(); o.insert("id".into(), json!("only/id")); }),
+        Box::new(|v| v["id"] = json!("")),
+        Box::new(|v| v["id"] = json!(5)),
+        Box::new(|v| v["id"] = json!(null)),
+        Box::new(|v| { v.as_object_mut().unwrap().remove("id"); }),
+        Box::new(|v| v["id"] = json!("esc\\aped/\"id\"")),
+    ];
+    for (i, f) in variants.iter().enumerate() {
+        let mut v = base.clone();
+        f(&mut v);
+        items.push(v);
+        let _ = i;
+    }
+    // Whole page, and one page per item (so every variant is also an item 0).
+    let mut pages = vec![Value::Array(items.clone())];
+    pages.extend(items.iter().map(|i| json!([i])));
+    for (n, page) in pages.iter().enumerate() {
+        let bytes = serde_json::to_vec(page).unwrap();
+        let fast = cambrian_hub::parse_listing_bytes(&bytes).unwrap_or_else(|| panic!("page {n}: one-pass parser refused"));
+        let slow = parse_listing(page).unwrap();
+        assert_eq!(fast, slow, "page {n}");
+    }
+    // Not an array of objects, invalid JSON, duplicate keys: left to the Value path.
+    for bad in [&b"[1]"[..], b"{\"error\":\"x\"}", b"[{\"id\":\"a\"}", b"[{\"id\":\"a\",\"id\":\"b\"}]", b"", b"[{\"id\":\"a\"}] x"] {
+        assert!(cambrian_hub::parse_listing_bytes(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+    }
+    assert_eq!(cambrian_hub::parse_listing_bytes(b"[]"), Some(Default::default()));
+}

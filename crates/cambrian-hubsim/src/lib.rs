@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use population::SimModel;
+pub use server::PRESERIALISED_EXPAND;
 
 /// Simulator errors (start-up only; request problems become HTTP answers).
 #[derive(Debug, thiserror::Error)]

@@ -57,6 +57,26 @@ impl SortKey {
     ];
 }
 
+/// The expand set whose listing items are serialised once at start-up: the
+/// default of `cambrian sync` (`cambrian_app::tracking::sync::DEFAULT_EXPAND`),
+/// in sorted order. Any request whose expand set equals it (in any order,
+/// `expand[]` or `expand`) is served from those bytes; the output is the same
+/// as [`project`] gives.
+pub const PRESERIALISED_EXPAND: &[&str] = &[
+    "author",
+    "createdAt",
+    "downloads",
+    "downloadsAllTime",
+    "gated",
+    "lastModified",
+    "library_name",
+    "likes",
+    "pipeline_tag",
+    "sha",
+    "tags",
+    "trendingScore",
+];
+
 pub(crate) struct State {
     pub cfg: SimConfig,
     pub models: Vec<SimModel>,
@@ -65,6 +85,10 @@ pub(crate) struct State {
     /// ascending.
     orders: HashMap<(SortKey, bool), Vec<u32>>,
     base_url: String,
+    /// Listing items pre-serialised for [`PRESERIALISED_EXPAND`] (one per
+    /// model, same index as `models`), so that the listing `cambrian sync`
+    /// and the benchmark peer ask for is served as a concatenation of bytes.
+    preserialised: Vec<Box<str>>,
     rng: Mutex<ChaCha8Rng>,
     fault_rate: AtomicU64,
     counters: Counters,
@@ -108,9 +132,11 @@ impl State {
                 orders.insert((key, desc), v.into_iter().map(|(_, _, i)| i).collect::<Vec<u32>>());
             }
         }
+        let pre_expand: Vec<String> = PRESERIALISED_EXPAND.iter().map(|s| s.to_string()).collect();
+        let preserialised = models.iter().map(|m| project(m, &pre_expand).into_boxed_str()).collect();
         let rng = Mutex::new(ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(0xFA17)));
         let fault_rate = AtomicU64::new(cfg.fault_rate.to_bits());
-        State { cfg, models, by_id, orders, base_url, rng, fault_rate, counters: Counters::new() }
+        State { cfg, models, by_id, orders, base_url, preserialised, rng, fault_rate, counters: Counters::new() }
     }
 
     pub fn set_fault_rate(&self, r: f64) {
@@ -415,6 +441,11 @@ fn listing(st: &State, query: &str, fault: Option<FaultKind>) -> Result<(String,
         }
     }
     let matcher = |m: &SimModel| matches(m, &search, &author, &filters, &pipeline);
+    let preserialised = !full && expand.len() == PRESERIALISED_EXPAND.len() && {
+        let mut sorted: Vec<&str> = expand.iter().map(String::as_str).collect();
+        sorted.sort_unstable();
+        sorted == PRESERIALISED_EXPAND
+    };
     let mut body = String::with_capacity(limit.min(order.len()) * 400 + 2);
     body.push('[');
     let mut n = 0;
@@ -429,7 +460,9 @@ fn listing(st: &State, query: &str, fault: Option<FaultKind>) -> Result<(String,
             body.push(',');
         }
         n += 1;
-        if full {
+        if preserialised {
+            body.push_str(st.preserialised.get(order[i - 1] as usize).map(|b| &b[..]).unwrap_or_default());
+        } else if full {
             body.push_str(&full_object(m));
         } else if expand.is_empty() {
             body.push_str(&m.compact);

@@ -214,3 +214,34 @@ fn binary_prints_its_base_url_first() {
     assert!(url.starts_with("http://127.0.0.1:"), "{line:?}");
     assert!(url[17..].parse::<u16>().unwrap() > 0);
 }
+
+/// The listing `cambrian sync` asks for is served from bytes serialised at
+/// start-up; they must be exactly what the per-request projection gives
+/// (compared item by item with `GET /api/models/{id}?expand[]=…`), whatever
+/// the order and spelling of the expand parameters.
+#[tokio::test]
+async fn preserialised_listing_items_equal_the_projection() {
+    let s = start(population(300, 3)).await.unwrap();
+    let mut set: Vec<&str> = cambrian_hubsim::PRESERIALISED_EXPAND.to_vec();
+    set.reverse();
+    let brackets: String = set.iter().map(|e| format!("&expand[]={e}")).collect();
+    let plain: String = set.iter().rev().map(|e| format!("&expand={e}")).collect();
+    let (_, _, a) = get(&format!("{}/api/models?sort=likes&limit=50{brackets}", s.base_url())).await;
+    let (_, _, b) = get(&format!("{}/api/models?sort=likes&limit=50{plain}", s.base_url())).await;
+    assert_eq!(a, b);
+    let items: Vec<Value> = serde_json::from_str(&a).unwrap();
+    assert_eq!(items.len(), 50);
+    for it in &items {
+        let id = it["id"].as_str().unwrap();
+        let (st, _, info) = get(&format!("{}/api/models/{id}?{}", s.base_url(), &brackets[1..])).await;
+        assert_eq!(st, 200);
+        let info: Value = serde_json::from_str(&info).unwrap();
+        assert_eq!(it, &info, "{id}");
+        assert!(it.get("downloadsAllTime").is_some() && it.get("sha").is_some(), "{id}");
+    }
+    // One field fewer: not the preserialised set, still served (projected).
+    let fewer: String = set.iter().skip(1).map(|e| format!("&expand[]={e}")).collect();
+    let (_, _, c) = get(&format!("{}/api/models?sort=likes&limit=5{fewer}", s.base_url())).await;
+    let items: Vec<Value> = serde_json::from_str(&c).unwrap();
+    assert!(items.iter().all(|i| i.get(set[0]).is_none() && i.get("id").is_some()));
+}

@@ -10,7 +10,7 @@
 
 use super::{store_err, SnapshotSummary};
 use crate::{Error, Result};
-use cambrian_hub::{HubClient, HubConfig, HubError, ItemWarning, ListQuery, PageCursor};
+use cambrian_hub::{HubClient, HubConfig, HubError, ItemWarning, ListPage, ListQuery, PageCursor};
 use cambrian_store::{NewSnapshot, Store};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -100,6 +100,26 @@ pub struct SyncReport {
 }
 
 const MAX_WARNINGS_KEPT: usize = 50;
+/// Parsed pages that may wait for the store while the next is fetched.
+const PIPELINE_DEPTH: usize = 2;
+
+/// Aborts the task when dropped (an early return stops the fetcher).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs blocking work (SQLite) so that a multi-threaded runtime keeps
+/// running other tasks; on a current-thread runtime it just runs `f`.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
 const CK_NEXT: &str = "next:";
 const CK_END: &str = "end";
 
@@ -140,7 +160,7 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
     let (source, query) = snapshot_key(req);
     let started = Instant::now();
 
-    let (id, mut cursor, resumed_rows, resumed) = match store.resumable_snapshot(&source, &query).map_err(store_err)? {
+    let (id, cursor, resumed_rows, resumed) = match store.resumable_snapshot(&source, &query).map_err(store_err)? {
         Some(r) => {
             let cursor = match r.checkpoint.as_deref() {
                 None => Some(PageCursor::First(req.query.clone())),
@@ -191,11 +211,35 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
         });
     };
 
-    while let Some(cur) = cursor.take() {
+    // Pipeline: a fetcher task fetches and parses page N+1 (its URL comes
+    // from page N's Link header) while this task stores page N. Pages reach
+    // the store strictly in order, each with the cursor of the page after it
+    // in the same `append_batch` transaction, so the checkpoint invariant is
+    // the same as for a one-page-at-a-time loop. At most
+    // `PIPELINE_DEPTH` + 1 parsed pages wait in memory.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::result::Result<ListPage, HubError>>(PIPELINE_DEPTH);
+    let fetcher = AbortOnDrop(tokio::spawn({
+        let client = client.clone();
+        let mut cursor = cursor;
+        async move {
+            while let Some(cur) = cursor.take() {
+                let page = client.list_page(&cur).await;
+                let failed = page.is_err();
+                if let Ok(p) = &page {
+                    cursor = p.next.clone().map(PageCursor::Next);
+                }
+                if tx.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        }
+    }));
+
+    while let Some(page) = rx.recv().await {
         if req.max_models.is_some_and(|m| rows >= m) {
             break;
         }
-        let page = client.list_page(&cur).await.map_err(hub_err)?;
+        let page = page.map_err(hub_err)?;
         pages += 1;
         items += page.models.len() as u64;
         warning_count += page.item_warnings.len() as u64;
@@ -212,22 +256,24 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
             let room = usize::try_from(max.saturating_sub(rows)).unwrap_or(usize::MAX);
             models.truncate(room);
         }
-        let next = page.next;
-        let checkpoint = match &next {
+        let checkpoint = match &page.next {
             Some(url) => format!("{CK_NEXT}{url}"),
             None => CK_END.to_string(),
         };
-        let st = store.append_batch(id, &models, Some(&checkpoint)).map_err(store_err)?;
+        // SQLite blocks this thread; let the runtime move other tasks (the
+        // fetcher) off it meanwhile.
+        let st = blocking(|| store.append_batch(id, &models, Some(&checkpoint))).map_err(store_err)?;
         if seen.is_none() {
             dups += (models.len() as u64).saturating_sub(st.inserted);
         }
         rows += st.inserted;
         tracing::debug!(snapshot = id.0, page = pages, rows, "page stored");
         report_progress(rows, pages, &client);
-        cursor = next.map(PageCursor::Next);
     }
+    drop(rx);
+    drop(fetcher);
 
-    let info = store.complete_snapshot(id).map_err(store_err)?;
+    let info = blocking(|| store.complete_snapshot(id)).map_err(store_err)?;
     let st = client.stats();
     let elapsed = started.elapsed().as_secs_f64();
     let new_rows = info.models.saturating_sub(resumed_rows);
