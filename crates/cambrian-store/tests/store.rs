@@ -325,8 +325,9 @@ fn keyed_compare_and_top_k_resolve_ties_by_name() {
     assert_eq!(s.term_value(0).unwrap(), None);
 }
 
-/// A batch large enough for the two-thread first pass, with repeats inside
-/// the batch (new models seen twice, across both halves) and across batches.
+/// Batches with repeats inside the batch (new models seen twice) and across
+/// batches; the import of 10,500 records is large enough for the two-thread
+/// first pass (repeats across its halves).
 #[test]
 fn large_batches_dedupe_and_round_trip() {
     let dir = tempfile::tempdir().unwrap();
@@ -353,10 +354,16 @@ fn large_batches_dedupe_and_round_trip() {
     let mut s = Store::open(dir.path()).unwrap();
     let mut next = expected.clone();
     next[1234].tags.push("changed".into());
-    let ImportOutcome::Imported(info) = s.import_snapshot(&snap(8), &next).unwrap() else { panic!() };
-    assert_eq!(s.snapshot_models(info.id).unwrap(), next);
+    // Grow it past the two-thread threshold, with new models repeated across the halves.
+    let extra: Vec<ModelRecord> = (2100..6300).map(mk).collect();
+    next.extend(extra.iter().cloned());
+    let with_repeats: Vec<ModelRecord> = next.iter().cloned().chain(extra.iter().map(|m| ModelRecord { likes: Some(7), ..m.clone() })).collect();
+    assert!(with_repeats.len() >= 10_000);
+    let ImportOutcome::Imported(info) = s.import_snapshot(&snap(8), &with_repeats).unwrap() else { panic!() };
+    assert_eq!(info.models, 6300);
+    assert_eq!(s.snapshot_models(info.id).unwrap(), next, "first occurrences, in order");
     drop(s);
     let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
     let n: i64 = c.query_row("SELECT count(*) FROM detail", [], |r| r.get(0)).unwrap();
-    assert_eq!(n, 2101, "one detail per model plus the one change");
+    assert_eq!(n, 6301, "one detail per model plus the one change");
 }
