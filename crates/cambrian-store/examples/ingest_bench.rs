@@ -271,7 +271,7 @@ fn main() {
     let n: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200_000);
     let page: usize = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let only = args.get(4).cloned().unwrap_or_default();
-    let mut rng = Rng(0x1A6E_57);
+    let mut rng = Rng(0x001A_6E57);
     let t = Instant::now();
     let day1: Vec<ModelRecord> = (1..=n).map(|i| new_model(&mut rng, i)).collect();
     let mut next_id = n;

@@ -294,7 +294,8 @@ fn run_queries(store: &Store) -> (f64, f64, f64, f64) {
     let c0 = cpu();
     let snaps = store.snapshots().expect("snaps");
     let (first, last) = (snaps[0].id, snaps[snaps.len() - 1].id);
-    let (mut gains, mut dl): (Vec<(f64, ModelKey, ())>, Vec<(f64, ModelKey, ())>) = (Vec::new(), Vec::new());
+    let mut gains: Vec<(f64, ModelKey, ())> = Vec::new();
+    let mut dl: Vec<(f64, ModelKey, ())> = Vec::new();
     store
         .for_each_pair(first, last, |p| {
             if let (Some(a), Some(b)) = (p.from, p.to) {

@@ -218,11 +218,14 @@ fn now_micros() -> i64 {
 
 const SNAPSHOT_COLS: &str = "id, taken_at, source, query, status, models, completed_at";
 
-fn snapshot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String, String, i64, i64, Option<i64>)> {
+/// A `snapshot` row as read by [`SNAPSHOT_COLS`].
+type SnapshotTuple = (i64, i64, String, String, i64, i64, Option<i64>);
+
+fn snapshot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotTuple> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
 }
 
-fn snapshot_info(t: (i64, i64, String, String, i64, i64, Option<i64>)) -> Result<SnapshotInfo, StoreError> {
+fn snapshot_info(t: SnapshotTuple) -> Result<SnapshotInfo, StoreError> {
     Ok(SnapshotInfo {
         id: SnapshotId(t.0),
         taken_at: micros_to_dt(t.1)?,
@@ -458,7 +461,7 @@ impl Store {
         let end = start.saturating_add(86_400_000_000);
         // Same source, query and UTC day: compare content hashes (a pre-v3
         // snapshot carries the legacy hash, computed only when such a candidate exists).
-        let candidates: Vec<((i64, i64, String, String, i64, i64, Option<i64>), Option<String>)> = {
+        let candidates: Vec<(SnapshotTuple, Option<String>)> = {
             let mut st = self
                 .conn
                 .prepare_cached(&format!(
@@ -551,13 +554,13 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let name = names.get(&r.key).ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {} has no name", r.key)))?;
-            if !details.contains_key(&r.detail) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = details.entry(r.detail) {
                 let json: Vec<u8> = st
                     .query_row([r.detail], |x| x.get_ref(0)?.as_bytes().map(<[u8]>::to_vec).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))))
                     .optional()
                     .ctx("reading a snapshot")?
                     .ok_or_else(|| StoreError::BadInput(format!("corrupt store: detail {} of {name} is missing", r.detail)))?;
-                details.insert(r.detail, json);
+                slot.insert(json);
             }
             let json = details.get(&r.detail).map(Vec::as_slice).unwrap_or(&[]);
             out.push(decode_record(name.clone(), json, counters(r))?);

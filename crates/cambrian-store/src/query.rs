@@ -312,10 +312,10 @@ impl<'a> Stream<'a> {
 
     fn next(&mut self) -> Result<Option<Row>, StoreError> {
         loop {
-            if let Some(r) = self.reader.as_mut() {
-                if let Some(row) = r.next_row()? {
-                    return Ok(Some(row));
-                }
+            if let Some(r) = self.reader.as_mut()
+                && let Some(row) = r.next_row()?
+            {
+                return Ok(Some(row));
             }
             match self.blobs.get(self.next_blob) {
                 None => return Ok(None),

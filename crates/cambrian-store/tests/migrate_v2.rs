@@ -120,7 +120,7 @@ fn unchanged_details_are_not_stored_again_after_migration() {
         }
     }
     let differing = next.iter().filter(|m| strip(&last_written[&m.id]) != strip(m)).count() as i64;
-    assert!(differing >= 1 && differing < 30, "{differing}");
+    assert!((1..30).contains(&differing), "{differing}");
     let snap = NewSnapshot { taken_at: "2026-08-10T06:00:00Z".parse().unwrap(), source: "archive:daily-top".into(), query: json!("q").to_string() };
     assert!(matches!(s.import_snapshot(&snap, &next).unwrap(), ImportOutcome::Imported(_)));
     assert_eq!(count(dir.path()), before + differing, "only changed models get a new detail");
