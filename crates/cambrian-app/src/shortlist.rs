@@ -4,17 +4,20 @@
 //! Verdicts come from the license knowledge base in `cambrian-license`;
 //! hardware and workload figures from `cambrian-fit`; the candidate list from
 //! the latest snapshot in the store, with per-model details fetched on demand
-//! through the Hub client and cached in the store (see [`details`]).
+//! through the Hub client and cached in the store (see [`details`]). The
+//! HTML report is rendered here too ([`html`]); the CLI only writes it.
 
 pub mod details;
 pub mod funnel;
 pub mod hardware;
+pub mod html;
 
 pub use cambrian_license::{
     Ancestor, AppliedObligation, Assessment, Citation, LicenseEntry, ModelAssessment, ModelFacts, ModelLicenseInfo, Obligation,
     ObligationKind, PermissivenessFlag, Profile, Reason, ResolvedBy, Trigger, Use, Verdict,
 };
 pub use details::{DetailSource, DetailStats, Lookup, ModelDetails, RemoteSettings};
+pub use html::render_html;
 pub use funnel::{find, run_funnel, Candidate, Exclusion, FindReport, FindRequest, Stage, StageSummary};
 
 use crate::{Error, Result};
@@ -122,15 +125,20 @@ pub(crate) fn license_info(d: &ModelDetails) -> ModelLicenseInfo {
     }
 }
 
-/// Fetch the details of every base model reachable from `roots` (breadth-first,
-/// `MAX_LINEAGE_DEPTH` levels), so that lineage can be assessed without I/O.
+/// The base models named by `roots` (the first lineage frontier).
+pub(crate) fn base_ids<'a>(roots: impl IntoIterator<Item = &'a ModelDetails>) -> Vec<String> {
+    roots.into_iter().flat_map(|d| d.record.base_models.iter().cloned()).collect()
+}
+
+/// Fetch the details of every base model reachable from `frontier`
+/// (breadth-first, `MAX_LINEAGE_DEPTH` levels), so that lineage can be
+/// assessed without I/O.
 pub(crate) async fn fetch_lineage(
     src: &mut DetailSource<'_>,
     known: &mut HashMap<String, Lookup>,
-    roots: &[&ModelDetails],
+    mut frontier: Vec<String>,
     progress: &dyn Fn(u64, u64),
 ) -> Result<()> {
-    let mut frontier: Vec<String> = roots.iter().flat_map(|d| d.record.base_models.iter().cloned()).collect();
     for _ in 0..MAX_LINEAGE_DEPTH {
         frontier.retain(|id| !known.contains_key(id));
         frontier.sort();
@@ -172,7 +180,7 @@ pub async fn license_for_model(store_dir: &Path, remote: &RemoteSettings, model:
         }
         None => return Err(Error::internal("lookup returned nothing")),
     };
-    fetch_lineage(&mut src, &mut known, &[&root], progress).await?;
+    fetch_lineage(&mut src, &mut known, base_ids([&root]), progress).await?;
     let assessment = assess_with_lineage(&root, &known, profile)?;
     Ok(ModelLicenseReport {
         model: root.record.id.clone(),

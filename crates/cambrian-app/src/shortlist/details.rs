@@ -66,6 +66,125 @@ enum Cached {
     NotFound { message: String },
 }
 
+/// The stored form of [`Cached`] read as a plain struct: serde buffers an
+/// internally tagged enum into an intermediate tree before deserialising it,
+/// which doubled the cost of reading tens of thousands of entries.
+#[derive(Deserialize)]
+struct CachedRead {
+    status: String,
+    #[serde(default)]
+    details: Option<ModelDetails>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// `find`'s reading of a cached record: every field of [`ModelRecord`]
+/// except `tags` and `siblings`, which the funnel never reads and which are
+/// most of a record's allocations (a listing has ~15 tags per model).
+#[derive(Deserialize)]
+struct LeanRecord {
+    id: String,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    sha: Option<String>,
+    #[serde(default)]
+    created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    last_modified: Option<DateTime<Utc>>,
+    #[serde(default)]
+    downloads_30d: Option<u64>,
+    #[serde(default)]
+    downloads_all_time: Option<u64>,
+    #[serde(default)]
+    likes: Option<u64>,
+    #[serde(default)]
+    trending_score: Option<f64>,
+    #[serde(default)]
+    pipeline_tag: Option<String>,
+    #[serde(default)]
+    library_name: Option<String>,
+    #[serde(default)]
+    license: Option<String>,
+    #[serde(default)]
+    license_name: Option<String>,
+    #[serde(default)]
+    gated: Option<String>,
+    #[serde(default)]
+    safetensors: Option<cambrian_types::SafetensorsInfo>,
+    #[serde(default)]
+    gguf: Option<cambrian_types::GgufInfo>,
+    #[serde(default)]
+    architectures: Vec<String>,
+    #[serde(default)]
+    model_type: Option<String>,
+    #[serde(default)]
+    base_models: Vec<String>,
+}
+
+impl From<LeanRecord> for ModelRecord {
+    fn from(r: LeanRecord) -> ModelRecord {
+        ModelRecord {
+            id: r.id,
+            author: r.author,
+            sha: r.sha,
+            created_at: r.created_at,
+            last_modified: r.last_modified,
+            downloads_30d: r.downloads_30d,
+            downloads_all_time: r.downloads_all_time,
+            likes: r.likes,
+            trending_score: r.trending_score,
+            pipeline_tag: r.pipeline_tag,
+            library_name: r.library_name,
+            tags: Vec::new(),
+            license: r.license,
+            license_name: r.license_name,
+            gated: r.gated,
+            safetensors: r.safetensors,
+            gguf: r.gguf,
+            architectures: r.architectures,
+            model_type: r.model_type,
+            base_models: r.base_models,
+            siblings: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LeanDetails {
+    record: LeanRecord,
+    #[serde(default)]
+    config: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct CachedLean {
+    status: String,
+    #[serde(default)]
+    details: Option<LeanDetails>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// Parse a stored [`Cached`] entry; `lean` leaves `tags` and `siblings` empty.
+/// `None` for a corrupt or foreign entry.
+fn parse_cached(json: &str, lean: bool) -> Option<Lookup> {
+    if lean {
+        return match serde_json::from_str::<CachedLean>(json).ok()? {
+            CachedLean { status, details: Some(d), .. } if status == "found" => {
+                Some(Lookup::Found(ModelDetails { record: d.record.into(), config: d.config }))
+            }
+            CachedLean { status, message: Some(m), .. } if status == "not-found" => Some(Lookup::NotFound(m)),
+            _ => None,
+        };
+    }
+    match serde_json::from_str::<CachedRead>(json).ok()? {
+        CachedRead { status, details: Some(details), .. } if status == "found" => Some(Lookup::Found(details)),
+        CachedRead { status, message: Some(message), .. } if status == "not-found" => Some(Lookup::NotFound(message)),
+        _ => None,
+    }
+}
+
 /// The outcome of looking a model up.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Lookup {
@@ -121,11 +240,19 @@ pub struct DetailSource<'s> {
     client: Option<HubClient>,
     pub stats: DetailStats,
     now: DateTime<Utc>,
+    lean: bool,
 }
 
 impl<'s> DetailSource<'s> {
     pub fn new(store: &'s mut Store, settings: RemoteSettings) -> DetailSource<'s> {
-        DetailSource { store, settings, client: None, stats: DetailStats::default(), now: Utc::now() }
+        DetailSource { store, settings, client: None, stats: DetailStats::default(), now: Utc::now(), lean: false }
+    }
+
+    /// Read cached records without their `tags` and `siblings` (for the
+    /// funnel, which reads neither; fetched records stay complete).
+    pub fn without_tags(mut self) -> DetailSource<'s> {
+        self.lean = true;
+        self
     }
 
     fn client(&mut self) -> Result<HubClient> {
@@ -143,18 +270,30 @@ impl<'s> DetailSource<'s> {
         Ok(c)
     }
 
-    /// The cached entry, if present and fresh enough (any age when offline).
-    fn cached(&mut self, id: &str) -> Result<Option<Lookup>> {
-        let Some(entry) = self.store.cache_get(CACHE_NAMESPACE, id).map_err(store_err)? else { return Ok(None) };
-        if !self.settings.offline && self.now - entry.fetched_at > Duration::days(i64::from(self.settings.max_age_days)) {
-            return Ok(None);
-        }
-        match serde_json::from_value::<Cached>(entry.value) {
-            Ok(Cached::Found { details }) => Ok(Some(Lookup::Found(details))),
-            Ok(Cached::NotFound { message }) => Ok(Some(Lookup::NotFound(message))),
-            // A corrupt or foreign entry is treated as absent and overwritten.
-            Err(_) => Ok(None),
-        }
+    /// Every cached entry of `ids` that is fresh enough (any age when
+    /// offline), in one pass over the store (see
+    /// `cambrian_store::Store::cache_visit_many`), each parsed once straight
+    /// from its stored text.
+    fn cached_many(&mut self, ids: &[String], out: &mut HashMap<String, Lookup>) -> Result<()> {
+        let max_age = Duration::days(i64::from(self.settings.max_age_days));
+        let (offline, now, lean) = (self.settings.offline, self.now, self.lean);
+        let mut hits = 0u64;
+        let visited: std::result::Result<(), std::convert::Infallible> = self
+            .store
+            .cache_visit_many(CACHE_NAMESPACE, ids, |key, fetched_at, json| {
+                if !offline && now - fetched_at > max_age {
+                    return Ok(());
+                }
+                // A corrupt or foreign entry is treated as absent (and overwritten when fetched).
+                let Some(lookup) = parse_cached(json, lean) else { return Ok(()) };
+                hits += 1;
+                out.insert(key.to_string(), lookup);
+                Ok(())
+            })
+            .map_err(store_err)?;
+        let Ok(()) = visited;
+        self.stats.from_cache += hits;
+        Ok(())
     }
 
     /// Put details obtained elsewhere into the cache (used by tests and benchmarks to seed it).
@@ -168,19 +307,8 @@ impl<'s> DetailSource<'s> {
     /// after each remote answer.
     pub async fn get_many(&mut self, ids: &[String], progress: &dyn Fn(u64, u64)) -> Result<HashMap<String, Lookup>> {
         let mut out = HashMap::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for id in ids {
-            if out.contains_key(id) {
-                continue;
-            }
-            match self.cached(id)? {
-                Some(l) => {
-                    self.stats.from_cache += 1;
-                    out.insert(id.clone(), l);
-                }
-                None => missing.push(id.clone()),
-            }
-        }
+        self.cached_many(ids, &mut out)?;
+        let mut missing: Vec<String> = ids.iter().filter(|id| !out.contains_key(id.as_str())).cloned().collect();
         missing.sort();
         missing.dedup();
         if missing.is_empty() {
@@ -270,5 +398,63 @@ impl<'s> DetailSource<'s> {
             return Err(e);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sample() -> ModelDetails {
+        let t = Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).single().expect("time");
+        ModelDetails {
+            record: ModelRecord {
+                id: "org/model-7b".into(),
+                author: Some("org".into()),
+                sha: Some("abc".into()),
+                created_at: Some(t),
+                last_modified: Some(t),
+                downloads_30d: Some(10),
+                downloads_all_time: Some(100),
+                likes: Some(3),
+                trending_score: Some(1.5),
+                pipeline_tag: Some("text-generation".into()),
+                library_name: Some("transformers".into()),
+                tags: vec!["transformers".into(), "license:other".into()],
+                license: Some("other".into()),
+                license_name: Some("llama3".into()),
+                gated: Some("manual".into()),
+                safetensors: Some(cambrian_types::SafetensorsInfo { parameters: [("BF16".to_string(), 7u64)].into_iter().collect(), total: 7 }),
+                gguf: Some(cambrian_types::GgufInfo { total: Some(7), architecture: Some("llama".into()), context_length: Some(8192) }),
+                architectures: vec!["LlamaForCausalLM".into()],
+                model_type: Some("llama".into()),
+                base_models: vec!["org/base".into()],
+                siblings: vec!["config.json".into()],
+            },
+            config: Some(serde_json::json!({ "hidden_size": 4096, "max_position_embeddings": 8192 })),
+        }
+    }
+
+    #[test]
+    fn lean_parse_keeps_every_field_but_tags_and_siblings() {
+        let d = sample();
+        let json = serde_json::to_string(&Cached::Found { details: d.clone() }).expect("json");
+        assert_eq!(parse_cached(&json, false), Some(Lookup::Found(d.clone())));
+        let mut lean = d;
+        lean.record.tags.clear();
+        lean.record.siblings.clear();
+        assert_eq!(parse_cached(&json, true), Some(Lookup::Found(lean)));
+    }
+
+    #[test]
+    fn negative_and_corrupt_entries() {
+        let json = serde_json::to_string(&Cached::NotFound { message: "the Hub has no model x (HTTP 404)".into() }).expect("json");
+        for lean in [false, true] {
+            assert_eq!(parse_cached(&json, lean), Some(Lookup::NotFound("the Hub has no model x (HTTP 404)".into())));
+            assert_eq!(parse_cached("{\"status\":\"found\"}", lean), None);
+            assert_eq!(parse_cached("{\"status\":\"found\",\"details\":{\"record\":{}}}", lean), None);
+            assert_eq!(parse_cached("not json", lean), None);
+        }
     }
 }

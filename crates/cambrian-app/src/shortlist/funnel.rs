@@ -6,7 +6,7 @@
 
 use super::details::{store_err, DetailSource, DetailStats, Lookup, ModelDetails, RemoteSettings};
 use super::hardware::{self, HwCheck, HwOutcome};
-use super::{assess_with_lineage, fetch_lineage, kb_version, KbVersion, Profile, Verdict};
+use super::{assess_with_lineage, base_ids, fetch_lineage, kb_version, KbVersion, Profile, Verdict};
 use crate::{Error, Result};
 use cambrian_store::Store;
 use cambrian_types::ModelRecord;
@@ -330,26 +330,30 @@ fn cheap_stages<'m>(f: &mut Funnel<'_>, models: &'m [ModelRecord]) -> Vec<&'m Mo
     out2
 }
 
-/// Merge a listing record with fetched details: details win where present,
-/// the listing's counters (same snapshot) are kept.
-fn merged(listing: &ModelRecord, d: Option<&ModelDetails>) -> ModelDetails {
-    match d {
-        Some(d) => {
-            let mut rec = d.record.clone();
-            rec.downloads_30d = listing.downloads_30d.or(rec.downloads_30d);
-            rec.likes = listing.likes.or(rec.likes);
-            if rec.pipeline_tag.is_none() {
-                rec.pipeline_tag = listing.pipeline_tag.clone();
-            }
-            if rec.gated.is_none() {
-                rec.gated = listing.gated.clone();
-            }
-            if rec.safetensors.is_none() {
-                rec.safetensors = listing.safetensors.clone();
-            }
-            ModelDetails { record: rec, config: d.config.clone() }
+/// Merge the listing record into fetched details, in place: details win
+/// where present, the listing's counters (same snapshot) are kept.
+fn apply_listing(rec: &mut ModelRecord, listing: &ModelRecord) {
+    rec.downloads_30d = listing.downloads_30d.or(rec.downloads_30d);
+    rec.likes = listing.likes.or(rec.likes);
+    if rec.pipeline_tag.is_none() {
+        rec.pipeline_tag = listing.pipeline_tag.clone();
+    }
+    if rec.gated.is_none() {
+        rec.gated = listing.gated.clone();
+    }
+    if rec.safetensors.is_none() {
+        rec.safetensors = listing.safetensors.clone();
+    }
+}
+
+/// Merge the listing into the details of every model that passed the
+/// listing-only stages (the details of base models stay as fetched, except
+/// when a base model is itself such a survivor).
+fn apply_listings(details: &mut HashMap<String, Lookup>, survivors: &[&ModelRecord]) {
+    for r in survivors {
+        if let Some(Lookup::Found(d)) = details.get_mut(&r.id) {
+            apply_listing(&mut d.record, r);
         }
-        None => ModelDetails { record: listing.clone(), config: None },
     }
 }
 
@@ -362,29 +366,56 @@ pub fn run_funnel(models: &[ModelRecord], details: &HashMap<String, Lookup>, req
     let hw_check = HwCheck::new(req)?;
     let mut f = Funnel { req, stages: HashMap::new(), excluded: Vec::new() };
     let survivors = cheap_stages(&mut f, models);
+    let mut details = details.clone();
+    apply_listings(&mut details, &survivors);
+    detail_stages(f, &survivors, &details, hw_check)
+}
 
+/// Where a survivor's details are: the looked-up map, or its listing record alone.
+enum Src<'d> {
+    Map(&'d ModelDetails),
+    Listing(usize),
+}
+
+/// The stages from `details` on, over the survivors of [`cheap_stages`];
+/// `details` already carry the listing's counters ([`apply_listings`]).
+/// Works on references into `details`: nothing is cloned per model except
+/// for models whose details are missing.
+fn detail_stages(
+    mut f: Funnel<'_>,
+    survivors: &[&ModelRecord],
+    details: &HashMap<String, Lookup>,
+    hw_check: Option<HwCheck>,
+) -> Result<(Vec<StageSummary>, Vec<Candidate>, Vec<Exclusion>)> {
+    let req = f.req;
     // Details.
     f.enter(Stage::Details, survivors.len());
-    let mut with_details: Vec<(ModelDetails, Vec<String>)> = Vec::with_capacity(survivors.len());
+    let mut listing_only: Vec<ModelDetails> = Vec::new();
+    let mut srcs: Vec<(Src<'_>, Vec<String>)> = Vec::with_capacity(survivors.len());
     for r in survivors {
         let mut caveats = Vec::new();
-        let d = match details.get(&r.id) {
-            Some(Lookup::Found(d)) => Some(d),
+        match details.get(&r.id) {
+            Some(Lookup::Found(d)) => {
+                srcs.push((Src::Map(d), caveats));
+                continue;
+            }
             Some(Lookup::NotFound(m)) => {
                 f.exclude(r, Stage::Details, format!("{m}; the snapshot lists it but the Hub no longer has it"), None, r.license.clone(), None);
                 continue;
             }
-            Some(Lookup::Unavailable(m)) => {
-                caveats.push(format!("details unavailable ({m}); using the listing fields only"));
-                None
-            }
-            None => {
-                caveats.push("details not looked up; using the listing fields only".into());
-                None
-            }
-        };
-        with_details.push((merged(r, d), caveats));
+            Some(Lookup::Unavailable(m)) => caveats.push(format!("details unavailable ({m}); using the listing fields only")),
+            None => caveats.push("details not looked up; using the listing fields only".into()),
+        }
+        srcs.push((Src::Listing(listing_only.len()), caveats));
+        listing_only.push(ModelDetails { record: (*r).clone(), config: None });
     }
+    let with_details: Vec<(&ModelDetails, Vec<String>)> = srcs
+        .into_iter()
+        .filter_map(|(s, cav)| match s {
+            Src::Map(d) => Some((d, cav)),
+            Src::Listing(i) => listing_only.get(i).map(|d| (d, cav)),
+        })
+        .collect();
 
     // Gated.
     f.enter(Stage::Gated, with_details.len());
@@ -400,8 +431,8 @@ pub fn run_funnel(models: &[ModelRecord], details: &HashMap<String, Lookup>, req
 
     // License (with lineage).
     f.enter(Stage::License, stage_in.len());
-    struct Lic {
-        d: ModelDetails,
+    struct Lic<'d> {
+        d: &'d ModelDetails,
         cav: Vec<String>,
         license_id: String,
         verdict: Verdict,
@@ -410,7 +441,7 @@ pub fn run_funnel(models: &[ModelRecord], details: &HashMap<String, Lookup>, req
     }
     let mut lic_pass = Vec::with_capacity(stage_in.len());
     for (d, mut cav) in stage_in {
-        let a = assess_with_lineage(&d, details, &req.profile)?;
+        let a = assess_with_lineage(d, details, &req.profile)?;
         let license_id = a.own.license_id.clone();
         let reason_text = || {
             let mut parts: Vec<String> = a.own.reasons.iter().filter(|_| a.own.verdict == a.verdict).map(|r| {
@@ -462,7 +493,7 @@ pub fn run_funnel(models: &[ModelRecord], details: &HashMap<String, Lookup>, req
     f.enter(Stage::Size, lic_pass.len());
     let mut size_pass = Vec::with_capacity(lic_pass.len());
     for mut l in lic_pass {
-        let pc = param_count(&l.d).or_else(|| hardware::params_from_config(&l.d).map(|p| (p, "computed from config")));
+        let pc = param_count(l.d).or_else(|| hardware::params_from_config(l.d).map(|p| (p, "computed from config")));
         if let Some(max) = req.max_params {
             match pc {
                 Some((p, _)) if p > max => {
@@ -482,7 +513,7 @@ pub fn run_funnel(models: &[ModelRecord], details: &HashMap<String, Lookup>, req
     for (mut l, pc) in size_pass {
         let mut outcome = None;
         if let Some(check) = &hw_check {
-            match check.check(&l.d, pc.map(|x| x.0)) {
+            match check.check(l.d, pc.map(|x| x.0)) {
                 Ok(o) if o.fits => outcome = Some(o),
                 Ok(o) => {
                     let reason = o.reason.clone();
@@ -506,7 +537,7 @@ pub fn run_funnel(models: &[ModelRecord], details: &HashMap<String, Lookup>, req
     f.enter(Stage::Context, hw_pass.len());
     let mut ctx_pass = Vec::with_capacity(hw_pass.len());
     for (mut l, pc, hw) in hw_pass {
-        let mc = max_context(&l.d);
+        let mc = max_context(l.d);
         if let Some(need) = req.context {
             match mc {
                 Some((m, src)) if m < need => {
@@ -623,7 +654,7 @@ pub struct FindProgress {
 /// the store), run the funnel.
 pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, progress: &dyn Fn(FindProgress)) -> Result<FindReport> {
     // Validate what can be validated before touching the store or the network.
-    HwCheck::new(req)?;
+    let hw_check = HwCheck::new(req)?;
     let mut store = Store::open(store_dir).map_err(store_err)?;
     let snaps = store.snapshots().map_err(store_err)?;
     let snap = match req.snapshot {
@@ -636,15 +667,17 @@ pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, 
     };
     let models = store.snapshot_models(snap.id).map_err(store_err)?;
     let mut f = Funnel { req, stages: HashMap::new(), excluded: Vec::new() };
-    let wanted: Vec<String> = cheap_stages(&mut f, &models).into_iter().map(|r| r.id.clone()).collect();
-    let mut src = DetailSource::new(&mut store, remote.clone());
+    // Listing-only stages first: details are looked up (and parsed) only for their survivors.
+    let survivors = cheap_stages(&mut f, &models);
+    let wanted: Vec<String> = survivors.iter().map(|r| r.id.clone()).collect();
+    let mut src = DetailSource::new(&mut store, remote.clone()).without_tags();
     let cb = |done: u64, total: u64| progress(FindProgress { done, total });
     let mut details = src.get_many(&wanted, &cb).await?;
-    let roots: Vec<ModelDetails> = wanted.iter().filter_map(|id| details.get(id).and_then(Lookup::details).cloned()).collect();
-    let root_refs: Vec<&ModelDetails> = roots.iter().collect();
-    fetch_lineage(&mut src, &mut details, &root_refs, &cb).await?;
+    let bases = base_ids(wanted.iter().filter_map(|id| details.get(id).and_then(Lookup::details)));
+    fetch_lineage(&mut src, &mut details, bases, &cb).await?;
     let stats = src.stats.clone();
-    let (stages, shortlist, excluded) = run_funnel(&models, &details, req)?;
+    apply_listings(&mut details, &survivors);
+    let (stages, shortlist, excluded) = detail_stages(f, &survivors, &details, hw_check)?;
     Ok(FindReport {
         snapshot: Some(SnapshotRef { id: snap.id.0, taken_at: snap.taken_at, source: snap.source.clone(), query: snap.query.clone(), models: snap.models }),
         request: req.clone(),
@@ -655,4 +688,58 @@ pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, 
         details: stats,
         kb: kb_version()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listing(id: &str, task: &str, dl: u64) -> ModelRecord {
+        ModelRecord { id: id.into(), pipeline_tag: Some(task.into()), downloads_30d: Some(dl), likes: Some(dl / 10), ..Default::default() }
+    }
+
+    fn found(id: &str, license: &str, dl: u64) -> Lookup {
+        Lookup::Found(ModelDetails {
+            record: ModelRecord { id: id.into(), license: Some(license.into()), downloads_30d: Some(dl), ..Default::default() },
+            config: None,
+        })
+    }
+
+    #[test]
+    fn every_model_is_accounted_for_and_the_listing_counters_win() {
+        let models = vec![
+            listing("a/apache", "text-generation", 500),
+            listing("b/nc", "text-generation", 900),
+            listing("c/gone", "text-generation", 50),
+            listing("d/offline", "text-generation", 40),
+            listing("e/image", "text-to-image", 10_000),
+        ];
+        let mut details = HashMap::new();
+        // The cached details carry older counters; the snapshot's (listing) counters must win.
+        details.insert("a/apache".to_string(), found("a/apache", "apache-2.0", 1));
+        details.insert("b/nc".to_string(), found("b/nc", "cc-by-nc-4.0", 1));
+        details.insert("c/gone".to_string(), Lookup::NotFound("the Hub has no model c/gone (HTTP 404)".into()));
+        details.insert("d/offline".to_string(), Lookup::Unavailable("not cached, and --offline forbids fetching".into()));
+        let req = FindRequest { task: Some("text-generation".into()), include_review: true, ..FindRequest::default() };
+        let (stages, short, excl) = run_funnel(&models, &details, &req).expect("funnel");
+        assert_eq!(short.len() + excl.len(), models.len());
+        let stage_of = |id: &str| excl.iter().find(|e| e.id == id).map(|e| e.stage);
+        assert_eq!(stage_of("e/image"), Some(Stage::Task));
+        assert_eq!(stage_of("c/gone"), Some(Stage::Details));
+        assert_eq!(stage_of("b/nc"), Some(Stage::License));
+        let a = short.iter().find(|c| c.id == "a/apache").expect("apache shortlisted");
+        assert_eq!(a.downloads_30d, Some(500));
+        assert_eq!(a.likes, Some(50));
+        assert_eq!(a.verdict, Verdict::Yes);
+        // No license in the listing and no details: kept only because --include-review, with caveats.
+        let d = short.iter().find(|c| c.id == "d/offline").expect("offline model kept for review");
+        assert_eq!(d.verdict, Verdict::NeedsReview);
+        assert!(d.caveats.iter().any(|c| c.contains("details unavailable")), "{:?}", d.caveats);
+        // Ranking: yes before needs-review.
+        assert_eq!(short.first().map(|c| c.id.as_str()), Some("a/apache"));
+        let st = |s: Stage| stages.iter().find(|x| x.stage == s).map(|x| (x.input, x.excluded, x.passed));
+        assert_eq!(st(Stage::Task), Some((5, 1, 4)));
+        assert_eq!(st(Stage::Details), Some((4, 1, 3)));
+        assert_eq!(st(Stage::License), Some((3, 1, 2)));
+    }
 }
