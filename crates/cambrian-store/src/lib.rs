@@ -382,7 +382,7 @@ impl Store {
         }
         refresh_caches(&tx, &mut self.caches)?;
         load_members(&tx, &mut self.caches, id, info.models)?;
-        let (stats, rows) = write_rows(&tx, &mut self.caches, id, info.models, models)?;
+        let (stats, rows) = write_rows(&tx, &mut self.caches, id, info.models, models, true)?;
         if !rows.is_empty() {
             let mut buf = Vec::with_capacity(rows.len() * 24);
             encode_rows(&rows, &mut buf);
@@ -434,6 +434,7 @@ impl Store {
         };
         tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0]).ctx("completing a snapshot")?;
         complete_in(&tx, id, &mut rows)?;
+        schema::publish_new_models(&tx)?;
         tx.commit().ctx("committing completion")?;
         Ok(())
     }
@@ -445,6 +446,7 @@ impl Store {
         let tx = self.conn.transaction().ctx("starting abandon")?;
         tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0]).ctx("removing abandoned rows")?;
         tx.execute("UPDATE snapshot SET status = 2, checkpoint = NULL, models = 0 WHERE id = ?1", [id.0]).ctx("abandoning a snapshot")?;
+        schema::publish_new_models(&tx)?;
         tx.commit().ctx("committing abandon")?;
         self.caches.members.remove(&id);
         self.caches.pending.remove(&id);
@@ -503,7 +505,7 @@ impl Store {
         .ctx("creating a snapshot")?;
         let id = SnapshotId(tx.last_insert_rowid());
         self.caches.members.insert(id, KeySet::default());
-        let (_, mut rows) = write_rows(&tx, &mut self.caches, id, 0, models)?;
+        let (_, mut rows) = write_rows(&tx, &mut self.caches, id, 0, models, false)?;
         self.caches.members.remove(&id);
         complete_in(&tx, id, &mut rows)?;
         tx.commit().ctx("committing an import")?;
@@ -570,7 +572,7 @@ impl Store {
 
     pub(crate) fn model_key(&self, model_id: &str) -> Result<Option<i64>, StoreError> {
         self.conn
-            .query_row("SELECT id FROM model WHERE name = ?1", [model_id], |r| r.get(0))
+            .query_row("SELECT id FROM model WHERE name = ?1 UNION ALL SELECT id FROM model_new WHERE name = ?1 LIMIT 1", [model_id], |r| r.get(0))
             .optional()
             .ctx("looking up a model")
     }
@@ -708,7 +710,7 @@ fn pending_rows(conn: &Connection, id: SnapshotId) -> Result<Vec<Row>, StoreErro
 
 fn max_ids(tx: &Connection) -> Result<(i64, i64, i64), StoreError> {
     tx.prepare_cached(
-        "SELECT (SELECT coalesce(max(id), 0) FROM model), (SELECT coalesce(max(id), 0) FROM detail), (SELECT coalesce(max(id), 0) FROM term)",
+        "SELECT max((SELECT coalesce(max(id), 0) FROM model), (SELECT coalesce(max(id), 0) FROM model_new)), (SELECT coalesce(max(id), 0) FROM detail), (SELECT coalesce(max(id), 0) FROM term)",
     )
     .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
     .ctx("reading the dictionary sizes")
@@ -724,7 +726,7 @@ fn refresh_caches(tx: &Connection, c: &mut Caches) -> Result<(), StoreError> {
     }
     *c = Caches::default();
     {
-        let mut st = tx.prepare("SELECT id, name, detail, fp FROM model").ctx("loading model ids")?;
+        let mut st = tx.prepare("SELECT id, name, detail, fp FROM model UNION ALL SELECT id, name, detail, fp FROM model_new").ctx("loading model ids")?;
         c.models.reserve(usize::try_from(m).unwrap_or(0).min(1 << 21));
         let mut rows = st.query([]).ctx("loading model ids")?;
         while let Some(r) = rows.next().ctx("loading model ids")? {
@@ -829,8 +831,16 @@ fn lookup_and_fingerprint(models: &[ModelRecord], dict: &FastMap<String, ModelEn
 /// snapshot `id`, whose first `already` ranks are taken) and return their
 /// rows, in listing order. Duplicates (already in the snapshot, or earlier in
 /// `models`) are skipped. Mutates the caches; the caller drops them on error.
-fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, models: &[ModelRecord]) -> Result<(AppendStats, Vec<Row>), StoreError> {
-    let mut insert_model = tx.prepare_cached("INSERT INTO model (id, name, detail, fp) VALUES (?1, ?2, ?3, ?4)").ctx("preparing the model insert")?;
+fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, models: &[ModelRecord], defer_names: bool) -> Result<(AppendStats, Vec<Row>), StoreError> {
+    // A sync's new models wait in `model_new` (no index) until completion; an import is one transaction anyway.
+    let mut insert_model = tx
+        .prepare_cached(if defer_names {
+            "INSERT INTO model_new (id, name, detail, fp) VALUES (?1, ?2, ?3, ?4)"
+        } else {
+            "INSERT INTO model (id, name, detail, fp) VALUES (?1, ?2, ?3, ?4)"
+        })
+        .ctx("preparing the model insert")?;
+    let mut update_new = tx.prepare_cached("UPDATE model_new SET detail = ?2, fp = ?3 WHERE id = ?1").ctx("preparing the model update")?;
     let mut insert_detail = tx.prepare_cached("INSERT INTO detail (id, model, json) VALUES (?1, ?2, ?3)").ctx("preparing the detail insert")?;
     let mut update_model = tx.prepare_cached("UPDATE model SET detail = ?2, fp = ?3 WHERE id = ?1").ctx("preparing the model update")?;
     let mut stored_detail = tx.prepare_cached("SELECT json FROM detail WHERE id = ?1").ctx("preparing the detail lookup")?;
@@ -883,7 +893,9 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
                             .ctx("reading a model's detail")?
                             .unwrap_or(false);
                         if same {
-                            update_model.execute(params![key, e.detail, fp]).ctx("recording a fingerprint")?;
+                            if update_model.execute(params![key, e.detail, fp]).ctx("recording a fingerprint")? == 0 {
+                                update_new.execute(params![key, e.detail, fp]).ctx("recording a fingerprint")?;
+                            }
                             if let Some(x) = c.models.get_mut(m.id.as_str()) {
                                 x.fp = Some(fp);
                             }
@@ -897,7 +909,9 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
                         let did = c.max_detail + 1;
                         encode_detail(m, &mut buf)?;
                         insert_detail.execute(params![did, key, &buf[..]]).ctx("writing a model's detail")?;
-                        update_model.execute(params![key, did, fp]).ctx("recording a model's detail")?;
+                        if update_model.execute(params![key, did, fp]).ctx("recording a model's detail")? == 0 {
+                            update_new.execute(params![key, did, fp]).ctx("recording a model's detail")?;
+                        }
                         c.max_detail = did;
                         if let Some(x) = c.models.get_mut(m.id.as_str()) {
                             (x.detail, x.fp) = (did, Some(fp));

@@ -275,7 +275,7 @@ impl Store {
         if keys.len() > 2_000 {
             // Many names: one scan of the dictionary beats point lookups.
             let wanted: std::collections::HashSet<i64> = keys.collect();
-            let mut st = self.conn().prepare_cached("SELECT id, name FROM model").ctx("reading model names")?;
+            let mut st = self.conn().prepare_cached("SELECT id, name FROM model UNION ALL SELECT id, name FROM model_new").ctx("reading model names")?;
             let mut rows = st.query([]).ctx("reading model names")?;
             let mut out = HashMap::with_capacity(wanted.len());
             while let Some(r) = rows.next().ctx("reading model names")? {
@@ -286,7 +286,10 @@ impl Store {
             }
             return Ok(out);
         }
-        let mut st = self.conn().prepare_cached("SELECT name FROM model WHERE id = ?1").ctx("reading model names")?;
+        let mut st = self
+            .conn()
+            .prepare_cached("SELECT name FROM model WHERE id = ?1 UNION ALL SELECT name FROM model_new WHERE id = ?1 LIMIT 1")
+            .ctx("reading model names")?;
         let mut out = HashMap::new();
         for k in keys {
             if let Some(name) = st.query_row([k], |r| r.get::<_, String>(0)).optional().ctx("reading model names")? {

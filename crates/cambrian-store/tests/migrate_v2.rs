@@ -28,7 +28,7 @@ fn v<T: serde::Serialize>(x: T) -> Value {
 fn a_v2_store_reads_back_identically_after_migration() {
     let (dir, s, exp) = migrated();
     assert_eq!(s.schema_version(), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 3);
+    assert_eq!(SCHEMA_VERSION, 4);
     let snaps = s.snapshots().unwrap();
     assert_eq!(v(&snaps), exp["snapshots"]);
     assert_eq!(snaps.len(), 6);
@@ -60,7 +60,7 @@ fn a_v2_store_reads_back_identically_after_migration() {
     let pending: i64 = c.query_row("SELECT sum(n) FROM pending", [], |r| r.get(0)).unwrap();
     assert_eq!(pending, 40);
     // Opening again is a no-op.
-    assert_eq!(Store::open(dir.path()).unwrap().schema_version(), 3);
+    assert_eq!(Store::open(dir.path()).unwrap().schema_version(), SCHEMA_VERSION);
 }
 
 #[test]

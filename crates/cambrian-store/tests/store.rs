@@ -367,3 +367,39 @@ fn large_batches_dedupe_and_round_trip() {
     let n: i64 = c.query_row("SELECT count(*) FROM detail", [], |r| r.get(0)).unwrap();
     assert_eq!(n, 6301, "one detail per model plus the one change");
 }
+
+/// A sync's new models wait in `model_new` (no name index) and move into
+/// `model` at completion; they are usable in between, also after a reopen.
+#[test]
+fn new_models_of_a_sync_are_published_at_completion() {
+    let dir = tempfile::tempdir().unwrap();
+    let count = |t: &str| -> i64 {
+        Connection::open(dir.path().join(DB_FILE)).unwrap().query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0)).unwrap()
+    };
+    let id = {
+        let mut s = Store::open(dir.path()).unwrap();
+        let id = s.begin_snapshot(&snap(7)).unwrap();
+        s.append_batch(id, &[rec("a/x", 5, None), rec("b/y", 3, None)], Some("p2")).unwrap();
+        id
+    };
+    assert_eq!((count("model"), count("model_new")), (0, 2));
+    let mut s = Store::open(dir.path()).unwrap();
+    // Readable while in progress (names come from model_new) ...
+    let ids: Vec<_> = s.snapshot_models(id).unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(ids, ["a/x", "b/y"]);
+    // ... known to the reopened writer (no duplicate key for b/y), and a detail change is kept.
+    let mut y = rec("b/y", 3, None);
+    y.tags.push("changed".into());
+    let mut z = rec("c/z", 1, None);
+    z.tags.push("z".into());
+    let st = s.append_batch(id, &[y.clone(), z.clone()], Some("p3")).unwrap();
+    assert_eq!((st.inserted, st.duplicates), (1, 1));
+    s.complete_snapshot(id).unwrap();
+    assert_eq!((count("model"), count("model_new")), (3, 0));
+    // Next day: b/y with the changed detail (not seen, it was a duplicate) is one new detail; c/z none.
+    let before = count("detail");
+    s.import_snapshot(&snap(8), &[rec("a/x", 6, None), y, z.clone()]).unwrap();
+    assert_eq!(count("detail"), before + 1);
+    assert_eq!(s.latest_model("c/z").unwrap().unwrap().1, z);
+    assert_eq!(s.model_history("a/x").unwrap().len(), 2);
+}
