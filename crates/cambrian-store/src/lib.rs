@@ -14,7 +14,8 @@
 //!   that turns them into the complete snapshot's segments).
 //! * Schema v3 stores a snapshot's rows packed (see `packed.rs`): one blob per
 //!   appended batch while in progress, 256-row segments sorted by model key
-//!   once complete.
+//!   once complete. v4: a sync's new models wait in `model_new` until the
+//!   snapshot completes.
 
 pub mod cache_many;
 mod error;
