@@ -1,45 +1,90 @@
 #!/usr/bin/env bash
-# bench/sync: records/s of `cambrian sync` vs huggingface_hub's HfApi().list_models(...)
-# over the same hubsim listing (same sort, page size, expand), in one run, and the ratio.
-# Needs: cargo, python3 with `pip install huggingface_hub`.
+# bench/sync: records/s of `cambrian sync` (fetch + parse + store, process wall) vs
+# huggingface_hub's HfApi().list_models(...) (iterate only) over the same cambrian-hubsim
+# listing — same sort (trendingScore, descending), same page size (the server default of
+# 1000: huggingface_hub sends no `limit` when iterating everything, cambrian sends
+# limit=1000), same expand set — in one run, and their ratios.
+#
+# cambrian is timed twice:
+#   day 1: the first sync into an empty store (every model is new to the store);
+#   day 2: the next sync into the same store (the daily case: models known, details
+#          unchanged, only the per-snapshot rows are written).
+#
 # Usage: bench/sync/run.sh [MODELS=200000]
+# Needs: cargo; python3 with huggingface_hub (installed with pip if missing, into
+# bench/sync/.venv when the system pip refuses).
 set -euo pipefail
 N=${1:-200000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-track}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+
+# The peer.
+PY=python3
+if ! $PY -c "import huggingface_hub" 2>/dev/null; then
+  if ! $PY -m pip install -q huggingface_hub 2>/dev/null; then
+    VENV="$ROOT/bench/sync/.venv"
+    [ -x "$VENV/bin/python" ] || $PY -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q huggingface_hub
+    PY="$VENV/bin/python"
+  fi
+fi
+
 cargo build --release -q --manifest-path "$ROOT/Cargo.toml" --bin cambrian --bin cambrian-hubsim
 BIN=$CARGO_TARGET_DIR/release
 TMP=$(mktemp -d)
 SIM_PID=
-cleanup() { [ -n "$SIM_PID" ] && kill "$SIM_PID" 2>/dev/null; rm -rf "$TMP"; }
+cleanup() { if [ -n "$SIM_PID" ]; then kill "$SIM_PID" 2>/dev/null || true; fi; rm -rf "$TMP"; }
 trap cleanup EXIT
 "$BIN/cambrian-hubsim" --models "$N" --seed 1 --fault-rate 0 > "$TMP/sim.out" 2> "$TMP/sim.err" &
 SIM_PID=$!
-for _ in $(seq 1 600); do [ -s "$TMP/sim.out" ] && break; sleep 0.1; done
+for _ in $(seq 1 1200); do [ -s "$TMP/sim.out" ] && break; sleep 0.1; done
 URL=$(head -n1 "$TMP/sim.out")
-echo "hubsim: $URL ($N generated models)"
+[ -n "$URL" ] || { echo "hubsim did not start:"; cat "$TMP/sim.err"; exit 1; }
+# The same expand set as `cambrian sync` (crates/cambrian-app/src/tracking/sync.rs DEFAULT_EXPAND).
 EXPAND="author createdAt lastModified downloads downloadsAllTime likes trendingScore pipeline_tag library_name tags gated sha"
 
-t0=$(date +%s.%N)
-env -u HF_TOKEN "$BIN/cambrian" --quiet --json --store "$TMP/store" sync --endpoint "$URL" --page-size 1000 > "$TMP/sync.json"
-t1=$(date +%s.%N)
-C_ROWS=$(python3 -c "import json;print(json.load(open('$TMP/sync.json'))['snapshot']['models'])")
-C_WALL=$(python3 -c "print($t1-$t0)")
+echo "hubsim: $URL ($N generated models + 1 declared)"
+echo "versions: $("$BIN/cambrian" --version 2>/dev/null || echo cambrian) (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')), huggingface_hub $($PY -c 'import huggingface_hub;print(huggingface_hub.__version__)'), $($PY --version 2>&1)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-P_OUT=$(HF_ENDPOINT="$URL" HF_HUB_DISABLE_TELEMETRY=1 python3 - "$EXPAND" <<'PY'
+csync() { # $1 = label; prints "rows wall store_secs fetch_wait_secs"
+  local t0 t1
+  t0=$(date +%s.%N)
+  env -u HF_TOKEN "$BIN/cambrian" --quiet --json --store "$TMP/store" sync --endpoint "$URL" --page-size 1000 > "$TMP/$1.json"
+  t1=$(date +%s.%N)
+  $PY - "$TMP/$1.json" "$t0" "$t1" <<'PY'
+import json, sys
+d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+print(d["snapshot"]["models"], float(sys.argv[3]) - float(sys.argv[2]), d["store_secs"], d["fetch_wait_secs"], d["pages"], d["bytes_received"])
+PY
+}
+
+C1=$(csync day1)
+P_OUT=$(HF_ENDPOINT="$URL" HF_HUB_DISABLE_TELEMETRY=1 $PY - "$EXPAND" <<'PY'
 import sys, time
 from huggingface_hub import HfApi
 expand = sys.argv[1].split()
-t = time.time()
+t = time.perf_counter()
 n = sum(1 for _ in HfApi().list_models(sort="trendingScore", limit=None, expand=expand))
-print(n, time.time() - t)
+print(n, time.perf_counter() - t)
 PY
 )
-P_ROWS=${P_OUT% *}; P_WALL=${P_OUT#* }
-python3 - "$C_ROWS" "$C_WALL" "$P_ROWS" "$P_WALL" <<'PY'
+C2=$(csync day2)
+echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+
+$PY - "$C1" "$C2" "$P_OUT" <<'PY'
 import sys
-cr, cw, pr, pw = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-print(f"cambrian sync (fetch + parse + store, process wall): {cr} records in {cw:.2f} s = {cr/cw:,.0f} records/s")
-print(f"huggingface_hub HfApi().list_models (iterate only):   {pr} records in {pw:.2f} s = {pr/pw:,.0f} records/s")
-print(f"ratio (cambrian / huggingface_hub, records/s): {(cr/cw)/(pr/pw):.1f}x")
+c1, c2, p = (s.split() for s in sys.argv[1:4])
+pr, pw = int(p[0]), float(p[1])
+prate = pr / pw
+for label, c in (("day 1, empty store", c1), ("day 2, same store ", c2)):
+    rows, wall, store, wait, pages, nbytes = int(c[0]), float(c[1]), float(c[2]), float(c[3]), int(c[4]), int(c[5])
+    print(f"cambrian sync ({label}): {rows} records, {pages} pages, {nbytes/1e6:.1f} MB in {wall:.2f} s = {rows/wall:,.0f} records/s"
+          f"  [store {store:.2f} s, waiting for pages {wait:.2f} s, rest (start-up, parse overlap) {max(wall-store-wait,0):.2f} s]")
+print(f"huggingface_hub HfApi().list_models (iterate only): {pr} records in {pw:.2f} s = {prate:,.0f} records/s")
+for label, c in (("day 1", c1), ("day 2", c2)):
+    rows, wall = int(c[0]), float(c[1])
+    print(f"ratio {label} (cambrian / huggingface_hub, records/s): {(rows/wall)/prate:.1f}x")
+if not (int(c1[0]) == int(c2[0]) == pr):
+    print(f"WARNING: record counts differ: {c1[0]} / {c2[0]} / {pr}")
 PY

@@ -372,7 +372,11 @@ impl HubClient {
             }
         };
 
-        let mut buf = BytesMut::new();
+        // The announced length (at most 8 MiB up front, never more than may
+        // be read): one allocation instead of repeated growth for a listing
+        // page of ~0.5 MB; a body beyond it still grows the buffer.
+        let announced = resp.content_length().unwrap_or(0).min(limit).min(8 << 20);
+        let mut buf = BytesMut::with_capacity(usize::try_from(announced).unwrap_or(0));
         loop {
             let chunk = match tokio::time::timeout_at(deadline.into(), resp.chunk()).await {
                 Err(_) => return Err(HubError::Timeout { url: url.to_string(), phase: "total", after: cfg.total_timeout }),

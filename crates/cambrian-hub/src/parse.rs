@@ -163,7 +163,8 @@ impl<'de> Visitor<'de> for LaxVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Lax<'de>, A::Error> {
         // The size hint comes from the input: cap what is reserved up front.
-        let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        // Lists here are mostly `tags` (about 10 on the Hub).
+        let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(16).min(64));
         while let Some(x) = seq.next_element::<Lax<'de>>()? {
             v.push(x);
         }

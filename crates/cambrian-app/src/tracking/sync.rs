@@ -2,7 +2,10 @@
 //!
 //! Checkpointing: every page's models are appended together with the cursor of the page
 //! that follows (`next:<absolute URL>`, or `end` when the listing is exhausted) in ONE
-//! store transaction (`Store::append_batch`). A rerun with the same source and query
+//! store transaction (`Store::append_batch`); consecutive pages that are already fetched
+//! when the store is free go into one transaction with the cursor after the last of them.
+//! Fetching (and parsing) runs one task ahead of storing, so page N+1 is fetched while
+//! page N is stored. A rerun with the same source and query
 //! finds the in-progress snapshot (`Store::resumable_snapshot`) and continues from the
 //! stored cursor; ids already in the snapshot are not duplicated (the store keeps the
 //! first occurrence, so ranks are unchanged). The snapshot becomes visible only at
@@ -12,10 +15,11 @@ use super::{store_err, SnapshotSummary};
 use crate::{Error, Result};
 use cambrian_hub::{HubClient, HubConfig, HubError, ItemWarning, ListPage, ListQuery, PageCursor};
 use cambrian_store::{NewSnapshot, Store};
+use cambrian_types::ModelRecord;
 use serde::Serialize;
 use std::collections::HashSet;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Fields asked of the listing by default (`expand[]`). Enough for trends (counts,
 /// categories, base-model family, license) without the heavy per-model fields
@@ -95,13 +99,21 @@ pub struct SyncReport {
     pub rate_limited_waits: u64,
     pub bytes_received: u64,
     pub elapsed_secs: f64,
+    /// Of `elapsed_secs`: time spent in the store (page appends and the
+    /// final completion: sorting, aggregates, commit).
+    pub store_secs: f64,
+    /// Of `elapsed_secs`: time the store side waited for the next page
+    /// (fetch + parse not yet done). The rest is setup and bookkeeping.
+    pub fetch_wait_secs: f64,
     /// Rows per second over this run's wall time.
     pub models_per_sec: f64,
 }
 
 const MAX_WARNINGS_KEPT: usize = 50;
 /// Parsed pages that may wait for the store while the next is fetched.
-const PIPELINE_DEPTH: usize = 2;
+const PIPELINE_DEPTH: usize = 8;
+/// At most this many waiting pages are stored in one transaction.
+const MAX_PAGES_PER_COMMIT: usize = 8;
 
 /// Aborts the task when dropped (an early return stops the fetcher).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -213,10 +225,11 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
 
     // Pipeline: a fetcher task fetches and parses page N+1 (its URL comes
     // from page N's Link header) while this task stores page N. Pages reach
-    // the store strictly in order, each with the cursor of the page after it
-    // in the same `append_batch` transaction, so the checkpoint invariant is
-    // the same as for a one-page-at-a-time loop. At most
-    // `PIPELINE_DEPTH` + 1 parsed pages wait in memory.
+    // the store strictly in order; the rows of a page (or of several pages
+    // that were waiting) and the cursor of the page after the last of them
+    // go into ONE `append_batch` transaction, so the checkpoint invariant is
+    // that of a one-page-at-a-time loop. At most `PIPELINE_DEPTH` + 1 parsed
+    // pages wait in memory.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<std::result::Result<ListPage, HubError>>(PIPELINE_DEPTH);
     let fetcher = AbortOnDrop(tokio::spawn({
         let client = client.clone();
@@ -235,45 +248,87 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
         }
     }));
 
-    while let Some(page) = rx.recv().await {
-        if req.max_models.is_some_and(|m| rows >= m) {
-            break;
-        }
-        let page = page.map_err(hub_err)?;
-        pages += 1;
-        items += page.models.len() as u64;
-        warning_count += page.item_warnings.len() as u64;
-        for w in page.item_warnings {
-            if warnings.len() < MAX_WARNINGS_KEPT {
-                warnings.push(w);
+    let mut store_time = Duration::ZERO;
+    let mut wait_time = Duration::ZERO;
+    let mut done = false;
+    while !done {
+        let t = Instant::now();
+        let Some(first) = rx.recv().await else { break };
+        wait_time += t.elapsed();
+        // Pages that are already waiting go into the same transaction (the
+        // checkpoint is then the cursor after the last of them): when the
+        // store is the slower side, fewer, larger commits.
+        let mut batch = vec![first];
+        while batch.len() < MAX_PAGES_PER_COMMIT && batch.last().is_some_and(|p| p.is_ok()) {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
             }
         }
-        let mut models = page.models;
-        if let (Some(max), Some(seen)) = (req.max_models, seen.as_mut()) {
-            let before = models.len();
-            models.retain(|m| seen.insert(m.id.clone()));
-            dups += (before - models.len()) as u64;
-            let room = usize::try_from(max.saturating_sub(rows)).unwrap_or(usize::MAX);
-            models.truncate(room);
+        let mut models: Vec<ModelRecord> = Vec::new();
+        let mut checkpoint = None;
+        let mut batch_pages = 0u64;
+        let mut failure = None;
+        for page in batch {
+            // With a cap, `seen` makes `models` exactly the rows this batch adds.
+            if req.max_models.is_some_and(|m| rows + models.len() as u64 >= m) {
+                done = true;
+                break;
+            }
+            let page = match page {
+                Ok(p) => p,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            batch_pages += 1;
+            items += page.models.len() as u64;
+            warning_count += page.item_warnings.len() as u64;
+            for w in page.item_warnings {
+                if warnings.len() < MAX_WARNINGS_KEPT {
+                    warnings.push(w);
+                }
+            }
+            let mut page_models = page.models;
+            if let (Some(max), Some(seen)) = (req.max_models, seen.as_mut()) {
+                let before = page_models.len();
+                page_models.retain(|m| seen.insert(m.id.clone()));
+                dups += (before - page_models.len()) as u64;
+                let room = usize::try_from(max.saturating_sub(rows + models.len() as u64)).unwrap_or(usize::MAX);
+                page_models.truncate(room);
+            }
+            models.append(&mut page_models);
+            checkpoint = Some(match &page.next {
+                Some(url) => format!("{CK_NEXT}{url}"),
+                None => CK_END.to_string(),
+            });
         }
-        let checkpoint = match &page.next {
-            Some(url) => format!("{CK_NEXT}{url}"),
-            None => CK_END.to_string(),
-        };
-        // SQLite blocks this thread; let the runtime move other tasks (the
-        // fetcher) off it meanwhile.
-        let st = blocking(|| store.append_batch(id, &models, Some(&checkpoint))).map_err(store_err)?;
-        if seen.is_none() {
-            dups += (models.len() as u64).saturating_sub(st.inserted);
+        if let Some(checkpoint) = checkpoint {
+            // SQLite blocks this thread; let the runtime move other tasks (the
+            // fetcher) off it meanwhile.
+            let t = Instant::now();
+            let st = blocking(|| store.append_batch(id, &models, Some(&checkpoint))).map_err(store_err)?;
+            store_time += t.elapsed();
+            if seen.is_none() {
+                dups += (models.len() as u64).saturating_sub(st.inserted);
+            }
+            rows += st.inserted;
+            pages += batch_pages;
+            tracing::debug!(snapshot = id.0, pages, rows, "page stored");
+            report_progress(rows, pages, &client);
         }
-        rows += st.inserted;
-        tracing::debug!(snapshot = id.0, page = pages, rows, "page stored");
-        report_progress(rows, pages, &client);
+        if let Some(e) = failure {
+            // Everything before the failed page is stored with its cursor: a rerun resumes there.
+            return Err(hub_err(e));
+        }
     }
     drop(rx);
     drop(fetcher);
 
+    let t = Instant::now();
     let info = blocking(|| store.complete_snapshot(id)).map_err(store_err)?;
+    store_time += t.elapsed();
     let st = client.stats();
     let elapsed = started.elapsed().as_secs_f64();
     let new_rows = info.models.saturating_sub(resumed_rows);
@@ -292,6 +347,8 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
         rate_limited_waits: st.rate_limited_waits,
         bytes_received: st.bytes_received,
         elapsed_secs: elapsed,
+        store_secs: store_time.as_secs_f64(),
+        fetch_wait_secs: wait_time.as_secs_f64(),
         models_per_sec: if elapsed > 0.0 { new_rows as f64 / elapsed } else { 0.0 },
     })
 }
