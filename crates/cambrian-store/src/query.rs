@@ -244,7 +244,7 @@ impl Store {
         Ok(self.model_names_of(keys.iter().map(|k| k.0))?.into_iter().map(|(k, v)| (ModelKey(k), v)).collect())
     }
 
-    /// The `k` largest of `items` by value (NaN sorts lowest), ties broken by
+    /// The `k` largest of `items` by value (ordered by `f64::total_cmp`), ties broken by
     /// model name ascending, with their names. Names are read only for the
     /// candidates: the items above the k-th value plus every item tied with it.
     pub fn top_k_by_name<T>(&self, mut items: Vec<(f64, ModelKey, T)>, k: usize) -> Result<Vec<(String, f64, T)>, StoreError> {
