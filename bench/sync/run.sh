@@ -47,15 +47,19 @@ echo "hubsim: $URL ($N generated models + 1 declared)"
 echo "versions: $("$BIN/cambrian" --version 2>/dev/null || echo cambrian) (git $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')), huggingface_hub $($PY -c 'import huggingface_hub;print(huggingface_hub.__version__)'), $($PY --version 2>&1)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-csync() { # $1 = label; prints "rows wall store_secs fetch_wait_secs"
-  local t0 t1
-  t0=$(date +%s.%N)
-  env -u HF_TOKEN "$BIN/cambrian" --quiet --json --store "$TMP/store" sync --endpoint "$URL" --page-size 1000 > "$TMP/$1.json"
-  t1=$(date +%s.%N)
-  $PY - "$TMP/$1.json" "$t0" "$t1" <<'PY'
-import json, sys
-d = json.loads(open(sys.argv[1]).read().splitlines()[-1])
-print(d["snapshot"]["models"], float(sys.argv[3]) - float(sys.argv[2]), d["store_secs"], d["fetch_wait_secs"], d["pages"], d["bytes_received"])
+csync() { # $1 = label; prints "rows wall cpu store_secs fetch_wait_secs pages bytes"
+  env -u HF_TOKEN $PY - "$1" "$BIN/cambrian" "$TMP/store" "$URL" <<'PY'
+import json, resource, subprocess, sys, time
+label, exe, store, url = sys.argv[1:5]
+r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+t = time.perf_counter()
+out = subprocess.run([exe, "--quiet", "--json", "--store", store, "sync", "--endpoint", url, "--page-size", "1000"],
+                     check=True, stdout=subprocess.PIPE).stdout
+wall = time.perf_counter() - t
+r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+d = json.loads(out.decode().splitlines()[-1])
+print(d["snapshot"]["models"], wall, cpu, d["store_secs"], d["fetch_wait_secs"], d["pages"], d["bytes_received"])
 PY
 }
 
@@ -64,9 +68,9 @@ P_OUT=$(HF_ENDPOINT="$URL" HF_HUB_DISABLE_TELEMETRY=1 $PY - "$EXPAND" <<'PY'
 import sys, time
 from huggingface_hub import HfApi
 expand = sys.argv[1].split()
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 n = sum(1 for _ in HfApi().list_models(sort="trendingScore", limit=None, expand=expand))
-print(n, time.perf_counter() - t)
+print(n, time.perf_counter() - t, time.process_time() - c)
 PY
 )
 C2=$(csync day2)
@@ -75,16 +79,16 @@ echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 $PY - "$C1" "$C2" "$P_OUT" <<'PY'
 import sys
 c1, c2, p = (s.split() for s in sys.argv[1:4])
-pr, pw = int(p[0]), float(p[1])
+pr, pw, pc = int(p[0]), float(p[1]), float(p[2])
 prate = pr / pw
 for label, c in (("day 1, empty store", c1), ("day 2, same store ", c2)):
-    rows, wall, store, wait, pages, nbytes = int(c[0]), float(c[1]), float(c[2]), float(c[3]), int(c[4]), int(c[5])
-    print(f"cambrian sync ({label}): {rows} records, {pages} pages, {nbytes/1e6:.1f} MB in {wall:.2f} s = {rows/wall:,.0f} records/s"
-          f"  [store {store:.2f} s, waiting for pages {wait:.2f} s, rest (start-up, parse overlap) {max(wall-store-wait,0):.2f} s]")
-print(f"huggingface_hub HfApi().list_models (iterate only): {pr} records in {pw:.2f} s = {prate:,.0f} records/s")
+    rows, wall, cpu, store, wait, pages, nbytes = int(c[0]), float(c[1]), float(c[2]), float(c[3]), float(c[4]), int(c[5]), int(c[6])
+    print(f"cambrian sync ({label}): {rows} records, {pages} pages, {nbytes/1e6:.1f} MB in {wall:.2f} s = {rows/wall:,.0f} records/s; CPU {cpu:.2f} s"
+          f"  [in the store {store:.2f} s, waiting for pages {wait:.2f} s, rest (start-up, open) {max(wall-store-wait,0):.2f} s]")
+print(f"huggingface_hub HfApi().list_models (iterate only): {pr} records in {pw:.2f} s = {prate:,.0f} records/s; CPU {pc:.2f} s")
 for label, c in (("day 1", c1), ("day 2", c2)):
-    rows, wall = int(c[0]), float(c[1])
-    print(f"ratio {label} (cambrian / huggingface_hub, records/s): {(rows/wall)/prate:.1f}x")
+    rows, wall, cpu = int(c[0]), float(c[1]), float(c[2])
+    print(f"ratio {label} (cambrian / huggingface_hub): records/s (wall) {(rows/wall)/prate:.1f}x, CPU time {pc/cpu:.1f}x")
 if not (int(c1[0]) == int(c2[0]) == pr):
     print(f"WARNING: record counts differ: {c1[0]} / {c2[0]} / {pr}")
 PY

@@ -111,9 +111,9 @@ pub struct SyncReport {
 
 const MAX_WARNINGS_KEPT: usize = 50;
 /// Parsed pages that may wait for the store while the next is fetched.
-const PIPELINE_DEPTH: usize = 8;
+const PIPELINE_DEPTH: usize = 24;
 /// At most this many waiting pages are stored in one transaction.
-const MAX_PAGES_PER_COMMIT: usize = 8;
+const MAX_PAGES_PER_COMMIT: usize = 24;
 
 /// Aborts the task when dropped (an early return stops the fetcher).
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
