@@ -90,18 +90,23 @@ PY
 time_runs() { # label, then the command; prints one line per run and the median
   local label=$1; shift
   python3 - "$label" "$RUNS" "$@" <<'PY'
-import os, subprocess, sys, time, statistics
+import os, resource, subprocess, sys, time, statistics
 label, runs, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_ENDPOINT")}
 env["NO_COLOR"] = "1"
-walls = []
+walls, cpus = [], []
 for i in range(runs):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     walls.append(time.perf_counter() - t)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPU seconds (user + sys) of the process: less sensitive than wall time to other load.
+    cpus.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
     if p.returncode not in (0, 3):
         sys.exit(f"{label}: exit {p.returncode}: {p.stderr.decode()[-2000:]}")
-print(f"{label}: runs {' '.join(f'{w:.3f}' for w in walls)} s; median {statistics.median(walls):.3f} s, best {min(walls):.3f} s")
+print(f"{label}: wall {' '.join(f'{w:.3f}' for w in walls)} s; median {statistics.median(walls):.3f} s, best {min(walls):.3f} s")
+print(f"{label}: cpu (user+sys) {' '.join(f'{c:.3f}' for c in cpus)} s; median {statistics.median(cpus):.3f} s")
 print(f"MEDIAN {label} {statistics.median(walls)}")
 PY
 }

@@ -40,7 +40,7 @@ pub struct HwOutcome {
     pub caveats: Vec<String>,
     /// How the parameter count was obtained.
     pub params_source: String,
-    /// The estimator's derivations (figure = value: formula).
+    /// The estimator's derivations (figure = value: formula); empty when the model does not fit.
     pub explain: Vec<String>,
 }
 
@@ -68,7 +68,8 @@ pub(crate) fn model_spec(d: &ModelDetails) -> std::result::Result<ModelSpec, Str
     if let Some(g) = &r.gguf {
         v["gguf"] = serde_json::to_value(g).unwrap_or_default();
     }
-    if let Some(c) = &d.config {
+    // The estimator uses `config` only when it has dimensions; skip copying one that has none.
+    if let Some(c) = d.config.as_ref().filter(|c| has_dims(c)) {
         v["config"] = c.clone();
     }
     let spec = ModelSpec::from_source(&r.id, ModelSource::HubModelInfo(v)).map_err(|e| e.to_string())?;
@@ -140,7 +141,8 @@ impl HwCheck {
             workload,
             caveats,
             params_source: rep.params_source.clone(),
-            explain: rep.explain.iter().map(|e| format!("{} = {}: {}", e.figure, e.value, e.formula)).collect(),
+            // The derivations are kept for shortlisted models only (an excluded one shows its reason).
+            explain: if fits { rep.explain.iter().map(|e| format!("{} = {}: {}", e.figure, e.value, e.formula)).collect() } else { Vec::new() },
         })
     }
 }

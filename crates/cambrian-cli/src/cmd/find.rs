@@ -207,9 +207,17 @@ fn print_tables(rep: &FindReport, args: &Args) -> anyhow::Result<()> {
         t.load_preset(UTF8_FULL_CONDENSED);
         t.set_header(vec!["model", "stage", "reason", "nearest change"]);
         // Later stages first: those models were closest to making it.
-        let mut ex: Vec<&Exclusion> = rep.excluded.iter().collect();
-        ex.sort_by(|a, b| b.stage.cmp(&a.stage).then(b.downloads_30d.unwrap_or(0).cmp(&a.downloads_30d.unwrap_or(0))));
-        for e in ex.iter().take(args.show_excluded) {
+        // Ties keep the report's order (the index), so the partial selection below
+        // shows exactly what a full stable sort would.
+        let key = |(i, e): &(usize, &Exclusion)| (std::cmp::Reverse(e.stage), std::cmp::Reverse(e.downloads_30d.unwrap_or(0)), *i);
+        let mut ex: Vec<(usize, &Exclusion)> = rep.excluded.iter().enumerate().collect();
+        if args.show_excluded < ex.len() {
+            // Only the first rows are shown: select them in linear time, then sort those.
+            ex.select_nth_unstable_by_key(args.show_excluded, key);
+            ex.truncate(args.show_excluded);
+        }
+        ex.sort_unstable_by_key(key);
+        for (_, e) in ex.iter().take(args.show_excluded) {
             t.add_row(vec![e.id.clone(), e.stage.as_str().to_string(), e.reason.clone(), e.nearest_change.clone().unwrap_or_else(|| "-".into())]);
         }
         output::line(t.to_string())?;
