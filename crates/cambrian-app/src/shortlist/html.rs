@@ -4,21 +4,9 @@
 
 use super::funnel::{Candidate, FindReport};
 
-/// HTML-escape untrusted text (model ids, license names and reasons come from the Hub).
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+// Model ids, license names and reasons come from the Hub: untrusted text, escaped
+// the same way in every report.
+use cambrian_types::html::escape as esc;
 
 /// A count as the tables show it: `7.2B`, `350.0M`, `12.3K`, `?` when unknown.
 fn human(n: Option<u64>) -> String {
