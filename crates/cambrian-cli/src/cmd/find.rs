@@ -144,6 +144,20 @@ fn hw_cell(c: &Candidate) -> String {
     }
 }
 
+/// The first `n` exclusions in table order: later stages first (those models were closest
+/// to making it), then more downloads, ties in report order — what a full stable sort gives,
+/// selected in linear time (a 100k-model run excludes most of the snapshot).
+fn shown_exclusions(excluded: &[Exclusion], n: usize) -> Vec<&Exclusion> {
+    let key = |(i, e): &(usize, &Exclusion)| (std::cmp::Reverse(e.stage), std::cmp::Reverse(e.downloads_30d.unwrap_or(0)), *i);
+    let mut ex: Vec<(usize, &Exclusion)> = excluded.iter().enumerate().collect();
+    if n < ex.len() {
+        ex.select_nth_unstable_by_key(n, key);
+        ex.truncate(n);
+    }
+    ex.sort_unstable_by_key(key);
+    ex.into_iter().map(|(_, e)| e).collect()
+}
+
 fn print_tables(rep: &FindReport, args: &Args) -> anyhow::Result<()> {
     if let Some(s) = &rep.snapshot {
         output::line(format!("snapshot {} taken {} ({} models, source {})", s.id, s.taken_at.format("%Y-%m-%d %H:%M UTC"), s.models, s.source))?;
@@ -207,17 +221,7 @@ fn print_tables(rep: &FindReport, args: &Args) -> anyhow::Result<()> {
         t.load_preset(UTF8_FULL_CONDENSED);
         t.set_header(vec!["model", "stage", "reason", "nearest change"]);
         // Later stages first: those models were closest to making it.
-        // Ties keep the report's order (the index), so the partial selection below
-        // shows exactly what a full stable sort would.
-        let key = |(i, e): &(usize, &Exclusion)| (std::cmp::Reverse(e.stage), std::cmp::Reverse(e.downloads_30d.unwrap_or(0)), *i);
-        let mut ex: Vec<(usize, &Exclusion)> = rep.excluded.iter().enumerate().collect();
-        if args.show_excluded < ex.len() {
-            // Only the first rows are shown: select them in linear time, then sort those.
-            ex.select_nth_unstable_by_key(args.show_excluded, key);
-            ex.truncate(args.show_excluded);
-        }
-        ex.sort_unstable_by_key(key);
-        for (_, e) in ex.iter().take(args.show_excluded) {
+        for e in shown_exclusions(&rep.excluded, args.show_excluded) {
             t.add_row(vec![e.id.clone(), e.stage.as_str().to_string(), e.reason.clone(), e.nearest_change.clone().unwrap_or_else(|| "-".into())]);
         }
         output::line(t.to_string())?;
@@ -336,4 +340,34 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     // (bench/find); the OS reclaims the memory at exit instead.
     std::mem::forget(rep);
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cambrian_app::shortlist::Stage;
+
+    #[test]
+    fn shown_exclusions_equal_a_full_stable_sort() {
+        // Many ties (stage, downloads) so that the order of equal keys matters.
+        let stages = [Stage::Task, Stage::License, Stage::Hardware, Stage::Context];
+        let ex: Vec<Exclusion> = (0..500u64)
+            .map(|i| Exclusion {
+                id: format!("m{i}"),
+                stage: stages[(i * 7 % 4) as usize],
+                reason: String::new(),
+                nearest_change: None,
+                license: None,
+                verdict: None,
+                downloads_30d: if i % 11 == 0 { None } else { Some(i * 13 % 17) },
+            })
+            .collect();
+        let mut full: Vec<&Exclusion> = ex.iter().collect();
+        full.sort_by(|a, b| b.stage.cmp(&a.stage).then(b.downloads_30d.unwrap_or(0).cmp(&a.downloads_30d.unwrap_or(0))));
+        for n in [0, 1, 30, 499, 500, 10_000] {
+            let got: Vec<&str> = shown_exclusions(&ex, n).iter().map(|e| e.id.as_str()).collect();
+            let want: Vec<&str> = full.iter().take(n).map(|e| e.id.as_str()).collect();
+            assert_eq!(got, want, "n = {n}");
+        }
+    }
 }
