@@ -14,14 +14,14 @@
 # show up as `unavailable` details; the script checks fetched = failed = 0).
 #
 # Usage: bench/find/run.sh [N=100000]
-# Env: RUNS (5), WORK (mktemp), CARGO_TARGET_DIR (default /work/target-license),
+# Env: RUNS (5), WORK (mktemp), CARGO_TARGET_DIR (default ./target),
 #      KEEP=1 keeps WORK (the warmed store) for re-runs; STORE=DIR skips setup and
 #      reuses a warmed store from a previous KEEP=1 run.
 set -euo pipefail
 N=${1:-100000}
 RUNS=${RUNS:-5}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-license}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 cargo build --release -q --manifest-path "$ROOT/Cargo.toml" --bin cambrian --bin cambrian-hubsim
 BIN=$CARGO_TARGET_DIR/release
 WORK=${WORK:-$(mktemp -d)}
