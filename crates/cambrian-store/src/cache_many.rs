@@ -40,6 +40,7 @@ impl Store {
             return Ok(Ok(()));
         }
         let conn = self.conn();
+        let _read = crate::read_tx(conn)?;
         if wanted.len() <= SCAN_ABOVE {
             let mut st = conn.prepare_cached("SELECT fetched_at, json FROM cache WHERE namespace = ?1 AND key = ?2").ctx("reading the cache")?;
             let mut sorted: Vec<&str> = wanted.into_iter().collect();

@@ -548,6 +548,31 @@ impl Store {
     /// A snapshot's records in rank order (also of an in-progress snapshot:
     /// the rows committed so far).
     pub fn snapshot_models(&self, id: SnapshotId) -> Result<Vec<ModelRecord>, StoreError> {
+        self.snapshot_records(id, Decode::Full)
+    }
+
+    /// A snapshot's models in rank order with only the listing fields a
+    /// funnel filters on: id, the counters (likes, downloads, trendingScore),
+    /// `author`, `pipeline_tag`, `library_name`, `license`, `license_name`
+    /// and `gated`. Tags, siblings, base models, safetensors/GGUF and config
+    /// fields are left empty (their bytes are skipped, not decoded), which
+    /// makes this several times cheaper than [`Store::snapshot_models`] on a
+    /// large snapshot.
+    pub fn snapshot_listing(&self, id: SnapshotId) -> Result<Vec<ModelRecord>, StoreError> {
+        self.snapshot_records(id, Decode::Listing)
+    }
+
+    /// The full records (as [`Store::snapshot_models`]) of the snapshot's
+    /// models whose id passes `keep`, in rank order; the others are skipped
+    /// without decoding their details.
+    pub fn snapshot_models_where(&self, id: SnapshotId, keep: &dyn Fn(&str) -> bool) -> Result<Vec<ModelRecord>, StoreError> {
+        self.snapshot_records(id, Decode::FullWhere(keep))
+    }
+
+    fn snapshot_records(&self, id: SnapshotId, mode: Decode<'_>) -> Result<Vec<ModelRecord>, StoreError> {
+        // One read transaction for the whole pass: without it every detail
+        // lookup takes and drops SQLite's shared lock (two fcntl calls each).
+        let _read = read_tx(&self.conn)?;
         let info = self.snapshot(id)?;
         let mut rows = self.snapshot_rows(&info)?;
         rows.sort_unstable_by_key(|r| r.rank);
@@ -557,6 +582,11 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let name = names.get(&r.key).ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {} has no name", r.key)))?;
+            if let Decode::FullWhere(keep) = mode
+                && !keep(name)
+            {
+                continue;
+            }
             if let std::collections::hash_map::Entry::Vacant(slot) = details.entry(r.detail) {
                 let json: Vec<u8> = st
                     .query_row([r.detail], |x| x.get_ref(0)?.as_bytes().map(<[u8]>::to_vec).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))))
@@ -566,7 +596,10 @@ impl Store {
                 slot.insert(json);
             }
             let json = details.get(&r.detail).map(Vec::as_slice).unwrap_or(&[]);
-            out.push(decode_record(name.clone(), json, counters(r))?);
+            out.push(match mode {
+                Decode::Listing => record::decode_listing(name.clone(), json, counters(r))?,
+                Decode::Full | Decode::FullWhere(_) => decode_record(name.clone(), json, counters(r))?,
+            });
         }
         Ok(out)
     }
@@ -679,6 +712,24 @@ impl Store {
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// A deferred read transaction when none is open (dropped = rolled back,
+/// which for reads only releases the shared lock): many small reads under
+/// one lock instead of one lock per statement.
+pub(crate) fn read_tx(conn: &Connection) -> Result<Option<rusqlite::Transaction<'_>>, StoreError> {
+    if !conn.is_autocommit() {
+        return Ok(None);
+    }
+    conn.unchecked_transaction().map(Some).ctx("starting a read transaction")
+}
+
+/// How `snapshot_records` decodes each model.
+#[derive(Clone, Copy)]
+enum Decode<'a> {
+    Full,
+    Listing,
+    FullWhere(&'a dyn Fn(&str) -> bool),
 }
 
 fn counters(r: &Row) -> Counters {

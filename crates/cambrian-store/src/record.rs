@@ -166,6 +166,38 @@ pub(crate) struct Counters {
 }
 
 /// Rebuild a record from its id, detail JSON and counters.
+/// The listing fields of a stored detail (see `Store::snapshot_listing`);
+/// every other field is skipped by the parser without being allocated.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DetailListing {
+    author: Option<String>,
+    pipeline_tag: Option<String>,
+    library_name: Option<String>,
+    license: Option<String>,
+    license_name: Option<String>,
+    gated: Option<String>,
+}
+
+pub(crate) fn decode_listing(id: String, detail: &[u8], c: Counters) -> Result<ModelRecord, StoreError> {
+    let d: DetailListing = serde_json::from_slice(detail)
+        .map_err(|e| StoreError::BadInput(format!("stored detail of model {id} is corrupt: {e}")))?;
+    Ok(ModelRecord {
+        id,
+        author: d.author,
+        downloads_30d: c.downloads_30d,
+        downloads_all_time: c.downloads_all_time,
+        likes: c.likes,
+        trending_score: c.trending_score,
+        pipeline_tag: d.pipeline_tag,
+        library_name: d.library_name,
+        license: d.license,
+        license_name: d.license_name,
+        gated: d.gated,
+        ..Default::default()
+    })
+}
+
 pub(crate) fn decode_record(id: String, detail: &[u8], c: Counters) -> Result<ModelRecord, StoreError> {
     let d: DetailOwned = serde_json::from_slice(detail)
         .map_err(|e| StoreError::BadInput(format!("stored detail of model {id} is corrupt: {e}")))?;

@@ -403,3 +403,48 @@ fn new_models_of_a_sync_are_published_at_completion() {
     assert_eq!(s.latest_model("c/z").unwrap().unwrap().1, z);
     assert_eq!(s.model_history("a/x").unwrap().len(), 2);
 }
+
+/// `snapshot_listing` = `snapshot_models` with only the listing fields kept.
+#[test]
+fn snapshot_listing_is_the_listing_part_of_snapshot_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path()).unwrap();
+    let mut full = rec("a/x", 5, Some("text-generation"));
+    full.license = Some("other".into());
+    full.license_name = Some("qwen-research".into());
+    full.gated = Some("manual".into());
+    full.siblings = vec!["config.json".into()];
+    full.architectures = vec!["Qwen2ForCausalLM".into()];
+    full.downloads_all_time = Some(1234);
+    full.trending_score = Some(2.5);
+    let batch = vec![full, rec("b/y", 3, None), rec("c/z", 9, Some("text-to-image"))];
+    let id = s.import_snapshot(&snap(9), &batch).unwrap();
+    let id = match id {
+        ImportOutcome::Imported(info) => info.id,
+        other => panic!("{other:?}"),
+    };
+    let models = s.snapshot_models(id).unwrap();
+    let listing = s.snapshot_listing(id).unwrap();
+    assert_eq!(models.len(), listing.len());
+    for (m, l) in models.iter().zip(&listing) {
+        let expect = ModelRecord {
+            id: m.id.clone(),
+            author: m.author.clone(),
+            downloads_30d: m.downloads_30d,
+            downloads_all_time: m.downloads_all_time,
+            likes: m.likes,
+            trending_score: m.trending_score,
+            pipeline_tag: m.pipeline_tag.clone(),
+            library_name: m.library_name.clone(),
+            license: m.license.clone(),
+            license_name: m.license_name.clone(),
+            gated: m.gated.clone(),
+            ..Default::default()
+        };
+        assert_eq!(l, &expect);
+    }
+    assert_eq!(listing[0].license_name.as_deref(), Some("qwen-research"));
+    let some = s.snapshot_models_where(id, &|m| m != "b/y").unwrap();
+    assert_eq!(some, vec![models[0].clone(), models[2].clone()]);
+    assert!(listing[0].tags.is_empty() && listing[0].siblings.is_empty());
+}

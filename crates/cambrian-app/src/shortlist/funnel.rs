@@ -670,10 +670,14 @@ pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, 
             Error::not_found("the store has no snapshot to search").with_hint("run `cambrian sync` or `cambrian import` first")
         })?,
     };
-    let models = store.snapshot_models(snap.id).map_err(store_err)?;
+    // Listing-only stages first, on the lean listing (no tags, siblings or
+    // header fields decoded); full records and details are read only for
+    // their survivors.
+    let listing = store.snapshot_listing(snap.id).map_err(store_err)?;
     let mut f = Funnel { req, stages: HashMap::new(), excluded: Vec::new() };
-    // Listing-only stages first: details are looked up (and parsed) only for their survivors.
-    let survivors = cheap_stages(&mut f, &models);
+    let keep: std::collections::HashSet<&str> = cheap_stages(&mut f, &listing).into_iter().map(|r| r.id.as_str()).collect();
+    let models = store.snapshot_models_where(snap.id, &|id| keep.contains(id)).map_err(store_err)?;
+    let survivors: Vec<&ModelRecord> = models.iter().collect();
     let wanted: Vec<String> = survivors.iter().map(|r| r.id.clone()).collect();
     let mut src = DetailSource::new(&mut store, remote.clone()).without_tags();
     let cb = |done: u64, total: u64| progress(FindProgress { done, total });
