@@ -369,18 +369,7 @@ impl Store {
     fn append_tx(&mut self, id: SnapshotId, models: &[ModelRecord], checkpoint: Option<&str>) -> Result<AppendStats, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("starting a batch")?;
         // Read the state inside the write transaction: nobody can change it until commit.
-        let info = {
-            let t = tx
-                .prepare_cached(&format!("SELECT {SNAPSHOT_COLS} FROM snapshot WHERE id = ?1"))
-                .and_then(|mut st| st.query_row([id.0], snapshot_from_row))
-                .optional()
-                .ctx("reading a snapshot")?
-                .ok_or_else(|| StoreError::NotFound(format!("no snapshot with id {id}")))?;
-            snapshot_info(t)?
-        };
-        if info.status != SnapshotStatus::InProgress {
-            return Err(StoreError::State(format!("snapshot {id} is {:?}, not in progress", info.status)));
-        }
+        let info = in_progress_in(&tx, id)?;
         refresh_caches(&tx, &mut self.caches)?;
         load_members(&tx, &mut self.caches, id, info.models)?;
         let (stats, rows) = write_rows(&tx, &mut self.caches, id, info.models, models, true)?;
@@ -416,18 +405,7 @@ impl Store {
 
     fn complete_tx(&mut self, id: SnapshotId) -> Result<(), StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("starting completion")?;
-        let info = {
-            let t = tx
-                .prepare_cached(&format!("SELECT {SNAPSHOT_COLS} FROM snapshot WHERE id = ?1"))
-                .and_then(|mut st| st.query_row([id.0], snapshot_from_row))
-                .optional()
-                .ctx("reading a snapshot")?
-                .ok_or_else(|| StoreError::NotFound(format!("no snapshot with id {id}")))?;
-            snapshot_info(t)?
-        };
-        if info.status != SnapshotStatus::InProgress {
-            return Err(StoreError::State(format!("snapshot {id} is {:?}, not in progress", info.status)));
-        }
+        let info = in_progress_in(&tx, id)?;
         // The rows this process committed, if it wrote them all; else read the batches back.
         let mut rows = match self.caches.pending.remove(&id) {
             Some(r) if r.len() as u64 == info.models => r,
@@ -722,6 +700,21 @@ pub(crate) fn read_tx(conn: &Connection) -> Result<Option<rusqlite::Transaction<
         return Ok(None);
     }
     conn.unchecked_transaction().map(Some).ctx("starting a read transaction")
+}
+
+/// Snapshot `id` as read inside transaction `tx`, required to be in progress.
+fn in_progress_in(tx: &Connection, id: SnapshotId) -> Result<SnapshotInfo, StoreError> {
+    let t = tx
+        .prepare_cached(&format!("SELECT {SNAPSHOT_COLS} FROM snapshot WHERE id = ?1"))
+        .and_then(|mut st| st.query_row([id.0], snapshot_from_row))
+        .optional()
+        .ctx("reading a snapshot")?
+        .ok_or_else(|| StoreError::NotFound(format!("no snapshot with id {id}")))?;
+    let info = snapshot_info(t)?;
+    if info.status != SnapshotStatus::InProgress {
+        return Err(StoreError::State(format!("snapshot {id} is {:?}, not in progress", info.status)));
+    }
+    Ok(info)
 }
 
 /// How `snapshot_records` decodes each model.

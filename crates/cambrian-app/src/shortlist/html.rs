@@ -9,7 +9,7 @@ use super::funnel::{Candidate, FindReport};
 use cambrian_types::html::escape as esc;
 
 /// A count as the tables show it: `7.2B`, `350.0M`, `12.3K`, `?` when unknown.
-fn human(n: Option<u64>) -> String {
+pub fn human(n: Option<u64>) -> String {
     match n {
         None => "?".into(),
         Some(n) => {
@@ -32,7 +32,7 @@ fn gib(b: u64) -> String {
 }
 
 /// The fit cell: estimator verdict, memory needed / available per GPU.
-fn hw_cell(c: &Candidate) -> String {
+pub fn hw_cell(c: &Candidate) -> String {
     match &c.hardware {
         Some(h) => format!("{} {} / {}", h.verdict, gib(h.total_bytes), gib(h.available_bytes)),
         None => "-".into(),

@@ -115,34 +115,7 @@ struct Summary<'a> {
     kb_version: &'a str,
 }
 
-fn human(n: Option<u64>) -> String {
-    match n {
-        None => "?".into(),
-        Some(n) => {
-            let f = n as f64;
-            if f >= 1e9 {
-                format!("{:.1}B", f / 1e9)
-            } else if f >= 1e6 {
-                format!("{:.1}M", f / 1e6)
-            } else if f >= 1e3 {
-                format!("{:.1}K", f / 1e3)
-            } else {
-                n.to_string()
-            }
-        }
-    }
-}
-
-fn gib(b: u64) -> String {
-    format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64)
-}
-
-fn hw_cell(c: &Candidate) -> String {
-    match &c.hardware {
-        Some(h) => format!("{} {} / {}", h.verdict, gib(h.total_bytes), gib(h.available_bytes)),
-        None => "-".into(),
-    }
-}
+use cambrian_app::shortlist::html::{human, hw_cell};
 
 /// The first `n` exclusions in table order: later stages first (those models were closest
 /// to making it), then more downloads, ties in report order — what a full stable sort gives,
