@@ -5,6 +5,11 @@ mod cli;
 mod cmd;
 mod output;
 
+/// mimalloc instead of glibc malloc: the funnel, sync and scan allocate many
+/// small strings; measured in bench/find (see docs/find.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::run()
 }

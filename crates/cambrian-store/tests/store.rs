@@ -425,8 +425,9 @@ fn snapshot_listing_is_the_listing_part_of_snapshot_models() {
     };
     let models = s.snapshot_models(id).unwrap();
     let listing = s.snapshot_listing(id).unwrap();
-    assert_eq!(models.len(), listing.len());
-    for (m, l) in models.iter().zip(&listing) {
+    assert_eq!(listing.snapshot, id);
+    assert_eq!(models.len(), listing.records.len());
+    for (m, l) in models.iter().zip(&listing.records) {
         let expect = ModelRecord {
             id: m.id.clone(),
             author: m.author.clone(),
@@ -443,8 +444,12 @@ fn snapshot_listing_is_the_listing_part_of_snapshot_models() {
         };
         assert_eq!(l, &expect);
     }
-    assert_eq!(listing[0].license_name.as_deref(), Some("qwen-research"));
-    let some = s.snapshot_models_where(id, &|m| m != "b/y").unwrap();
-    assert_eq!(some, vec![models[0].clone(), models[2].clone()]);
-    assert!(listing[0].tags.is_empty() && listing[0].siblings.is_empty());
+    assert_eq!(listing.records[0].license_name.as_deref(), Some("qwen-research"));
+    // Full records by position, in the order asked.
+    let some = s.listing_full_records(&listing, &[2, 0]).unwrap();
+    assert_eq!(some, vec![models[2].clone(), models[0].clone()]);
+    assert!(listing.records[0].tags.is_empty() && listing.records[0].siblings.is_empty());
+    // A position past the listing is an error, not a panic.
+    let err = s.listing_full_records(&listing, &[3]).unwrap_err();
+    assert_eq!(err.kind(), cambrian_types::ErrorKind::BadInput, "{err}");
 }

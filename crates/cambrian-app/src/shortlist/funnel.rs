@@ -291,8 +291,9 @@ impl<'a> Funnel<'a> {
     }
 }
 
-/// Stage 1 (listing fields only): task and downloads. Returns the survivors.
-fn cheap_stages<'m>(f: &mut Funnel<'_>, models: &'m [ModelRecord]) -> Vec<&'m ModelRecord> {
+/// Stage 1 (listing fields only): task and downloads. Returns the
+/// survivors' positions in `models`, in order.
+fn cheap_stages(f: &mut Funnel<'_>, models: &[ModelRecord]) -> Vec<usize> {
     let req = f.req;
     f.enter(Stage::Task, models.len());
     let mut out = Vec::new();
@@ -300,7 +301,7 @@ fn cheap_stages<'m>(f: &mut Funnel<'_>, models: &'m [ModelRecord]) -> Vec<&'m Mo
     // format each tag's reason once and copy it (formatting per model was
     // a tenth of a listing-only run over 100k models).
     let mut texts: HashMap<Option<&str>, (String, Option<String>)> = HashMap::new();
-    for r in models {
+    for (i, r) in models.iter().enumerate() {
         if let Some(task) = &req.task {
             if r.pipeline_tag.as_deref() != Some(task.as_str()) {
                 let (reason, nearest) = texts.entry(r.pipeline_tag.as_deref()).or_insert_with(|| match &r.pipeline_tag {
@@ -312,11 +313,12 @@ fn cheap_stages<'m>(f: &mut Funnel<'_>, models: &'m [ModelRecord]) -> Vec<&'m Mo
                 continue;
             }
         }
-        out.push(r);
+        out.push(i);
     }
     f.enter(Stage::Downloads, out.len());
     let mut out2 = Vec::with_capacity(out.len());
-    for r in out {
+    for i in out {
+        let r = &models[i];
         if let Some(min) = req.min_downloads {
             match r.downloads_30d {
                 Some(d) if d >= min => {}
@@ -330,7 +332,7 @@ fn cheap_stages<'m>(f: &mut Funnel<'_>, models: &'m [ModelRecord]) -> Vec<&'m Mo
                 }
             }
         }
-        out2.push(r);
+        out2.push(i);
     }
     out2
 }
@@ -370,7 +372,7 @@ const RANKING: &str = "ranked by: (1) license verdict — yes before yes-with-co
 pub fn run_funnel(models: &[ModelRecord], details: &HashMap<String, Lookup>, req: &FindRequest) -> Result<(Vec<StageSummary>, Vec<Candidate>, Vec<Exclusion>)> {
     let hw_check = HwCheck::new(req)?;
     let mut f = Funnel { req, stages: HashMap::new(), excluded: Vec::new() };
-    let survivors = cheap_stages(&mut f, models);
+    let survivors: Vec<&ModelRecord> = cheap_stages(&mut f, models).into_iter().map(|i| &models[i]).collect();
     let mut details = details.clone();
     apply_listings(&mut details, &survivors);
     detail_stages(f, &survivors, &details, hw_check)
@@ -675,8 +677,9 @@ pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, 
     // their survivors.
     let listing = store.snapshot_listing(snap.id).map_err(store_err)?;
     let mut f = Funnel { req, stages: HashMap::new(), excluded: Vec::new() };
-    let keep: std::collections::HashSet<&str> = cheap_stages(&mut f, &listing).into_iter().map(|r| r.id.as_str()).collect();
-    let models = store.snapshot_models_where(snap.id, &|id| keep.contains(id)).map_err(store_err)?;
+    let keep = cheap_stages(&mut f, &listing.records);
+    let models = store.listing_full_records(&listing, &keep).map_err(store_err)?;
+    drop(listing);
     let survivors: Vec<&ModelRecord> = models.iter().collect();
     let wanted: Vec<String> = survivors.iter().map(|r| r.id.clone()).collect();
     let mut src = DetailSource::new(&mut store, remote.clone()).without_tags();
