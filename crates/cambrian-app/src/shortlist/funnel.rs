@@ -675,19 +675,48 @@ pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, 
     // Listing-only stages first, on the lean listing (no tags, siblings or
     // header fields decoded); full records and details are read only for
     // their survivors.
-    let listing = store.snapshot_listing(snap.id).map_err(store_err)?;
+    let mut listing = store.snapshot_listing(snap.id).map_err(store_err)?;
     let mut f = Funnel { req, stages: HashMap::new(), excluded: Vec::new() };
     let keep = cheap_stages(&mut f, &listing.records);
-    let models = store.listing_full_records(&listing, &keep).map_err(store_err)?;
-    drop(listing);
-    let survivors: Vec<&ModelRecord> = models.iter().collect();
-    let wanted: Vec<String> = survivors.iter().map(|r| r.id.clone()).collect();
+    // The excluded models' listing records are done with (their exclusions
+    // own what they show): free them before the details arrive.
+    let mut kept = keep.iter().peekable();
+    for (i, r) in listing.records.iter_mut().enumerate() {
+        if kept.next_if(|&&k| k == i).is_none() {
+            *r = ModelRecord::default();
+        }
+    }
+    let wanted: Vec<String> = keep.iter().map(|&i| listing.records[i].id.clone()).collect();
     let mut src = DetailSource::new(&mut store, remote.clone()).without_tags();
     let cb = |done: u64, total: u64| progress(FindProgress { done, total });
     let mut details = src.get_many(&wanted, &cb).await?;
     let bases = base_ids(wanted.iter().filter_map(|id| details.get(id).and_then(Lookup::details)));
     fetch_lineage(&mut src, &mut details, bases, &cb).await?;
     let stats = src.stats.clone();
+    drop(src);
+    // The full snapshot record only where the details do not cover what the
+    // later stages read from the listing: models without details (their
+    // listing stands in for them) and details without a parameter count
+    // (the listing's safetensors fill it in). Everywhere else the lean
+    // listing record carries all that is merged (counters, task, gated).
+    let need_full: Vec<usize> = keep
+        .iter()
+        .copied()
+        .filter(|&i| match details.get(&listing.records[i].id) {
+            Some(Lookup::Found(d)) => d.record.safetensors.is_none(),
+            Some(Lookup::NotFound(_)) => false,
+            _ => true,
+        })
+        .collect();
+    let full = store.listing_full_records(&listing, &need_full).map_err(store_err)?;
+    let mut full_at = need_full.iter().zip(&full).peekable();
+    let survivors: Vec<&ModelRecord> = keep
+        .iter()
+        .map(|&i| match full_at.next_if(|(j, _)| **j == i) {
+            Some((_, r)) => r,
+            None => &listing.records[i],
+        })
+        .collect();
     apply_listings(&mut details, &survivors);
     let (stages, shortlist, excluded) = detail_stages(f, &survivors, &details, hw_check)?;
     Ok(FindReport {
