@@ -182,9 +182,8 @@ fn collect(path: &Path, out: &mut Vec<InputFile>, skipped: &mut Vec<String>, dep
         if name.starts_with('.') {
             continue;
         }
-        if p.is_dir() {
-            collect(&p, out, skipped, depth + 1)?;
-        } else if name.ends_with(".json") || name.ends_with(".jsonl") {
+        // A directory is walked; a file is taken by `collect` itself.
+        if p.is_dir() || name.ends_with(".json") || name.ends_with(".jsonl") {
             collect(&p, out, skipped, depth + 1)?;
         } else {
             skipped.push(p.display().to_string());

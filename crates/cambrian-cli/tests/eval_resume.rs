@@ -53,7 +53,7 @@ fn kill_9_then_resume_runs_every_item_exactly_once() {
     assert!(status.success());
     let _ = child.wait();
     let before_resume = journal_lines(&journal);
-    assert!(before_resume >= 20 && before_resume < N, "journal has {before_resume} answers");
+    assert!((20..N).contains(&before_resume), "journal has {before_resume} answers");
     let sent_before = stub.requests.load(Ordering::SeqCst);
 
     let out = Command::new(env!("CARGO_BIN_EXE_cambrian"))

@@ -154,9 +154,9 @@ pub fn html(report: &Report, gate: Option<&GateResult>, title: &str) -> String {
         report.version
     );
     if let Some(g) = gate {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"gate {}\" id=\"gate\">gate <code>{}</code>: <b>{}</b></p>\n",
+            "<p class=\"gate {}\" id=\"gate\">gate <code>{}</code>: <b>{}</b></p>",
             if g.passed { "pass" } else { "fail" },
             esc(&g.gate),
             if g.passed { "passed" } else { "FAILED" }

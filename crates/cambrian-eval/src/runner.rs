@@ -392,8 +392,8 @@ pub async fn run(
     if state.torn_tail {
         on_event(RunEvent::JournalTornTail);
     }
-    if let Some(p) = &state.params {
-        if p != &cfg.params {
+    if let Some(p) = &state.params
+        && p != &cfg.params {
             return Err(RunError::JournalMismatch {
                 path: cfg.journal.clone(),
                 message: format!(
@@ -402,7 +402,6 @@ pub async fn run(
                 ),
             });
         }
-    }
     let mut known_targets: HashMap<&str, (&str, &str, Api)> = HashMap::new();
     for (label, model, url, api) in &state.targets {
         known_targets.insert(label, (model, url, *api));
@@ -410,8 +409,8 @@ pub async fn run(
     let target_index: HashMap<&str, usize> =
         targets.iter().enumerate().map(|(i, p)| (p.target.label.as_str(), i)).collect();
     for p in &targets {
-        if let Some((model, url, api)) = known_targets.get(p.target.label.as_str()) {
-            if *model != p.target.model || *url != p.endpoint.base_url() || *api != p.target.api {
+        if let Some((model, url, api)) = known_targets.get(p.target.label.as_str())
+            && (*model != p.target.model || *url != p.endpoint.base_url() || *api != p.target.api) {
                 return Err(RunError::JournalMismatch {
                     path: cfg.journal.clone(),
                     message: format!(
@@ -423,7 +422,6 @@ pub async fn run(
                     ),
                 });
             }
-        }
     }
     let mut resumed = 0usize;
     for r in state.runs {

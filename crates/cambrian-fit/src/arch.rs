@@ -600,7 +600,7 @@ impl Arch {
 
     fn is_moe_layer(&self, i: u64) -> bool {
         match &self.moe {
-            Some(m) => i >= m.first_dense && (i + 1) % m.every == 0,
+            Some(m) => i >= m.first_dense && (i + 1).is_multiple_of(m.every),
             None => false,
         }
     }

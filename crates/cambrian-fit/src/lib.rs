@@ -388,7 +388,7 @@ fn compute_bytes(model: &ModelSpec, fmt: &WeightFormat) -> f64 {
 }
 
 /// Weight bytes and how they were obtained.
-fn weights(model: &ModelSpec, fmt: &WeightFormat, engine: Engine) -> (f64, String, String) {
+fn weights(model: &ModelSpec, fmt: &WeightFormat) -> (f64, String, String) {
     let p = model.params.unwrap_or(0) as f64;
     let emb = model.arch.as_ref().map(|a| {
         let e = (a.vocab * a.hidden) as f64;
@@ -428,8 +428,7 @@ fn weights(model: &ModelSpec, fmt: &WeightFormat, engine: Engine) -> (f64, Strin
                     (b, "as published".into(), format!("Σ params × bytes per dtype: {}", parts.join(" + ")))
                 }
                 _ => {
-                    let b = if engine == Engine::Llamacpp { 2.0 } else { 2.0 };
-                    (p * b, "bf16 (assumed)".into(), format!("{p:.0} params × 2 B (dtype unknown: 16-bit assumed)"))
+                    (p * 2.0, "bf16 (assumed)".into(), format!("{p:.0} params × 2 B (dtype unknown: 16-bit assumed)"))
                 }
             }
         }
@@ -440,11 +439,10 @@ fn weights(model: &ModelSpec, fmt: &WeightFormat, engine: Engine) -> (f64, Strin
         WeightFormat::Int8 => quantized(8.0, 0.0, "int8"),
         WeightFormat::Int4 => quantized(4.0, 0.25, "int4 (group 128)"),
         WeightFormat::Gguf(name) => {
-            if model.file_type.as_deref() == Some(name.as_str()) {
-                if let Some(s) = model.stored_bytes {
+            if model.file_type.as_deref() == Some(name.as_str())
+                && let Some(s) = model.stored_bytes {
                     return (s as f64, name.clone(), "as stored in the GGUF tensor infos".into());
                 }
-            }
             match gguf_main_type(name) {
                 Some(t) => {
                     let bpw = t.bits_per_weight();
@@ -553,7 +551,7 @@ fn act_per_token(a: &Arch, dt: f64, math: bool) -> (f64, f64, String) {
 fn memory(model: &ModelSpec, req: &FitRequest, ctx: u64) -> Mem {
     let n = req.gpus.max(1) as f64;
     let batch = req.batch.max(1) as u64;
-    let (weights, weights_label, weights_formula) = weights(model, &req.dtype, req.engine);
+    let (weights, weights_label, weights_formula) = weights(model, &req.dtype);
     let dt = compute_bytes(model, &req.dtype);
     let kv_b = match (req.engine, req.kv_dtype) {
         (Engine::Llamacpp, KvDtype::Auto) => 2.0,
@@ -796,16 +794,15 @@ pub fn estimate(model: &ModelSpecOrParams, req: &FitRequest) -> FitReport {
     if model.params.is_none() {
         unknowns.push("parameter count".into());
     }
-    if let Some(mc) = max_ctx {
-        if ctx > mc {
+    if let Some(mc) = max_ctx
+        && ctx > mc {
             reasons.push(format!("context {ctx} exceeds the model's maximum of {mc} tokens"));
         }
-    }
     if req.gpu.bandwidth.is_none() {
         unknowns.push(format!("speed: memory bandwidth of {} unknown (use --gpu with a catalog name, or e.g. 24GB@936GB/s)", req.gpu.name));
     }
-    if req.engine == Engine::Llamacpp && m.verdict == Verdict::DoesNotFit {
-        if let Some(a) = &model.arch {
+    if req.engine == Engine::Llamacpp && m.verdict == Verdict::DoesNotFit
+        && let Some(a) = &model.arch {
             // Layer offload: how many blocks fit on the GPU(s).
             let per_layer = (m.weights + m.kv.unwrap_or(0.0)) / a.layers.max(1) as f64;
             let room = (m.capacity - m.overhead - m.act.unwrap_or(0.0)) * n as f64;
@@ -815,7 +812,6 @@ pub fn estimate(model: &ModelSpecOrParams, req: &FitRequest) -> FitReport {
                 a.layers
             ));
         }
-    }
 
     // Suggestions: the nearest changes, least disruptive first.
     let mut suggestions = Vec::new();
@@ -830,11 +826,10 @@ pub fn estimate(model: &ModelSpecOrParams, req: &FitRequest) -> FitReport {
             let (k, label) = if req.engine == Engine::Llamacpp { (KvDtype::Q8, "q8_0") } else { (KvDtype::Fp8, "fp8") };
             try_req(format!("--kv-dtype {label}"), FitRequest { kv_dtype: k, ..req.clone() }, ctx);
         }
-        if let Some(c) = max_context_that_fits(model, req, ctx) {
-            if c >= 512 && c < ctx {
+        if let Some(c) = max_context_that_fits(model, req, ctx)
+            && c >= 512 && c < ctx {
                 try_req(format!("--context {c}"), req.clone(), c);
             }
-        }
         let formats: Vec<WeightFormat> = if req.engine == Engine::Llamacpp {
             vec![WeightFormat::Gguf("Q8_0".into()), WeightFormat::Gguf("Q4_K_M".into())]
         } else {
@@ -842,7 +837,7 @@ pub fn estimate(model: &ModelSpecOrParams, req: &FitRequest) -> FitReport {
         };
         let cur = m.weights;
         for f in formats {
-            let (w, _, _) = weights(model, &f, req.engine);
+            let (w, _, _) = weights(model, &f);
             if w < cur * 0.95 {
                 try_req(format!("--dtype {f}"), FitRequest { dtype: f, ..req.clone() }, ctx);
             }

@@ -182,11 +182,10 @@ impl ModelSpec {
                         what: "the Hub record has neither a `safetensors`/`gguf` parameter count nor a config with dimensions".into(),
                     });
                 }
-                if let Some(id) = v.get("id").and_then(Value::as_str) {
-                    if m.name.is_empty() {
+                if let Some(id) = v.get("id").and_then(Value::as_str)
+                    && m.name.is_empty() {
                         m.name = id.to_owned();
                     }
-                }
             }
         }
         if let Some(a) = &m.arch {

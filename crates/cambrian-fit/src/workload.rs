@@ -44,7 +44,7 @@ fn parse_count(s: &str, input: &str) -> Result<u64, FitError> {
     };
     let v: f64 = num.trim().parse().map_err(|_| FitError::Workload { input: input.into(), detail: format!("{s:?} is not a number (e.g. 1000000, 1.5k, 2M)") })?;
     let r = v * mult;
-    if !(r.is_finite() && r >= 1.0 && r < 1e15) {
+    if !(r.is_finite() && (1.0..1e15).contains(&r)) {
         return Err(FitError::Workload { input: input.into(), detail: format!("{s:?} must be between 1 and 10^15") });
     }
     Ok(r.round() as u64)
@@ -52,7 +52,7 @@ fn parse_count(s: &str, input: &str) -> Result<u64, FitError> {
 
 /// Parse `"N docs x IN in / OUT out"` (also `×`, `*`, `k`/`M` suffixes).
 pub fn parse_workload(s: &str) -> Result<Workload, FitError> {
-    let norm = s.replace('×', " x ").replace('*', " x ");
+    let norm = s.replace(['×', '*'], " x ");
     let (left, right) = norm
         .split_once(" x ")
         .ok_or_else(|| FitError::Workload { input: s.into(), detail: "expected \"N docs x IN in / OUT out\"".into() })?;

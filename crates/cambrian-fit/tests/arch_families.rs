@@ -188,18 +188,15 @@ fn mpt_yaml_fields() {
                 in_model = false;
             }
             let t = line.trim();
-            if let Some(v) = t.strip_prefix("max_seq_len:") {
-                if let Ok(n) = v.trim().parse::<u64>() {
+            if let Some(v) = t.strip_prefix("max_seq_len:")
+                && let Ok(n) = v.trim().parse::<u64>() {
                     max_seq = Some(n);
                 }
-            }
-            if in_model {
-                if let Some((k, v)) = t.split_once(':') {
-                    if let Ok(n) = v.trim().parse::<u64>() {
+            if in_model
+                && let Some((k, v)) = t.split_once(':')
+                    && let Ok(n) = v.trim().parse::<u64>() {
                         m.insert(k.trim().into(), json!(n));
                     }
-                }
-            }
         }
         m.insert("model_type".into(), json!("mpt"));
         m.entry("max_seq_len").or_insert(json!(max_seq));

@@ -84,7 +84,7 @@ impl GgmlType {
     }
     /// Bytes for `numel` elements; `None` if not a whole number of blocks or on overflow.
     pub fn bytes_for(&self, numel: u64) -> Option<u64> {
-        if numel % self.block_size != 0 {
+        if !numel.is_multiple_of(self.block_size) {
             return None;
         }
         (numel / self.block_size).checked_mul(self.type_size)
@@ -387,11 +387,10 @@ impl<'a> Cur<'a> {
         let end = self.pos.checked_add(n).ok_or_else(|| {
             Stop::Err(GgufError::LengthTooLarge { what: what(), len: n, offset: self.pos, available: self.available() })
         })?;
-        if let Some(fl) = self.file_len {
-            if end > fl {
+        if let Some(fl) = self.file_len
+            && end > fl {
                 return Err(Stop::Err(GgufError::Truncated { what: what(), offset: self.pos, needed: n, file_len: fl }));
             }
-        }
         if end > self.max_header && self.file_len.is_none() {
             return Err(Stop::Err(GgufError::HeaderTooLarge { needed: end, limit: self.max_header }));
         }
@@ -501,11 +500,10 @@ fn read_value(c: &mut Cur, ty: u32, key: &str, depth: u32, keep: bool, opts: &Pa
             let mut values = Vec::with_capacity((len as usize).min(opts.max_array_values).min(256));
             for i in 0..len {
                 let k = keep && (i as usize) < opts.max_array_values;
-                if let Some(v) = read_value(c, elem, key, depth + 1, k, opts)? {
-                    if k {
+                if let Some(v) = read_value(c, elem, key, depth + 1, k, opts)?
+                    && k {
                         values.push(v);
                     }
-                }
             }
             GgufValue::Array(GgufArray { elem_type: elem, len, values })
         }

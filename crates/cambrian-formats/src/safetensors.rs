@@ -137,11 +137,10 @@ pub fn header_len(prefix: &[u8]) -> Parse<u64> {
 /// file, or the total of an HTTP `Content-Range`), enables the checks against
 /// the end of the file.
 pub fn parse(prefix: &[u8], file_len: Option<u64>) -> Result<Parse<SafetensorsHeader>, SafetensorsError> {
-    if let Some(fl) = file_len {
-        if fl < 8 {
+    if let Some(fl) = file_len
+        && fl < 8 {
             return Err(SafetensorsError::Truncated { file_len: fl, needed: 8 });
         }
-    }
     let n = match header_len(prefix) {
         Parse::Complete(n) => n,
         Parse::NeedMore { total } => return Ok(Parse::NeedMore { total }),
@@ -149,11 +148,10 @@ pub fn parse(prefix: &[u8], file_len: Option<u64>) -> Result<Parse<SafetensorsHe
     if n > MAX_HEADER_SIZE {
         return Err(SafetensorsError::HeaderTooLarge { len: n, limit: MAX_HEADER_SIZE });
     }
-    if let Some(fl) = file_len {
-        if 8 + n > fl {
+    if let Some(fl) = file_len
+        && 8 + n > fl {
             return Err(SafetensorsError::HeaderBeyondFile { header_len: n, file_len: fl });
         }
-    }
     // n ≤ 100 MB, so the cast cannot truncate.
     let end = 8 + n as usize;
     let Some(json) = prefix.get(8..end) else {
@@ -203,11 +201,10 @@ pub fn read_header<R: std::io::Read>(mut r: R, file_len: Option<u64>) -> Result<
     if n > MAX_HEADER_SIZE {
         return Err(SafetensorsError::HeaderTooLarge { len: n, limit: MAX_HEADER_SIZE });
     }
-    if let Some(fl) = file_len {
-        if 8 + n > fl {
+    if let Some(fl) = file_len
+        && 8 + n > fl {
             return Err(SafetensorsError::HeaderBeyondFile { header_len: n, file_len: fl });
         }
-    }
     let mut buf = first.to_vec();
     let body = crate::read_prefix(&mut r, n).map_err(|e| SafetensorsError::Io(e.to_string()))?;
     let got = body.len() as u64;

@@ -347,11 +347,10 @@ impl HubClient {
         } else {
             match *mode {
                 BodyMode::Whole(max) => {
-                    if let Some(len) = resp.content_length() {
-                        if len > max {
+                    if let Some(len) = resp.content_length()
+                        && len > max {
                             return Err(HubError::TooLarge { url: url.to_string(), limit: max, size: Some(len) });
                         }
-                    }
                     (max, false, 0)
                 }
                 BodyMode::Range(a, b) if status == 206 => {
@@ -402,8 +401,8 @@ impl HubClient {
         if skip > 0 {
             body = if (skip as usize) < body.len() { body.slice(skip as usize..) } else { Bytes::new() };
         }
-        if status == 206 {
-            if let BodyMode::Range(a, b) = *mode {
+        if status == 206
+            && let BodyMode::Range(a, b) = *mode {
                 let expected = content_range_len(&headers).unwrap_or(b - a);
                 if body.len() as u64 != expected {
                     return Err(HubError::Body {
@@ -412,7 +411,6 @@ impl HubClient {
                     });
                 }
             }
-        }
         Ok(Raw { status, headers, url: final_url, body })
     }
 }

@@ -50,11 +50,10 @@ pub fn parse_ratelimit(value: &str) -> Option<Duration> {
     if let Some(e) = exhausted {
         return Some(Duration::from_secs(e));
     }
-    if !saw_r {
-        if let Some(t) = any_t {
+    if !saw_r
+        && let Some(t) = any_t {
             return Some(Duration::from_secs(t));
         }
-    }
     match (legacy_remaining, legacy_reset) {
         (Some(0) | None, Some(reset)) => Some(Duration::from_secs(reset)),
         _ => None,

@@ -385,12 +385,10 @@ async fn the_token_never_appears_in_errors_or_debug_output() {
     cfg.max_retries = 1;
     let c = HubClient::new(cfg.clone()).unwrap();
     let mut texts = vec![format!("{cfg:?}"), format!("{c:?}")];
-    let errors = vec![
-        c.list_page(&PageCursor::First(ListQuery::default())).await.unwrap_err(),
+    let errors = [c.list_page(&PageCursor::First(ListQuery::default())).await.unwrap_err(),
         c.model_info("a/b", None, &[]).await.unwrap_err(),
         c.read_range("a/b", "main", "x", 0..4).await.unwrap_err(),
-        c.list_page(&PageCursor::Next("not a url".into())).await.unwrap_err(),
-    ];
+        c.list_page(&PageCursor::Next("not a url".into())).await.unwrap_err()];
     // Connection refused: a port nobody listens on.
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -452,11 +452,10 @@ pub fn load_dir(dir: &Path) -> Result<Vec<SimModel>, SimError> {
     }
     let mut out = Vec::with_capacity(order.len());
     for id in order {
-        if let Some((_, o)) = by_id.remove(&id) {
-            if let Some(m) = SimModel::from_object(&o, None) {
+        if let Some((_, o)) = by_id.remove(&id)
+            && let Some(m) = SimModel::from_object(&o, None) {
                 out.push(m);
             }
-        }
     }
     Ok(out)
 }

@@ -83,7 +83,7 @@ pub fn safetensors_header(tensors: &[(String, String, Vec<u64>)]) -> (Bytes, u64
         off += size;
     }
     let mut text = Value::Object(o).to_string();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(' ');
     }
     let mut buf = Vec::with_capacity(8 + text.len());

@@ -493,21 +493,18 @@ fn is_true(v: &str) -> bool {
 }
 
 fn matches(m: &SimModel, search: &Option<String>, author: &Option<String>, filters: &[String], pipeline: &Option<String>) -> bool {
-    if let Some(a) = author {
-        if !m.author.eq_ignore_ascii_case(a) {
+    if let Some(a) = author
+        && !m.author.eq_ignore_ascii_case(a) {
             return false;
         }
-    }
-    if let Some(p) = pipeline {
-        if m.pipeline_tag.as_deref() != Some(p.as_str()) {
+    if let Some(p) = pipeline
+        && m.pipeline_tag.as_deref() != Some(p.as_str()) {
             return false;
         }
-    }
-    if let Some(s) = search {
-        if !contains_ignore_case(&m.id, s) {
+    if let Some(s) = search
+        && !contains_ignore_case(&m.id, s) {
             return false;
         }
-    }
     filters.iter().all(|f| m.tags.iter().any(|t| t == f) || m.pipeline_tag.as_deref() == Some(f.as_str()))
 }
 
@@ -526,7 +523,7 @@ fn encode_cursor(pos: usize) -> String {
 }
 
 fn decode_cursor(c: &str) -> Option<usize> {
-    if c.len() % 2 != 0 || c.len() > 64 {
+    if !c.len().is_multiple_of(2) || c.len() > 64 {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..c.len()).step_by(2).map(|i| u8::from_str_radix(c.get(i..i + 2)?, 16).ok()).collect();
@@ -561,7 +558,7 @@ fn json_with_faults(st: &State, path: &str, body: String, headers: HeaderMap, fa
         let bytes = Bytes::from(body);
         let half = bytes.len() / 2;
         st.counters.record(path, half as u64);
-        let mut r = if word % 2 == 0 {
+        let mut r = if word.is_multiple_of(2) {
             // Content-Length promises more than is sent; the stream fails.
             let full_len = bytes.len();
             let part = bytes.slice(..half);
@@ -593,8 +590,8 @@ fn mutate(body: &str, fault: Option<FaultKind>, word: u64) -> String {
     for (i, item) in items.into_iter().enumerate() {
         let Value::Object(o) = item else { continue };
         match fault {
-            Some(FaultKind::WrongTypes) => {
-                if (i as u64 + word) % 2 == 0 {
+            Some(FaultKind::WrongTypes)
+                if (i as u64 + word).is_multiple_of(2) => {
                     if let Some(l) = o.get("likes").cloned() {
                         o.insert("likes".into(), Value::String(l.to_string()));
                     }
@@ -611,7 +608,6 @@ fn mutate(body: &str, fault: Option<FaultKind>, word: u64) -> String {
                         o.insert("safetensors".into(), serde_json::json!({ "parameters": "F32", "total": "many" }));
                     }
                 }
-            }
             Some(FaultKind::MissingFields) => {
                 for k in ["likes", "downloads", "tags", "pipeline_tag", "createdAt", "library_name", "safetensors"] {
                     o.remove(k);

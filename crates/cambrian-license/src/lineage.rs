@@ -119,8 +119,8 @@ pub fn assess_model(
             });
         }
         verdict = verdict.worst(pa.verdict);
-        if let (Some(c), Some(p)) = (child_perm, pe.class.permissiveness()) {
-            if c > p {
+        if let (Some(c), Some(p)) = (child_perm, pe.class.permissiveness())
+            && c > p {
                 flags.push(PermissivenessFlag {
                     child: child.clone(),
                     child_license: child_lic.clone(),
@@ -132,7 +132,6 @@ pub fn assess_model(
                     ),
                 });
             }
-        }
         ancestors.push(Ancestor { id: id.clone(), depth, child, license_id: Some(pe.id.clone()), verdict: Some(pa.verdict) });
         for b in &info.base_models {
             queue.push_back((b.clone(), depth + 1, id.clone(), pe.id.clone(), pe.class.permissiveness()));

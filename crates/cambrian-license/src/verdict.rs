@@ -151,21 +151,18 @@ pub fn resolve<'k>(kb: &'k KnowledgeBase, license: Option<&str>, license_name: O
     match lic {
         None => {
             // A card may carry only license_name.
-            if let Some(n) = name {
-                if let Some(e) = kb.by_name(n) {
+            if let Some(n) = name
+                && let Some(e) = kb.by_name(n) {
                     return Some((e, ResolvedBy::LicenseName { name: n.to_string() }));
                 }
-            }
             kb.get("unknown").map(|e| (e, ResolvedBy::Missing))
         }
         Some(l) if l.eq_ignore_ascii_case("other") => {
-            if let Some(n) = name {
-                if let Some(e) = kb.by_name(n) {
-                    if e.id != "other" && e.id != "unknown" {
+            if let Some(n) = name
+                && let Some(e) = kb.by_name(n)
+                    && e.id != "other" && e.id != "unknown" {
                         return Some((e, ResolvedBy::LicenseName { name: n.to_string() }));
                     }
-                }
-            }
             kb.get("other").map(|e| (e, ResolvedBy::UnresolvedOther { license_name: name.map(str::to_string) }))
         }
         Some(l) => {
@@ -217,7 +214,7 @@ fn fmt_count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

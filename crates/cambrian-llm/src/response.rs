@@ -157,11 +157,10 @@ fn keys_of(v: &Value) -> String {
 
 /// The message of an error object in a 200 body or stream chunk, if any.
 fn embedded_error(b: &RawBody) -> Option<String> {
-    if let Some(e) = &b.error {
-        if !e.is_null() {
+    if let Some(e) = &b.error
+        && !e.is_null() {
             return Some(error_value_message(e).0);
         }
-    }
     if b.object.as_ref().and_then(Value::as_str) == Some("error") {
         return Some(
             b.message.as_ref().and_then(Value::as_str).unwrap_or("unspecified error").to_string(),
@@ -248,11 +247,10 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    if let Ok(secs) = v.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
+    if let Ok(secs) = v.parse::<f64>()
+        && secs.is_finite() && secs >= 0.0 {
             return Some(Duration::from_secs_f64(secs.min(86_400.0)));
         }
-    }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
@@ -302,21 +300,19 @@ pub fn parse_json_body(api: Api, body: &[u8]) -> Result<Answer, LlmError> {
     let mut reasoning = String::new();
     let mut got_text = false;
     if let Some(m) = choice.message.as_ref().or(choice.delta.as_ref()) {
-        if api == Api::Chat {
-            if let Some(c) = &m.content {
+        if api == Api::Chat
+            && let Some(c) = &m.content {
                 got_text = content_text(c, &mut text);
             }
-        }
         reasoning_text(m, &mut reasoning);
     }
     if !got_text {
         if let Some(Value::String(t)) = &choice.text {
             text.push_str(t);
-        } else if api == Api::Completions {
-            if let Some(c) = choice.message.as_ref().and_then(|m| m.content.as_ref()) {
+        } else if api == Api::Completions
+            && let Some(c) = choice.message.as_ref().and_then(|m| m.content.as_ref()) {
                 content_text(c, &mut text);
             }
-        }
     }
     Ok(finish_answer(
         text,
@@ -550,18 +546,16 @@ impl StreamAccumulator {
         if let Some(choice) = choices.into_iter().next() {
             let mut got_text = false;
             if let Some(d) = choice.delta.as_ref().or(choice.message.as_ref()) {
-                if self.api == Api::Chat {
-                    if let Some(c) = &d.content {
+                if self.api == Api::Chat
+                    && let Some(c) = &d.content {
                         got_text = content_text(c, &mut self.text);
                     }
-                }
                 reasoning_text(d, &mut self.reasoning);
             }
-            if !got_text {
-                if let Some(Value::String(t)) = &choice.text {
+            if !got_text
+                && let Some(Value::String(t)) = &choice.text {
                     self.text.push_str(t);
                 }
-            }
             if let Some(f) = finish_text(&choice.finish_reason) {
                 self.finish_reason = Some(f);
             }

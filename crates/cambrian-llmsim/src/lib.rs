@@ -187,11 +187,10 @@ fn error(status: u16, message: &str, retry_after: Option<u64>) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = json!({"object":"error","message":message,"type":"SimError","param":null,"code":status});
     let mut r = (code, axum::Json(body)).into_response();
-    if let Some(s) = retry_after {
-        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+    if let Some(s) = retry_after
+        && let Ok(v) = HeaderValue::from_str(&s.to_string()) {
             r.headers_mut().insert(header::RETRY_AFTER, v);
         }
-    }
     r
 }
 
@@ -244,11 +243,11 @@ async fn handle(sim: Arc<Sim>, kind: Kind, body: Bytes) -> Response {
     if let Some(ms) = marker(&prompt, "#sleep:").and_then(|s| s.parse::<u64>().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    if sim.cfg.fail_429_every.is_some_and(|k| k > 0 && n % k == 0) {
+    if sim.cfg.fail_429_every.is_some_and(|k| k > 0 && n.is_multiple_of(k)) {
         stats.errors.fetch_add(1, Ordering::SeqCst);
         return error(429, "rate limited (injected)", Some(sim.cfg.retry_after_secs));
     }
-    if sim.cfg.fail_503_every.is_some_and(|k| k > 0 && n % k == 0) {
+    if sim.cfg.fail_503_every.is_some_and(|k| k > 0 && n.is_multiple_of(k)) {
         stats.errors.fetch_add(1, Ordering::SeqCst);
         return error(503, "overloaded (injected)", Some(sim.cfg.retry_after_secs));
     }
@@ -257,7 +256,7 @@ async fn handle(sim: Arc<Sim>, kind: Kind, body: Bytes) -> Response {
         return error(code, "error requested by #status marker", None);
     }
     let mut answer = marker(&prompt, "#answer:").unwrap_or("ok").to_string();
-    if sim.cfg.vary_every.is_some_and(|k| k > 0 && n % k == 0) {
+    if sim.cfg.vary_every.is_some_and(|k| k > 0 && n.is_multiple_of(k)) {
         answer.push_str(&format!(" (variant {n})"));
     }
     let words: Vec<&str> = answer.split_whitespace().collect();

@@ -282,11 +282,10 @@ pub fn pickle_findings(r: &PickleReport, member: Option<&str>, base: u64, f: &mu
     }
     // Repeat counts on the messages.
     for (sym, level, n) in &seen {
-        if *n > 1 {
-            if let Some(x) = f.iter_mut().find(|x| x.symbol.as_deref() == Some(sym.as_str()) && x.level == *level && x.member == m) {
+        if *n > 1
+            && let Some(x) = f.iter_mut().find(|x| x.symbol.as_deref() == Some(sym.as_str()) && x.level == *level && x.member == m) {
                 x.message.push_str(&format!(" [{n} occurrences]"));
             }
-        }
     }
     if r.imports_dropped > 0 {
         f.push(

@@ -67,13 +67,12 @@ fn quoted_strings(s: &str) -> Vec<&str> {
     let mut i = 0;
     while i < b.len() {
         let q = b[i];
-        if q == b'\'' || q == b'"' {
-            if let Some(j) = s[i + 1..].find(q as char) {
+        if (q == b'\'' || q == b'"')
+            && let Some(j) = s[i + 1..].find(q as char) {
                 out.push(&s[i + 1..i + 1 + j]);
                 i += j + 2;
                 continue;
             }
-        }
         i += 1;
     }
     out

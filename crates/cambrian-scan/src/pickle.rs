@@ -248,11 +248,10 @@ impl<'a> Walker<'a> {
                 Ok(()) => {
                     self.report.pickles += 1;
                     self.report.end = self.pos as u64;
-                    if self.pickle_index == 0 {
-                        if let [V::Int(i)] = self.first_values.as_slice() {
+                    if self.pickle_index == 0
+                        && let [V::Int(i)] = self.first_values.as_slice() {
                             self.report.first_int = Some(*i);
                         }
-                    }
                     self.pickle_index += 1;
                 }
                 Err(e) => {
@@ -469,11 +468,10 @@ impl<'a> Walker<'a> {
     fn note_call(&mut self, callee: &V, op: &'static str, at: usize) -> V {
         match callee {
             V::Import(i) | V::Made(i) => {
-                if let Some(imp) = self.report.imports.get_mut(*i) {
-                    if imp.calls.len() < 16 {
+                if let Some(imp) = self.report.imports.get_mut(*i)
+                    && imp.calls.len() < 16 {
                         imp.calls.push(CallSite { op, offset: at as u64 });
                     }
-                }
                 V::Made(*i)
             }
             _ => V::Other,
@@ -974,15 +972,13 @@ fn decode_raw_unicode_escape(l: &[u8]) -> String {
                 Some(b'U') => (8, true),
                 _ => (0, false),
             };
-            if ok {
-                if let Some(h) = l.get(i + 2..i + 2 + len) {
-                    if let Some(c) = std::str::from_utf8(h).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32) {
+            if ok
+                && let Some(h) = l.get(i + 2..i + 2 + len)
+                    && let Some(c) = std::str::from_utf8(h).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32) {
                         out.push(c);
                         i += 2 + len;
                         continue;
                     }
-                }
-            }
         }
         out.push(l[i] as char);
         i += 1;

@@ -162,11 +162,10 @@ pub fn cache_snapshots(hub_dir: &Path, repo: Option<&str>) -> Result<Vec<(String
             out.push((id.clone(), rev, s));
         }
     }
-    if let Some(r) = repo {
-        if out.is_empty() {
+    if let Some(r) = repo
+        && out.is_empty() {
             return Err(ScanError::NotFound(format!("{r} in the Hugging Face cache {}", hub_dir.display())));
         }
-    }
     Ok(out)
 }
 

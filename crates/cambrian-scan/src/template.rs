@@ -210,11 +210,10 @@ pub fn scan_gguf(src: &dyn Source, file_len: Option<u64>, member: Option<&str>, 
         f.push(x);
     }
     for (k, v) in &h.metadata {
-        if k == "tokenizer.chat_template" || k.starts_with("tokenizer.chat_template.") {
-            if let Some(t) = v.as_str() {
+        if (k == "tokenizer.chat_template" || k.starts_with("tokenizer.chat_template."))
+            && let Some(t) = v.as_str() {
                 check_template(t, &format!("GGUF {k}"), member, f);
             }
-        }
     }
 }
 

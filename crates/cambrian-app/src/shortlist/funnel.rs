@@ -263,11 +263,10 @@ pub(crate) fn max_context(d: &ModelDetails) -> Option<(u64, &'static str)> {
 
 /// The model's parameter count and its source.
 pub(crate) fn param_count(d: &ModelDetails) -> Option<(u64, &'static str)> {
-    if let Some(s) = &d.record.safetensors {
-        if s.total > 0 {
+    if let Some(s) = &d.record.safetensors
+        && s.total > 0 {
             return Some((s.total, "Hub safetensors.total"));
         }
-    }
     d.record.gguf.as_ref().and_then(|g| g.total).filter(|t| *t > 0).map(|t| (t, "Hub gguf.total"))
 }
 
@@ -302,8 +301,8 @@ fn cheap_stages(f: &mut Funnel<'_>, models: &[ModelRecord]) -> Vec<usize> {
     // a tenth of a listing-only run over 100k models).
     let mut texts: HashMap<Option<&str>, (String, Option<String>)> = HashMap::new();
     for (i, r) in models.iter().enumerate() {
-        if let Some(task) = &req.task {
-            if r.pipeline_tag.as_deref() != Some(task.as_str()) {
+        if let Some(task) = &req.task
+            && r.pipeline_tag.as_deref() != Some(task.as_str()) {
                 let (reason, nearest) = texts.entry(r.pipeline_tag.as_deref()).or_insert_with(|| match &r.pipeline_tag {
                     Some(t) => (format!("pipeline_tag is `{t}`, not `{task}`"), Some(format!("--task {t}"))),
                     None => (format!("no pipeline_tag (need `{task}`)"), None),
@@ -312,7 +311,6 @@ fn cheap_stages(f: &mut Funnel<'_>, models: &[ModelRecord]) -> Vec<usize> {
                 f.exclude(r, Stage::Task, reason, nearest, r.license.clone(), None);
                 continue;
             }
-        }
         out.push(i);
     }
     f.enter(Stage::Downloads, out.len());
@@ -562,22 +560,19 @@ fn detail_stages(
     f.enter(Stage::Workload, ctx_pass.len());
     let mut out = Vec::with_capacity(ctx_pass.len());
     for (l, pc, hw, mc) in ctx_pass {
-        if let (Some(o), true) = (&hw, req.workload.is_some()) {
-            if let Some(w) = &o.workload {
-                if let Some(dl) = req.deadline_hours {
-                    if w.hours > dl {
+        if let (Some(o), true) = (&hw, req.workload.is_some())
+            && let Some(w) = &o.workload {
+                if let Some(dl) = req.deadline_hours
+                    && w.hours > dl {
                         f.exclude(&l.d.record, Stage::Workload, format!("workload takes {:.1} h on {} > --deadline {:.1} h ({})", w.hours, o.gpu_label, dl, w.basis), Some(format!("--deadline {}h, or more GPUs (--gpus {})", w.hours.ceil(), req.gpus.saturating_mul(((w.hours / dl).ceil() as u32).max(2)))), l.d.record.license.clone(), Some(l.verdict));
                         continue;
                     }
-                }
-                if let (Some(b), Some(cost)) = (req.budget_usd, w.cost_usd) {
-                    if cost > b {
+                if let (Some(b), Some(cost)) = (req.budget_usd, w.cost_usd)
+                    && cost > b {
                         f.exclude(&l.d.record, Stage::Workload, format!("workload costs ${cost:.0} on {} > --budget ${b:.0} ({})", o.gpu_label, w.basis), Some(format!("--budget {}", cost.ceil())), l.d.record.license.clone(), Some(l.verdict));
                         continue;
                     }
-                }
             }
-        }
         out.push((l, pc, hw, mc));
     }
 

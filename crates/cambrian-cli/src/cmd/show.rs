@@ -46,7 +46,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     }
     let m = &r.record;
     let s = &r.latest_snapshot;
-    output::line(format!("{}", m.id))?;
+    output::line(&m.id)?;
     output::line(format!(
         "  latest snapshot  {} ({} UTC, {})",
         s.id,

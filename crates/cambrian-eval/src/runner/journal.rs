@@ -233,11 +233,10 @@ fn write_loop(file: std::fs::File, rx: mpsc::Receiver<Msg>, path: PathBuf) -> Re
             last_sync = Instant::now();
         }
     }
-    if first_error.is_none() {
-        if let Err(e) = w.flush().and_then(|()| w.get_ref().sync_data()) {
+    if first_error.is_none()
+        && let Err(e) = w.flush().and_then(|()| w.get_ref().sync_data()) {
             first_error = Some(io("sync", e));
         }
-    }
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),
