@@ -23,6 +23,11 @@
 //! Prints `key=value` lines: records/s (wall) per path and day.
 
 use cambrian_store::{ImportOutcome, NewSnapshot, Store};
+
+/// The allocator of the `cambrian` binary (mimalloc), so that the store is
+/// measured as the product runs it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use cambrian_types::{ModelRecord, SafetensorsInfo};
 use chrono::{Duration, TimeZone, Utc};
 use std::time::Instant;

@@ -396,42 +396,45 @@ fn detail_stages(
     // Details.
     f.enter(Stage::Details, survivors.len());
     let mut listing_only: Vec<ModelDetails> = Vec::new();
-    let mut srcs: Vec<(Src<'_>, Vec<String>)> = Vec::with_capacity(survivors.len());
+    // Each survivor's details, its caveats, and why its details are missing (if they are).
+    let mut srcs: Vec<(Src<'_>, Vec<String>, Option<String>)> = Vec::with_capacity(survivors.len());
     for r in survivors {
         let mut caveats = Vec::new();
-        match details.get(&r.id) {
+        let missing = match details.get(&r.id) {
             Some(Lookup::Found(d)) => {
-                srcs.push((Src::Map(d), caveats));
+                srcs.push((Src::Map(d), caveats, None));
                 continue;
             }
             Some(Lookup::NotFound(m)) => {
                 f.exclude(r, Stage::Details, format!("{m}; the snapshot lists it but the Hub no longer has it"), None, r.license.clone(), None);
                 continue;
             }
-            Some(Lookup::Unavailable(m)) => caveats.push(format!("details unavailable ({m}); using the listing fields only")),
-            None => caveats.push("details not looked up; using the listing fields only".into()),
-        }
-        srcs.push((Src::Listing(listing_only.len()), caveats));
+            Some(Lookup::Unavailable(m)) => format!("details unavailable ({m})"),
+            None => "details not looked up".to_string(),
+        };
+        caveats.push(format!("{missing}; using the listing fields only"));
+        let missing = Some(missing);
+        srcs.push((Src::Listing(listing_only.len()), caveats, missing));
         listing_only.push(ModelDetails { record: (*r).clone(), config: None });
     }
-    let with_details: Vec<(&ModelDetails, Vec<String>)> = srcs
+    let with_details: Vec<(&ModelDetails, Vec<String>, Option<String>)> = srcs
         .into_iter()
-        .filter_map(|(s, cav)| match s {
-            Src::Map(d) => Some((d, cav)),
-            Src::Listing(i) => listing_only.get(i).map(|d| (d, cav)),
+        .filter_map(|(s, cav, missing)| match s {
+            Src::Map(d) => Some((d, cav, None)),
+            Src::Listing(i) => listing_only.get(i).map(|d| (d, cav, missing)),
         })
         .collect();
 
     // Gated.
     f.enter(Stage::Gated, with_details.len());
     let mut stage_in = Vec::with_capacity(with_details.len());
-    for (d, cav) in with_details {
+    for (d, cav, missing) in with_details {
         if is_gated(&d.record) && !req.include_gated {
             let mode = d.record.gated.clone().unwrap_or_default();
             f.exclude(&d.record, Stage::Gated, format!("gated (access mode `{mode}`): weights need approval on the Hub"), Some("--include-gated (and request access on the Hub)".into()), d.record.license.clone(), None);
             continue;
         }
-        stage_in.push((d, cav));
+        stage_in.push((d, cav, missing));
     }
 
     // License (with lineage).
@@ -445,7 +448,7 @@ fn detail_stages(
         flags: Vec<String>,
     }
     let mut lic_pass = Vec::with_capacity(stage_in.len());
-    for (d, mut cav) in stage_in {
+    for (d, mut cav, missing) in stage_in {
         let a = assess_with_lineage(d, details, &req.profile)?;
         let license_id = a.own.license_id.clone();
         let reason_text = || {
@@ -464,11 +467,26 @@ fn detail_stages(
         let shown_license = match (&d.record.license, &d.record.license_name) {
             (Some(l), Some(n)) if l == "other" => format!("other ({n})"),
             (Some(l), _) => l.clone(),
+            (None, _) if missing.is_some() => "unknown".into(),
             (None, _) => "none stated".into(),
         };
         match a.verdict {
             Verdict::No => {
                 f.exclude(&d.record, Stage::License, format!("license {shown_license} → {} for {} use: {}", a.verdict, req.profile.usage.as_str(), reason_text()), admit, d.record.license.clone(), Some(a.verdict));
+                continue;
+            }
+            // No license in the listing and no details to read it from: say
+            // so, rather than "the model states no license".
+            Verdict::NeedsReview if !req.include_review && d.record.license.is_none() && missing.is_some() => {
+                let why = missing.as_deref().unwrap_or_default();
+                f.exclude(
+                    &d.record,
+                    Stage::License,
+                    format!("license unknown → needs-review: {why}, and the listing carries no license"),
+                    Some("fetch the details (run without --offline, or check the network / HF_ENDPOINT); or --include-review".into()),
+                    None,
+                    Some(a.verdict),
+                );
                 continue;
             }
             Verdict::NeedsReview if !req.include_review => {
@@ -777,5 +795,26 @@ mod tests {
         assert_eq!(st(Stage::Task), Some((5, 1, 4)));
         assert_eq!(st(Stage::Details), Some((4, 1, 3)));
         assert_eq!(st(Stage::License), Some((3, 1, 2)));
+    }
+
+    #[test]
+    fn a_missing_license_without_details_is_called_unknown_not_unstated() {
+        let models = vec![listing("d/offline", "text-generation", 40), listing("n/none", "text-generation", 30)];
+        let mut details = HashMap::new();
+        details.insert("d/offline".to_string(), Lookup::Unavailable("not cached, and --offline forbids fetching".into()));
+        // Details read, and they state no license: that is the model's own doing.
+        details.insert(
+            "n/none".to_string(),
+            Lookup::Found(ModelDetails { record: ModelRecord { id: "n/none".into(), ..Default::default() }, config: None }),
+        );
+        let req = FindRequest { task: Some("text-generation".into()), ..FindRequest::default() };
+        let (_, short, excl) = run_funnel(&models, &details, &req).expect("funnel");
+        assert!(short.is_empty());
+        let off = excl.iter().find(|e| e.id == "d/offline").expect("offline model excluded");
+        assert_eq!((off.stage, off.verdict), (Stage::License, Some(Verdict::NeedsReview)));
+        assert!(off.reason.starts_with("license unknown") && off.reason.contains("details unavailable (not cached"), "{}", off.reason);
+        assert!(off.nearest_change.as_deref().is_some_and(|n| n.contains("--offline")), "{:?}", off.nearest_change);
+        let none = excl.iter().find(|e| e.id == "n/none").expect("unlicensed model excluded");
+        assert!(none.reason.starts_with("license none stated → needs-review"), "{}", none.reason);
     }
 }
