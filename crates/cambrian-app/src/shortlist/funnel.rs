@@ -175,6 +175,29 @@ pub struct FindReport {
     pub ranking: String,
     pub details: DetailStats,
     pub kb: KbVersion,
+    /// When the snapshot was chosen by default (the newest) and a snapshot
+    /// of another series taken within [`LARGER_SNAPSHOT_WINDOW_DAYS`] of it
+    /// lists at least twice as many models: that one (`--snapshot ID`).
+    pub larger_snapshot: Option<SnapshotRef>,
+}
+
+/// How far back from the newest snapshot `find` looks for a larger one to
+/// point out.
+pub const LARGER_SNAPSHOT_WINDOW_DAYS: i64 = 7;
+
+fn snapshot_ref(s: &cambrian_store::SnapshotInfo) -> SnapshotRef {
+    SnapshotRef { id: s.id.0, taken_at: s.taken_at, source: s.source.clone(), query: s.query.clone(), models: s.models }
+}
+
+/// The largest snapshot taken within the window before `chosen` (ties: the
+/// newest), if it lists at least twice as many models as `chosen`.
+fn larger_snapshot(snaps: &[cambrian_store::SnapshotInfo], chosen: &cambrian_store::SnapshotInfo) -> Option<SnapshotRef> {
+    let since = chosen.taken_at - chrono::Duration::days(LARGER_SNAPSHOT_WINDOW_DAYS);
+    snaps
+        .iter()
+        .filter(|s| s.id != chosen.id && s.taken_at >= since && s.models >= chosen.models.saturating_mul(2).max(1))
+        .max_by_key(|s| (s.models, s.taken_at, s.id.0))
+        .map(snapshot_ref)
 }
 
 /// Parse a parameter count: `7B`, `7.5b`, `350M`, `1.2T`, `125000000`.
@@ -733,7 +756,7 @@ pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, 
     apply_listings(&mut details, &survivors);
     let (stages, shortlist, excluded) = detail_stages(f, &survivors, &details, hw_check)?;
     Ok(FindReport {
-        snapshot: Some(SnapshotRef { id: snap.id.0, taken_at: snap.taken_at, source: snap.source.clone(), query: snap.query.clone(), models: snap.models }),
+        snapshot: Some(snapshot_ref(&snap)),
         request: req.clone(),
         stages,
         shortlist,
@@ -741,6 +764,7 @@ pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, 
         ranking: RANKING.to_string(),
         details: stats,
         kb: kb_version()?,
+        larger_snapshot: if req.snapshot.is_none() { larger_snapshot(&snaps, &snap) } else { None },
     })
 }
 
@@ -795,6 +819,29 @@ mod tests {
         assert_eq!(st(Stage::Task), Some((5, 1, 4)));
         assert_eq!(st(Stage::Details), Some((4, 1, 3)));
         assert_eq!(st(Stage::License), Some((3, 1, 2)));
+    }
+
+    #[test]
+    fn a_larger_recent_snapshot_of_another_series_is_pointed_out() {
+        use cambrian_store::{SnapshotId, SnapshotInfo, SnapshotStatus};
+        use chrono::TimeZone;
+        let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 8, d, h, 0, 0).single().expect("date");
+        let snap = |id: i64, taken_at, models| SnapshotInfo {
+            id: SnapshotId(id),
+            taken_at,
+            source: format!("s{id}"),
+            query: String::new(),
+            status: SnapshotStatus::Complete,
+            models,
+            completed_at: None,
+        };
+        let newest = snap(4, at(22, 12), 10);
+        let snaps = vec![snap(1, at(10, 1), 5000), snap(2, at(21, 1), 529), snap(3, at(22, 1), 529), newest.clone()];
+        // Snapshot 1 is larger but older than the window; 2 and 3 tie on size: the newer wins.
+        assert_eq!(larger_snapshot(&snaps, &newest).map(|s| s.id), Some(3));
+        // Less than twice as many models: nothing to point out.
+        let big = snap(5, at(22, 13), 300);
+        assert!(larger_snapshot(&[snap(3, at(22, 1), 529), big.clone()], &big).is_none());
     }
 
     #[test]

@@ -140,6 +140,7 @@ mod tests {
             ranking: "ranked by: id".into(),
             details: DetailStats::default(),
             kb: KbVersion { schema_version: 1, kb_version: "test".into(), licenses: 0 },
+            larger_snapshot: None,
         }
     }
 

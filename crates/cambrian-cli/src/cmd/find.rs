@@ -107,6 +107,8 @@ struct Summary<'a> {
     #[serde(rename = "type")]
     kind: &'static str,
     snapshot: &'a Option<shortlist::funnel::SnapshotRef>,
+    /// A larger recent snapshot of another series, when the default (newest) one was used.
+    larger_snapshot: &'a Option<shortlist::funnel::SnapshotRef>,
     request: &'a FindRequest,
     shortlisted: usize,
     excluded: usize,
@@ -134,6 +136,16 @@ fn shown_exclusions(excluded: &[Exclusion], n: usize) -> Vec<&Exclusion> {
 fn print_tables(rep: &FindReport, args: &Args) -> anyhow::Result<()> {
     if let Some(s) = &rep.snapshot {
         output::line(format!("snapshot {} taken {} ({} models, source {})", s.id, s.taken_at.format("%Y-%m-%d %H:%M UTC"), s.models, s.source))?;
+    }
+    if let Some(l) = &rep.larger_snapshot {
+        output::line(format!(
+            "note: snapshot {} taken {} lists {} models (source {}); run with --snapshot {} to search it",
+            l.id,
+            l.taken_at.format("%Y-%m-%d %H:%M UTC"),
+            l.models,
+            l.source,
+            l.id
+        ))?;
     }
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
@@ -283,6 +295,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         output::json_line(&Summary {
             kind: "find.summary",
             snapshot: &rep.snapshot,
+            larger_snapshot: &rep.larger_snapshot,
             request: &rep.request,
             shortlisted: rep.shortlist.len(),
             excluded: rep.excluded.len(),
