@@ -551,6 +551,8 @@ impl Store {
 
     /// The full records (as [`Store::snapshot_models`]) of the listed
     /// models at `indices` (positions in `listing.records`), in that order.
+    /// Each record takes its id from `listing.records[i].id`: a caller may
+    /// clear the records it no longer needs, but not those it asks for here.
     pub fn listing_full_records(&self, listing: &SnapshotListing, indices: &[usize]) -> Result<Vec<ModelRecord>, StoreError> {
         let _read = read_tx(&self.conn)?;
         let mut st = self.conn.prepare_cached("SELECT json FROM detail WHERE id = ?1").ctx("reading a snapshot")?;
