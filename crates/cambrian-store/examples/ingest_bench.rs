@@ -32,48 +32,8 @@ use cambrian_types::{ModelRecord, SafetensorsInfo};
 use chrono::{Duration, TimeZone, Utc};
 use std::time::Instant;
 
-/// On-CPU time of this thread (seconds, from /proc): the machine is shared,
-/// so the CPU time is printed beside the wall time.
-fn cpu() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |ns| ns / 1e9)
-}
-
-/// CPU time of the whole process, all threads incl. exited ones (seconds;
-/// utime + stime from /proc/self/stat, in USER_HZ = 100 ticks: 10 ms resolution).
-fn proc_cpu() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
-        })
-        .map_or(0.0, |ticks| ticks / 100.0)
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn f(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn skewed(&mut self, n: usize) -> usize {
-        let u = self.f();
-        ((u * u * u) * n as f64) as usize % n
-    }
-}
+mod bench_util;
+use bench_util::{cpu, proc_cpu, Rng};
 
 const PIPELINES: &[&str] = &[
     "text-generation", "image-text-to-text", "text-to-image", "automatic-speech-recognition", "text-classification",

@@ -13,45 +13,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::Instant;
 
-/// CPU time of this thread (seconds), from /proc: the machine may be shared,
-/// so wall time alone can mislead; both are printed.
-fn cpu() -> f64 {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |ns| ns / 1e9)
-}
-
-/// CPU time of the whole process, all threads (seconds; utime + stime from
-/// /proc/self/stat in USER_HZ = 100 ticks): the writer may use a helper thread.
-fn proc_cpu() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?)
-        })
-        .map_or(0.0, |ticks| ticks / 100.0)
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // splitmix64
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn f(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+mod bench_util;
+use bench_util::{cpu, proc_cpu, Rng};
 
 const PIPELINES: &[&str] = &[
     "text-generation", "image-text-to-text", "text-to-image", "automatic-speech-recognition", "text-classification",
