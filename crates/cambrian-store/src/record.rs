@@ -165,7 +165,6 @@ pub(crate) struct Counters {
     pub trending_score: Option<f64>,
 }
 
-/// Rebuild a record from its id, detail JSON and counters.
 /// The listing fields of a stored detail (see `Store::snapshot_listing`);
 /// every other field is skipped by the parser without being allocated.
 #[derive(Deserialize, Default)]
@@ -179,9 +178,14 @@ struct DetailListing {
     gated: Option<String>,
 }
 
+/// Parse a stored detail of model `id` as `T` (a corrupt one is `BadInput`).
+fn parse_detail<T: serde::de::DeserializeOwned>(id: &str, detail: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(detail).map_err(|e| StoreError::BadInput(format!("stored detail of model {id} is corrupt: {e}")))
+}
+
+/// A record with only its listing fields, from its id, detail JSON and counters.
 pub(crate) fn decode_listing(id: String, detail: &[u8], c: Counters) -> Result<ModelRecord, StoreError> {
-    let d: DetailListing = serde_json::from_slice(detail)
-        .map_err(|e| StoreError::BadInput(format!("stored detail of model {id} is corrupt: {e}")))?;
+    let d: DetailListing = parse_detail(&id, detail)?;
     Ok(ModelRecord {
         id,
         author: d.author,
@@ -198,9 +202,9 @@ pub(crate) fn decode_listing(id: String, detail: &[u8], c: Counters) -> Result<M
     })
 }
 
+/// Rebuild a record from its id, detail JSON and counters.
 pub(crate) fn decode_record(id: String, detail: &[u8], c: Counters) -> Result<ModelRecord, StoreError> {
-    let d: DetailOwned = serde_json::from_slice(detail)
-        .map_err(|e| StoreError::BadInput(format!("stored detail of model {id} is corrupt: {e}")))?;
+    let d: DetailOwned = parse_detail(&id, detail)?;
     Ok(ModelRecord {
         id,
         author: d.author,
