@@ -103,7 +103,9 @@ pub struct EvalResponse {
 fn testset_error(e: TestSetError) -> Error {
     let hint = e.hint().map(str::to_string);
     let kind = match &e {
-        TestSetError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+        TestSetError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            ErrorKind::NotFound
+        }
         _ => ErrorKind::BadInput,
     };
     let mut err = Error::new(kind, e.to_string());
@@ -125,7 +127,9 @@ fn gate_error(e: GateError) -> Error {
 fn run_error(e: RunError) -> Error {
     let hint = e.hint();
     let kind = match &e {
-        RunError::InvalidTarget { .. } | RunError::DuplicateItem { .. } | RunError::JournalMismatch { .. } => ErrorKind::Usage,
+        RunError::InvalidTarget { .. }
+        | RunError::DuplicateItem { .. }
+        | RunError::JournalMismatch { .. } => ErrorKind::Usage,
         RunError::Journal(_) => ErrorKind::Store,
         RunError::Warmup { .. } => ErrorKind::Remote,
         RunError::Client(_) => ErrorKind::Internal,
@@ -147,12 +151,24 @@ pub fn build_scorer(text: &str) -> Result<Scorer> {
     let mut spec = ScorerSpec::parse(text).map_err(scorer_error)?;
     if let ScorerSpec::JsonSchema { path, schema } = &mut spec {
         let bytes = std::fs::read(&*path).map_err(|e| {
-            Error::new(if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::BadInput }, format!("cannot read JSON Schema {}", path.display()))
-                .with_source(e)
+            Error::new(
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    ErrorKind::NotFound
+                } else {
+                    ErrorKind::BadInput
+                },
+                format!("cannot read JSON Schema {}", path.display()),
+            )
+            .with_source(e)
         })?;
         let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::bad_input(format!("{}: invalid JSON at line {}, column {}: {e}", path.display(), e.line(), e.column()))
-                .with_hint("the schema file must be a JSON Schema document")
+            Error::bad_input(format!(
+                "{}: invalid JSON at line {}, column {}: {e}",
+                path.display(),
+                e.line(),
+                e.column()
+            ))
+            .with_hint("the schema file must be a JSON Schema document")
         })?;
         *schema = Some(v);
     }
@@ -160,12 +176,25 @@ pub fn build_scorer(text: &str) -> Result<Scorer> {
 }
 
 /// Load the test set and render prompts.
-fn load_items(req: &EvalRequest) -> Result<(Vec<TestItem>, Vec<cambrian_eval::item::PreparedItem>, Vec<u8>)> {
+fn load_items(
+    req: &EvalRequest,
+) -> Result<(
+    Vec<TestItem>,
+    Vec<cambrian_eval::item::PreparedItem>,
+    Vec<u8>,
+)> {
     let items = testset::load(&req.tests).map_err(testset_error)?;
     let template = match &req.template {
         Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
-            Error::new(if e.kind() == std::io::ErrorKind::NotFound { ErrorKind::NotFound } else { ErrorKind::BadInput }, format!("cannot read the prompt template {}", p.display()))
-                .with_source(e)
+            Error::new(
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    ErrorKind::NotFound
+                } else {
+                    ErrorKind::BadInput
+                },
+                format!("cannot read the prompt template {}", p.display()),
+            )
+            .with_source(e)
         })?),
         None => None,
     };
@@ -184,7 +213,10 @@ fn load_items(req: &EvalRequest) -> Result<(Vec<TestItem>, Vec<cambrian_eval::it
 fn default_journal(req: &EvalRequest, key_material: &[u8]) -> PathBuf {
     let mut targets = String::new();
     for m in &req.models {
-        targets.push_str(&format!("{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}\u{1e}", m.label, m.model, m.base_url, m.api, m.stream));
+        targets.push_str(&format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}\u{1e}",
+            m.label, m.model, m.base_url, m.api, m.stream
+        ));
     }
     let params = serde_json::to_string(&req.params).unwrap_or_default();
     let key = testset::content_key(&[
@@ -202,27 +234,45 @@ fn settings(req: &EvalRequest, warmup: &[(String, f64)]) -> AnalysisSettings {
         bootstrap_seed: req.bootstrap_seed,
         alpha: req.alpha,
         concurrency: req.concurrency,
-        costs: req.models.iter().filter_map(|m| m.cost.map(|c| (m.label.clone(), c))).collect(),
+        costs: req
+            .models
+            .iter()
+            .filter_map(|m| m.cost.map(|c| (m.label.clone(), c)))
+            .collect(),
         warmup_ms: warmup.iter().cloned().collect::<HashMap<_, _>>(),
     }
 }
 
 /// Run the evaluation. `on_event` receives runner progress.
-pub async fn run_eval(req: &EvalRequest, on_event: &(dyn Fn(RunEvent) + Sync)) -> Result<EvalResponse> {
+pub async fn run_eval(
+    req: &EvalRequest,
+    on_event: &(dyn Fn(RunEvent) + Sync),
+) -> Result<EvalResponse> {
     if req.models.is_empty() {
-        return Err(Error::usage("no model to evaluate").with_hint("add --model NAME=BASE_URL (the server's /v1 root), or `models:` in the config file"));
+        return Err(Error::usage("no model to evaluate").with_hint(
+            "add --model NAME=BASE_URL (the server's /v1 root), or `models:` in the config file",
+        ));
     }
     let gate = req.gate.as_deref().map(parse_gate).transpose()?;
     let scorer = build_scorer(&req.scorer)?;
     let (items, prepared, key_material) = load_items(req)?;
-    let journal = req.journal.clone().unwrap_or_else(|| default_journal(req, &key_material));
+    let journal = req
+        .journal
+        .clone()
+        .unwrap_or_else(|| default_journal(req, &key_material));
     if let Some(dir) = journal.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::store(format!("cannot create the journal directory {}", dir.display())).with_source(e))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::store(format!(
+                "cannot create the journal directory {}",
+                dir.display()
+            ))
+            .with_source(e)
+        })?;
     }
     if !req.resume && journal.exists() {
-        std::fs::remove_file(&journal)
-            .map_err(|e| Error::store(format!("cannot replace the journal {}", journal.display())).with_source(e))?;
+        std::fs::remove_file(&journal).map_err(|e| {
+            Error::store(format!("cannot replace the journal {}", journal.display())).with_source(e)
+        })?;
     }
     let cfg = RunConfig {
         targets: req
@@ -245,14 +295,26 @@ pub async fn run_eval(req: &EvalRequest, on_event: &(dyn Fn(RunEvent) + Sync)) -
         warmup: req.warmup,
         retries: req.retries,
     };
-    let out = runner::run(&cfg, &prepared, on_event).await.map_err(run_error)?;
+    let out = runner::run(&cfg, &prepared, on_event)
+        .await
+        .map_err(run_error)?;
     let determinism = if req.audit_sample > 0 {
-        Some(runner::determinism_audit(&cfg, &prepared, req.audit_sample, req.bootstrap_seed).await.map_err(run_error)?)
+        Some(
+            runner::determinism_audit(&cfg, &prepared, req.audit_sample, req.bootstrap_seed)
+                .await
+                .map_err(run_error)?,
+        )
     } else {
         None
     };
     let labels: Vec<String> = req.models.iter().map(|m| m.label.clone()).collect();
-    let report = analysis::analyse(&items, &out.runs, &labels, &scorer, &settings(req, &out.warmup_ms));
+    let report = analysis::analyse(
+        &items,
+        &out.runs,
+        &labels,
+        &scorer,
+        &settings(req, &out.warmup_ms),
+    );
     let mut resp = finish(req, report, gate, journal, out.resumed, out.cached)?;
     resp.determinism = determinism;
     Ok(resp)
@@ -263,7 +325,10 @@ pub fn rescore(req: &EvalRequest) -> Result<EvalResponse> {
     let gate = req.gate.as_deref().map(parse_gate).transpose()?;
     let scorer = build_scorer(&req.scorer)?;
     let (items, _prepared, key_material) = load_items(req)?;
-    let journal = req.journal.clone().unwrap_or_else(|| default_journal(req, &key_material));
+    let journal = req
+        .journal
+        .clone()
+        .unwrap_or_else(|| default_journal(req, &key_material));
     let state = runner::journal::load(&journal).map_err(|e| Error::store(e.to_string()))?;
     if state.runs.is_empty() {
         return Err(Error::not_found(format!("no recorded answers in {}", journal.display()))
@@ -296,7 +361,14 @@ fn last_final_runs(runs: Vec<ItemRun>) -> Vec<ItemRun> {
     out
 }
 
-fn finish(req: &EvalRequest, report: Report, gate: Option<Gate>, journal: PathBuf, resumed: usize, cached: usize) -> Result<EvalResponse> {
+fn finish(
+    req: &EvalRequest,
+    report: Report,
+    gate: Option<Gate>,
+    journal: PathBuf,
+    resumed: usize,
+    cached: usize,
+) -> Result<EvalResponse> {
     let gate = match gate {
         Some(g) => Some(g.evaluate(&report).map_err(gate_error)?),
         None => None,
@@ -304,23 +376,44 @@ fn finish(req: &EvalRequest, report: Report, gate: Option<Gate>, journal: PathBu
     let mut written = Vec::new();
     if let Some(p) = &req.csv {
         let mut buf = Vec::new();
-        cambrian_eval::report::write_csv(&report, &mut buf).map_err(|e| Error::internal(format!("CSV rendering failed: {e}")))?;
+        cambrian_eval::report::write_csv(&report, &mut buf)
+            .map_err(|e| Error::internal(format!("CSV rendering failed: {e}")))?;
         write_atomic(p, &buf)?;
         written.push(p.clone());
     }
     if let Some(p) = &req.html {
-        let title = format!("cambrian eval — {}", req.tests.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default());
+        let title = format!(
+            "cambrian eval — {}",
+            req.tests
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
         let html = cambrian_eval::report::html(&report, gate.as_ref(), &title);
         write_atomic(p, html.as_bytes())?;
         written.push(p.clone());
     }
-    Ok(EvalResponse { report, gate, journal, resumed, cached, written, determinism: None })
+    Ok(EvalResponse {
+        report,
+        gate,
+        journal,
+        resumed,
+        cached,
+        written,
+        determinism: None,
+    })
 }
 
 /// Write a file via a temporary sibling and a rename (never half-written).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "report".into());
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".into());
     let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
     let res = (|| -> std::io::Result<()> {
         use std::io::Write;
@@ -331,6 +424,8 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })();
     res.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        Error::bad_input(format!("cannot write {}", path.display())).with_source(e).with_hint("check that the directory exists and is writable")
+        Error::bad_input(format!("cannot write {}", path.display()))
+            .with_source(e)
+            .with_hint("check that the directory exists and is writable")
     })
 }

@@ -15,7 +15,9 @@ pub use cambrian_fit::{FitReport, GpuSpec, Verdict, gpu_catalog};
 pub use docs::DocsTokens;
 
 use crate::{Error, Result};
-use cambrian_fit::{Engine, FitError, FitRequest, KvDtype, ModelSpec, WeightFormat, parse_gpu, parse_workload};
+use cambrian_fit::{
+    Engine, FitError, FitRequest, KvDtype, ModelSpec, WeightFormat, parse_gpu, parse_workload,
+};
 use cambrian_types::ErrorKind;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -40,7 +42,10 @@ impl std::fmt::Debug for HubAccess {
 #[derive(Debug, Clone, PartialEq)]
 pub enum FitTarget {
     /// A Hub repository id (`owner/name`).
-    Hub { id: String, revision: Option<String> },
+    Hub {
+        id: String,
+        revision: Option<String>,
+    },
     /// A local model directory or file (`.safetensors`, `.gguf`, `config.json`,
     /// `model.safetensors.index.json`).
     Path(PathBuf),
@@ -52,7 +57,14 @@ impl FitTarget {
     /// An existing path is a local target; anything else a Hub id.
     pub fn from_arg(s: &str, revision: Option<String>) -> FitTarget {
         let p = PathBuf::from(s);
-        if p.exists() { FitTarget::Path(p) } else { FitTarget::Hub { id: s.to_owned(), revision } }
+        if p.exists() {
+            FitTarget::Path(p)
+        } else {
+            FitTarget::Hub {
+                id: s.to_owned(),
+                revision,
+            }
+        }
     }
 }
 
@@ -97,14 +109,22 @@ pub struct FitOutcome {
 
 pub(crate) fn fit_err(e: FitError) -> Error {
     let hint = match &e {
-        FitError::Gpu { .. } => Some("use a catalog name (see `cambrian fit --list-gpus`) or a size such as 24GB"),
+        FitError::Gpu { .. } => {
+            Some("use a catalog name (see `cambrian fit --list-gpus`) or a size such as 24GB")
+        }
         FitError::Workload { .. } => Some("write it as \"1000000 docs x 1500 in / 200 out\""),
         FitError::Value { .. } => None,
-        FitError::Config { .. } => Some("pass a Hugging Face config.json (or the model directory that holds it)"),
-        FitError::Unknown { .. } => Some("pass --config config.json or a directory with config.json and safetensors/GGUF files"),
+        FitError::Config { .. } => {
+            Some("pass a Hugging Face config.json (or the model directory that holds it)")
+        }
+        FitError::Unknown { .. } => Some(
+            "pass --config config.json or a directory with config.json and safetensors/GGUF files",
+        ),
     };
     let kind = match &e {
-        FitError::Gpu { .. } | FitError::Workload { .. } | FitError::Value { .. } => ErrorKind::Usage,
+        FitError::Gpu { .. } | FitError::Workload { .. } | FitError::Value { .. } => {
+            ErrorKind::Usage
+        }
         _ => ErrorKind::BadInput,
     };
     let mut err = Error::new(kind, e.to_string());
@@ -121,9 +141,17 @@ pub async fn fit(args: FitArgs) -> Result<FitOutcome> {
     let dtype: WeightFormat = args.dtype.parse().map_err(fit_err)?;
     let kv_dtype: KvDtype = args.kv_dtype.parse().map_err(fit_err)?;
     let engine: Engine = args.engine.parse().map_err(fit_err)?;
-    let mut workload = args.workload.as_deref().map(parse_workload).transpose().map_err(fit_err)?;
+    let mut workload = args
+        .workload
+        .as_deref()
+        .map(parse_workload)
+        .transpose()
+        .map_err(fit_err)?;
     if args.gpus == 0 || args.gpus > 1024 {
-        return Err(Error::usage(format!("--gpus {} must be between 1 and 1024", args.gpus)));
+        return Err(Error::usage(format!(
+            "--gpus {} must be between 1 and 1024",
+            args.gpus
+        )));
     }
     if args.batch == 0 {
         return Err(Error::usage("--batch must be at least 1"));
@@ -135,14 +163,19 @@ pub async fn fit(args: FitArgs) -> Result<FitOutcome> {
     let resolved = match &args.target {
         FitTarget::Path(p) => local::resolve(p)?,
         FitTarget::Config(p) => local::resolve_config(p)?,
-        FitTarget::Hub { id, revision } => remote::resolve(id, revision.as_deref(), &args.hub, args.docs.is_some()).await?,
+        FitTarget::Hub { id, revision } => {
+            remote::resolve(id, revision.as_deref(), &args.hub, args.docs.is_some()).await?
+        }
     };
     let spec: ModelSpec = resolved.spec;
     let docs = match &args.docs {
         Some(dir) => {
             let tok = resolved.tokenizer.as_ref().ok_or_else(|| {
-                Error::not_found(format!("no tokenizer.json found for {} (needed by --docs)", spec.name))
-                    .with_hint("pass a model directory or Hub id that has tokenizer.json")
+                Error::not_found(format!(
+                    "no tokenizer.json found for {} (needed by --docs)",
+                    spec.name
+                ))
+                .with_hint("pass a model directory or Hub id that has tokenizer.json")
             })?;
             let d = docs::count(dir, tok, args.docs_sample.max(1))?;
             if let Some(w) = workload.as_mut() {
@@ -152,13 +185,25 @@ pub async fn fit(args: FitArgs) -> Result<FitOutcome> {
         }
         None => None,
     };
-    let max_ctx = spec.arch.as_ref().and_then(|a| a.max_context_scaled.or(a.max_context));
+    let max_ctx = spec
+        .arch
+        .as_ref()
+        .and_then(|a| a.max_context_scaled.or(a.max_context));
     let context = match (args.context, &workload) {
         (Some(c), _) => c,
         (None, Some(w)) => w.input_tokens + w.output_tokens,
         (None, None) => max_ctx.map(|m| m.min(4096)).unwrap_or(4096),
     };
-    let req = FitRequest { gpu, gpus: args.gpus, context, batch: args.batch, dtype, kv_dtype, engine, workload };
+    let req = FitRequest {
+        gpu,
+        gpus: args.gpus,
+        context,
+        batch: args.batch,
+        dtype,
+        kv_dtype,
+        engine,
+        workload,
+    };
     let mut report = cambrian_fit::estimate(&spec, &req);
     if let Some(d) = &docs {
         report.explain.push(cambrian_fit::Explain {
@@ -170,7 +215,12 @@ pub async fn fit(args: FitArgs) -> Result<FitOutcome> {
             ),
         });
     }
-    Ok(FitOutcome { report, source: resolved.source, transfer: resolved.transfer, docs })
+    Ok(FitOutcome {
+        report,
+        source: resolved.source,
+        transfer: resolved.transfer,
+        docs,
+    })
 }
 
 /// A resolved model.

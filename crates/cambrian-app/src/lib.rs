@@ -6,15 +6,15 @@
 pub mod error;
 pub use error::{Error, Result};
 
+/// Evaluation of candidate models on the user's test set.
+pub mod eval;
+/// Hardware fit estimates.
+pub mod fit;
+/// Static risk scan of model files, repos and cards.
+pub mod scan;
+/// License verdicts and the `find` funnel.
+pub mod shortlist;
 /// Track: `sync`, `import`, `snapshots`, `show`.
 pub mod tracking;
 /// Trend reports over stored snapshots.
 pub mod trends;
-/// Hardware fit estimates.
-pub mod fit;
-/// License verdicts and the `find` funnel.
-pub mod shortlist;
-/// Evaluation of candidate models on the user's test set.
-pub mod eval;
-/// Static risk scan of model files, repos and cards.
-pub mod scan;

@@ -3,16 +3,16 @@
 //! `cambrian-scan` for the analysis and docs/scan.md for the methods.
 
 use crate::{Error, Result};
-use cambrian_scan::repo::RepoReport;
-pub use cambrian_scan::{FileReport, Finding, Level, Limits, Verdict};
-use cambrian_scan::source::RangeSource;
 use cambrian_scan::ScanTarget;
+use cambrian_scan::repo::RepoReport;
+use cambrian_scan::source::RangeSource;
+pub use cambrian_scan::{FileReport, Finding, Level, Limits, Verdict};
 use cambrian_types::ErrorKind;
 use std::path::PathBuf;
 
 pub use cambrian_hub::HubConfig;
-pub use cambrian_scan::card::{CardCheck, CardReport};
 pub use cambrian_scan::RepoReport as ScanRepoReport;
+pub use cambrian_scan::card::{CardCheck, CardReport};
 
 /// Version of the shipped pickle allow/block lists.
 pub fn lists_version() -> &'static str {
@@ -26,9 +26,15 @@ pub enum Target {
     Path(PathBuf),
     /// The hub cache folder (`$HF_HOME/hub`, resolved by the caller),
     /// optionally restricted to one repo id.
-    HfCache { hub_dir: PathBuf, repo: Option<String> },
+    HfCache {
+        hub_dir: PathBuf,
+        repo: Option<String>,
+    },
     /// A Hub model repository, read through the hub client.
-    Hub { repo: String, revision: Option<String> },
+    Hub {
+        repo: String,
+        revision: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -59,7 +65,9 @@ impl ScanResponse {
 fn scan_err(e: cambrian_scan::ScanError) -> Error {
     let kind = e.kind();
     let hint = match &e {
-        cambrian_scan::ScanError::NotFound(_) => Some("check the path; for the Hugging Face cache pass --hf-cache (HF_HOME decides where it is)"),
+        cambrian_scan::ScanError::NotFound(_) => Some(
+            "check the path; for the Hugging Face cache pass --hf-cache (HF_HOME decides where it is)",
+        ),
         _ => None,
     };
     let mut err = Error::new(kind, e.to_string());
@@ -72,38 +80,57 @@ fn scan_err(e: cambrian_scan::ScanError) -> Error {
 /// Run the scan.
 pub async fn scan(req: ScanRequest) -> Result<ScanResponse> {
     if req.targets.is_empty() {
-        return Err(Error::usage("nothing to scan").with_hint("give a file, a directory, --hf-cache, or --hub org/name"));
+        return Err(Error::usage("nothing to scan")
+            .with_hint("give a file, a directory, --hf-cache, or --hub org/name"));
     }
     let mut reports = Vec::new();
     for t in &req.targets {
         match t {
             Target::Path(p) => {
                 let (p, limits) = (p.clone(), req.limits.clone());
-                let r = tokio::task::spawn_blocking(move || cambrian_scan::scan_path(&ScanTarget::Path(p), &limits))
-                    .await
-                    .map_err(|e| Error::internal(format!("scan task failed: {e}")))?
-                    .map_err(scan_err)?;
+                let r = tokio::task::spawn_blocking(move || {
+                    cambrian_scan::scan_path(&ScanTarget::Path(p), &limits)
+                })
+                .await
+                .map_err(|e| Error::internal(format!("scan task failed: {e}")))?
+                .map_err(scan_err)?;
                 reports.extend(r);
             }
             Target::HfCache { hub_dir, repo } => {
-                let (t, limits) = (ScanTarget::HfCache { hub_dir: hub_dir.clone(), repo: repo.clone() }, req.limits.clone());
+                let (t, limits) = (
+                    ScanTarget::HfCache {
+                        hub_dir: hub_dir.clone(),
+                        repo: repo.clone(),
+                    },
+                    req.limits.clone(),
+                );
                 let r = tokio::task::spawn_blocking(move || cambrian_scan::scan_path(&t, &limits))
                     .await
                     .map_err(|e| Error::internal(format!("scan task failed: {e}")))?
                     .map_err(scan_err)?;
                 if r.is_empty() {
-                    return Err(Error::not_found(format!("no model snapshots in the Hugging Face cache {}", hub_dir.display()))
-                        .with_hint("download a model first, or point HF_HOME at the right folder"));
+                    return Err(Error::not_found(format!(
+                        "no model snapshots in the Hugging Face cache {}",
+                        hub_dir.display()
+                    ))
+                    .with_hint("download a model first, or point HF_HOME at the right folder"));
                 }
                 reports.extend(r);
             }
             Target::Hub { repo, revision } => {
-                let cfg = req.hub.clone().ok_or_else(|| Error::usage("a Hub scan needs the hub settings"))?;
+                let cfg = req
+                    .hub
+                    .clone()
+                    .ok_or_else(|| Error::usage("a Hub scan needs the hub settings"))?;
                 reports.push(scan_hub(cfg, repo, revision.as_deref(), &req.limits).await?);
             }
         }
     }
-    let verdict = reports.iter().map(|r| r.verdict).max().unwrap_or(Verdict::Clean);
+    let verdict = reports
+        .iter()
+        .map(|r| r.verdict)
+        .max()
+        .unwrap_or(Verdict::Clean);
     Ok(ScanResponse { reports, verdict })
 }
 
@@ -111,13 +138,17 @@ fn hub_err(e: cambrian_hub::HubError) -> Error {
     let kind = e.kind();
     let mut err = Error::new(kind, e.to_string());
     if kind == ErrorKind::NotFound {
-        err = err.with_hint("check the repo id (owner/name) and the revision; gated repos need HF_TOKEN");
+        err = err.with_hint(
+            "check the repo id (owner/name) and the revision; gated repos need HF_TOKEN",
+        );
     }
     err.with_source(e)
 }
 
 fn ext(name: &str) -> String {
-    name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default()
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// What to fetch from a Hub repo file.
@@ -139,19 +170,36 @@ fn plan(name: &str) -> Fetch {
     let base = name.rsplit('/').next().unwrap_or(name);
     match ext(name).as_str() {
         "safetensors" | "gguf" => Fetch::Header,
-        "bin" | "pt" | "pth" | "ckpt" | "pkl" | "pickle" | "joblib" | "dat" | "data" | "dill" | "npy" | "npz" | "zip" | "h5" | "hdf5" | "keras" | "onnx" | "7z" | "gz" | "msgpack" => {
+        "bin" | "pt" | "pth" | "ckpt" | "pkl" | "pickle" | "joblib" | "dat" | "data" | "dill"
+        | "npy" | "npz" | "zip" | "h5" | "hdf5" | "keras" | "onnx" | "7z" | "gz" | "msgpack" => {
             Fetch::Ranged
         }
         "jinja" => Fetch::Whole(16 << 20),
-        _ if base == "tokenizer_config.json" || base == "chat_template.json" || base == "README.md" => Fetch::Whole(16 << 20),
+        _ if base == "tokenizer_config.json"
+            || base == "chat_template.json"
+            || base == "README.md" =>
+        {
+            Fetch::Whole(16 << 20)
+        }
         _ => Fetch::Skip,
     }
 }
 
-async fn scan_hub(cfg: cambrian_hub::HubConfig, repo: &str, revision: Option<&str>, limits: &Limits) -> Result<RepoReport> {
+async fn scan_hub(
+    cfg: cambrian_hub::HubConfig,
+    repo: &str,
+    revision: Option<&str>,
+    limits: &Limits,
+) -> Result<RepoReport> {
     let client = cambrian_hub::HubClient::new(cfg).map_err(hub_err)?;
-    let info = client.model_info(repo, revision, &[]).await.map_err(hub_err)?;
-    let rev = revision.map(String::from).or_else(|| info.record.sha.clone()).unwrap_or_else(|| "main".into());
+    let info = client
+        .model_info(repo, revision, &[])
+        .await
+        .map_err(hub_err)?;
+    let rev = revision
+        .map(String::from)
+        .or_else(|| info.record.sha.clone())
+        .unwrap_or_else(|| "main".into());
     let mut files = Vec::new();
     let mut skipped = 0usize;
     let mut card = None;
@@ -184,7 +232,16 @@ async fn scan_hub(cfg: cambrian_hub::HubConfig, repo: &str, revision: Option<&st
                     }
                 };
                 files.push(match note {
-                    Some(e) => FileReport::new(name.clone(), 0, "other", vec![Finding::new("hub.fetch", Level::Unreadable, format!("fetching the header failed: {e}"))]),
+                    Some(e) => FileReport::new(
+                        name.clone(),
+                        0,
+                        "other",
+                        vec![Finding::new(
+                            "hub.fetch",
+                            Level::Unreadable,
+                            format!("fetching the header failed: {e}"),
+                        )],
+                    ),
                     None => cambrian_scan::engine::scan_header_prefix(&prefix, name, limits),
                 });
             }
@@ -192,21 +249,34 @@ async fn scan_hub(cfg: cambrian_hub::HubConfig, repo: &str, revision: Option<&st
             Fetch::Whole(max) => match client.read_file(repo, &rev, name, max).await {
                 Ok(b) => {
                     if name == "README.md" {
-                        card = Some(cambrian_scan::card::score_card(name, &String::from_utf8_lossy(&b)));
+                        card = Some(cambrian_scan::card::score_card(
+                            name,
+                            &String::from_utf8_lossy(&b),
+                        ));
                     }
                     let data = b.to_vec();
                     let (n, l) = (name.clone(), limits.clone());
-                    let r = tokio::task::spawn_blocking(move || cambrian_scan::scan_bytes(&data, &n, &l))
-                        .await
-                        .map_err(|e| Error::internal(format!("scan task failed: {e}")))?;
+                    let r = tokio::task::spawn_blocking(move || {
+                        cambrian_scan::scan_bytes(&data, &n, &l)
+                    })
+                    .await
+                    .map_err(|e| Error::internal(format!("scan task failed: {e}")))?;
                     files.push(r);
                 }
-                Err(e) if e.kind() == ErrorKind::Remote || e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::BadInput => {
+                Err(e)
+                    if e.kind() == ErrorKind::Remote
+                        || e.kind() == ErrorKind::NotFound
+                        || e.kind() == ErrorKind::BadInput =>
+                {
                     files.push(FileReport::new(
                         name.clone(),
                         0,
                         "other",
-                        vec![Finding::new("hub.fetch", Level::Unreadable, format!("not scanned: {e}"))],
+                        vec![Finding::new(
+                            "hub.fetch",
+                            Level::Unreadable,
+                            format!("not scanned: {e}"),
+                        )],
                     ));
                 }
                 Err(e) => return Err(hub_err(e)),
@@ -218,7 +288,9 @@ async fn scan_hub(cfg: cambrian_hub::HubConfig, repo: &str, revision: Option<&st
         report.findings.push(Finding::new(
             "hub.skipped",
             Level::Info,
-            format!("{skipped} repo files of other types (configs, text, vocabularies) were not fetched"),
+            format!(
+                "{skipped} repo files of other types (configs, text, vocabularies) were not fetched"
+            ),
         ));
     }
     Ok(report)
@@ -229,12 +301,29 @@ async fn scan_hub(cfg: cambrian_hub::HubConfig, repo: &str, revision: Option<&st
 /// a larger one through a [`RangeSource`] on a blocking thread (the scanner is
 /// synchronous), fetching only what the scanner reads. A note records the
 /// bytes moved and the requests made.
-async fn scan_ranged(client: &cambrian_hub::HubClient, repo: &str, rev: &str, name: &str, limits: &Limits) -> Result<FileReport> {
+async fn scan_ranged(
+    client: &cambrian_hub::HubClient,
+    repo: &str,
+    rev: &str,
+    name: &str,
+    limits: &Limits,
+) -> Result<FileReport> {
     const HEAD: u64 = RangeSource::<fn(u64, u64) -> std::io::Result<Vec<u8>>>::BLOCK;
-    let unreadable = |why: String| FileReport::new(name, 0, "other", vec![Finding::new("hub.fetch", Level::Unreadable, why)]);
+    let unreadable = |why: String| {
+        FileReport::new(
+            name,
+            0,
+            "other",
+            vec![Finding::new("hub.fetch", Level::Unreadable, why)],
+        )
+    };
     let (head, total) = match client.read_range_with_len(repo, rev, name, 0..HEAD).await {
         Ok(v) => v,
-        Err(e) if e.kind() == ErrorKind::Remote || e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::BadInput => {
+        Err(e)
+            if e.kind() == ErrorKind::Remote
+                || e.kind() == ErrorKind::NotFound
+                || e.kind() == ErrorKind::BadInput =>
+        {
             return Ok(unreadable(format!("not scanned: {e}")));
         }
         Err(e) => return Err(hub_err(e)),
@@ -244,7 +333,9 @@ async fn scan_ranged(client: &cambrian_hub::HubClient, repo: &str, rev: &str, na
         // The whole file came in the first response (or its length is unknown:
         // then what came is all there is to scan, and a short read is unreadable).
         if total.is_none() && head.len() as u64 == HEAD {
-            return Ok(unreadable("the server did not state the file's length; not scanned".into()));
+            return Ok(unreadable(
+                "the server did not state the file's length; not scanned".into(),
+            ));
         }
         return tokio::task::spawn_blocking(move || cambrian_scan::scan_bytes(&head, &n, &l))
             .await
@@ -252,7 +343,9 @@ async fn scan_ranged(client: &cambrian_hub::HubClient, repo: &str, rev: &str, na
     };
     let (client, repo, rev) = (client.clone(), repo.to_string(), rev.to_string());
     let handle = tokio::runtime::Handle::current();
-    let budget = limits.max_total_uncompressed.saturating_add(limits.max_member_bytes);
+    let budget = limits
+        .max_total_uncompressed
+        .saturating_add(limits.max_member_bytes);
     tokio::task::spawn_blocking(move || {
         let src = RangeSource::new(total, budget, |a, b| {
             handle

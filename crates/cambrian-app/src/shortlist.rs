@@ -13,12 +13,15 @@ pub mod hardware;
 pub mod html;
 
 pub use cambrian_license::{
-    Ancestor, AppliedObligation, Assessment, Citation, LicenseEntry, ModelAssessment, ModelFacts, ModelLicenseInfo, Obligation,
-    ObligationKind, PermissivenessFlag, Profile, Reason, ResolvedBy, Trigger, Use, Verdict,
+    Ancestor, AppliedObligation, Assessment, Citation, LicenseEntry, ModelAssessment, ModelFacts,
+    ModelLicenseInfo, Obligation, ObligationKind, PermissivenessFlag, Profile, Reason, ResolvedBy,
+    Trigger, Use, Verdict,
 };
 pub use details::{DetailSource, DetailStats, Lookup, ModelDetails, RemoteSettings};
+pub use funnel::{
+    Candidate, Exclusion, FindReport, FindRequest, Stage, StageSummary, find, run_funnel,
+};
 pub use html::render_html;
-pub use funnel::{find, run_funnel, Candidate, Exclusion, FindReport, FindRequest, Stage, StageSummary};
 
 use crate::{Error, Result};
 use cambrian_license::KnowledgeBase;
@@ -43,7 +46,11 @@ pub struct KbVersion {
 
 pub fn kb_version() -> Result<KbVersion> {
     let k = kb()?;
-    Ok(KbVersion { schema_version: k.schema_version, kb_version: k.kb_version.clone(), licenses: k.licenses.len() })
+    Ok(KbVersion {
+        schema_version: k.schema_version,
+        kb_version: k.kb_version.clone(),
+        licenses: k.licenses.len(),
+    })
 }
 
 /// `cambrian license ID`: one license id (or `other` + a license name).
@@ -56,22 +63,49 @@ pub struct LicenseReport {
 
 /// Explain one license id for a profile. `multimodal` matters only for
 /// region clauses (Llama 3.2 / 4 in the EU).
-pub fn license_by_id(id: &str, license_name: Option<&str>, profile: &Profile, multimodal: Option<bool>) -> Result<LicenseReport> {
+pub fn license_by_id(
+    id: &str,
+    license_name: Option<&str>,
+    profile: &Profile,
+    multimodal: Option<bool>,
+) -> Result<LicenseReport> {
     let k = kb()?;
     let known = k.get(&id.to_ascii_lowercase()).is_some() || k.by_name(id).is_some();
     if !known && license_name.is_none() {
-        let mut close: Vec<&str> = k.licenses.iter().map(|e| e.id.as_str()).filter(|x| x.starts_with(&id.chars().take(3).collect::<String>().to_ascii_lowercase())).collect();
+        let mut close: Vec<&str> = k
+            .licenses
+            .iter()
+            .map(|e| e.id.as_str())
+            .filter(|x| x.starts_with(&id.chars().take(3).collect::<String>().to_ascii_lowercase()))
+            .collect();
         close.truncate(8);
         let hint = if close.is_empty() {
-            "run `cambrian license --all` to list the known ids; a model id has the form owner/name".to_string()
+            "run `cambrian license --all` to list the known ids; a model id has the form owner/name"
+                .to_string()
         } else {
-            format!("known ids starting alike: {}; `cambrian license --all` lists them all", close.join(", "))
+            format!(
+                "known ids starting alike: {}; `cambrian license --all` lists them all",
+                close.join(", ")
+            )
         };
-        return Err(Error::not_found(format!("`{id}` is not a license id in the knowledge base")).with_hint(hint));
+        return Err(
+            Error::not_found(format!("`{id}` is not a license id in the knowledge base"))
+                .with_hint(hint),
+        );
     }
-    let a = cambrian_license::assess_fields(k, Some(id), license_name, profile, &ModelFacts { multimodal })
-        .ok_or_else(|| Error::internal("knowledge base lacks its `unknown` entry"))?;
-    Ok(LicenseReport { profile: profile.clone(), assessment: a, kb: kb_version()? })
+    let a = cambrian_license::assess_fields(
+        k,
+        Some(id),
+        license_name,
+        profile,
+        &ModelFacts { multimodal },
+    )
+    .ok_or_else(|| Error::internal("knowledge base lacks its `unknown` entry"))?;
+    Ok(LicenseReport {
+        profile: profile.clone(),
+        assessment: a,
+        kb: kb_version()?,
+    })
 }
 
 /// One row of `cambrian license --all`.
@@ -96,7 +130,13 @@ pub fn license_table(profile: &Profile) -> Result<Vec<LicenseRow>> {
             .filter(|o| o.applies && !o.obligation.kind.is_routine_notice())
             .map(|o| o.obligation.kind.name().to_string())
             .collect();
-        rows.push(LicenseRow { id: e.id.clone(), name: e.name.clone(), hub_listed: e.hub_listed, verdict: a.verdict, conditions });
+        rows.push(LicenseRow {
+            id: e.id.clone(),
+            name: e.name.clone(),
+            hub_listed: e.hub_listed,
+            verdict: a.verdict,
+            conditions,
+        });
     }
     Ok(rows)
 }
@@ -127,7 +167,10 @@ pub(crate) fn license_info(d: &ModelDetails) -> ModelLicenseInfo {
 
 /// The base models named by `roots` (the first lineage frontier).
 pub(crate) fn base_ids<'a>(roots: impl IntoIterator<Item = &'a ModelDetails>) -> Vec<String> {
-    roots.into_iter().flat_map(|d| d.record.base_models.iter().cloned()).collect()
+    roots
+        .into_iter()
+        .flat_map(|d| d.record.base_models.iter().cloned())
+        .collect()
 }
 
 /// Fetch the details of every base model reachable from `frontier`
@@ -159,24 +202,45 @@ pub(crate) async fn fetch_lineage(
     Ok(())
 }
 
-pub(crate) fn assess_with_lineage(root: &ModelDetails, known: &HashMap<String, Lookup>, profile: &Profile) -> Result<ModelAssessment> {
+pub(crate) fn assess_with_lineage(
+    root: &ModelDetails,
+    known: &HashMap<String, Lookup>,
+    profile: &Profile,
+) -> Result<ModelAssessment> {
     let k = kb()?;
     let mut lookup = |id: &str| known.get(id).and_then(Lookup::details).map(license_info);
-    cambrian_license::assess_model(k, &license_info(root), &mut lookup, profile, MAX_LINEAGE_DEPTH)
-        .ok_or_else(|| Error::internal("knowledge base lacks its `unknown` entry"))
+    cambrian_license::assess_model(
+        k,
+        &license_info(root),
+        &mut lookup,
+        profile,
+        MAX_LINEAGE_DEPTH,
+    )
+    .ok_or_else(|| Error::internal("knowledge base lacks its `unknown` entry"))
 }
 
 /// Explain the license verdict of one model (details from cache or Hub).
-pub async fn license_for_model(store_dir: &Path, remote: &RemoteSettings, model: &str, profile: &Profile, progress: &dyn Fn(u64, u64)) -> Result<ModelLicenseReport> {
+pub async fn license_for_model(
+    store_dir: &Path,
+    remote: &RemoteSettings,
+    model: &str,
+    profile: &Profile,
+    progress: &dyn Fn(u64, u64),
+) -> Result<ModelLicenseReport> {
     let mut store = cambrian_store::Store::open(store_dir).map_err(details::store_err)?;
     let mut src = DetailSource::new(&mut store, remote.clone());
     let mut known = src.get_many(&[model.to_string()], progress).await?;
     let root = match known.get(model) {
         Some(Lookup::Found(d)) => d.clone(),
-        Some(Lookup::NotFound(m)) => return Err(Error::not_found(m.clone()).with_hint("check the model id (owner/name)")),
+        Some(Lookup::NotFound(m)) => {
+            return Err(Error::not_found(m.clone()).with_hint("check the model id (owner/name)"));
+        }
         Some(Lookup::Unavailable(m)) => {
-            return Err(Error::remote(format!("cannot get the details of {model}: {m}"))
-                .with_hint("check the network or HF_ENDPOINT; with --offline only cached details are used"));
+            return Err(
+                Error::remote(format!("cannot get the details of {model}: {m}")).with_hint(
+                    "check the network or HF_ENDPOINT; with --offline only cached details are used",
+                ),
+            );
         }
         None => return Err(Error::internal("lookup returned nothing")),
     };

@@ -11,7 +11,9 @@ pub mod bundle;
 mod sync;
 
 pub use archive::{ArchiveFormat, ParsedSnapshot};
-pub use sync::{default_query, sync, SyncProgress, SyncReport, SyncRequest, DEFAULT_EXPAND, DEFAULT_PAGE_SIZE};
+pub use sync::{
+    DEFAULT_EXPAND, DEFAULT_PAGE_SIZE, SyncProgress, SyncReport, SyncRequest, default_query, sync,
+};
 
 pub use cambrian_hub::{HubConfig, ListQuery};
 
@@ -43,7 +45,14 @@ pub fn hub_config(
     first_byte_timeout: std::time::Duration,
     backoff_base: std::time::Duration,
 ) -> HubConfig {
-    HubConfig { endpoint, token, max_retries, first_byte_timeout, backoff_base, ..HubConfig::default() }
+    HubConfig {
+        endpoint,
+        token,
+        max_retries,
+        first_byte_timeout,
+        backoff_base,
+        ..HubConfig::default()
+    }
 }
 
 /// Open (creating if needed) the store in `dir`.
@@ -118,10 +127,16 @@ pub struct ImportReport {
 
 impl ImportReport {
     pub fn imported(&self) -> usize {
-        self.items.iter().filter(|i| i.status == ImportStatus::Imported).count()
+        self.items
+            .iter()
+            .filter(|i| i.status == ImportStatus::Imported)
+            .count()
     }
     pub fn duplicates(&self) -> usize {
-        self.items.iter().filter(|i| i.status == ImportStatus::Duplicate).count()
+        self.items
+            .iter()
+            .filter(|i| i.status == ImportStatus::Duplicate)
+            .count()
     }
 }
 
@@ -155,7 +170,12 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>> {
 
 /// Collect the files under `path` (a file, or a directory walked recursively, in name order;
 /// hidden entries skipped; only `.json` / `.jsonl` files inside directories).
-fn collect(path: &Path, out: &mut Vec<InputFile>, skipped: &mut Vec<String>, depth: u32) -> Result<()> {
+fn collect(
+    path: &Path,
+    out: &mut Vec<InputFile>,
+    skipped: &mut Vec<String>,
+    depth: u32,
+) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(|e| {
         Error::not_found(format!("cannot read {}: {e}", path.display()))
             .with_hint("pass archive files or directories; `cambrian import --bundled` loads the offline dataset")
@@ -163,7 +183,10 @@ fn collect(path: &Path, out: &mut Vec<InputFile>, skipped: &mut Vec<String>, dep
     if meta.is_file() {
         out.push(InputFile {
             name: path.display().to_string(),
-            dir: path.parent().map(|p| p.display().to_string()).unwrap_or_default(),
+            dir: path
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
             bytes: read_bounded(path)?,
         });
         return Ok(());
@@ -205,7 +228,10 @@ fn parse_all(files: &[InputFile], skipped: &mut Vec<String>) -> Result<Vec<Parse
                 skipped.push(format!("{} (metadata)", f.name));
             }
             archive::ParsedFile::Snapshots(_) => {
-                return Err(Error::bad_input(format!("{}: expected an index, found snapshot data", f.name)));
+                return Err(Error::bad_input(format!(
+                    "{}: expected an index, found snapshot data",
+                    f.name
+                )));
             }
         }
     }
@@ -222,9 +248,17 @@ fn parse_all(files: &[InputFile], skipped: &mut Vec<String>) -> Result<Vec<Parse
     Ok(snaps)
 }
 
-fn store_parsed(store: &mut Store, snaps: Vec<ParsedSnapshot>, report: &mut ImportReport) -> Result<()> {
+fn store_parsed(
+    store: &mut Store,
+    snaps: Vec<ParsedSnapshot>,
+    report: &mut ImportReport,
+) -> Result<()> {
     for s in snaps {
-        let new = NewSnapshot { taken_at: s.taken_at, source: s.source.to_string(), query: s.query.to_string() };
+        let new = NewSnapshot {
+            taken_at: s.taken_at,
+            source: s.source.to_string(),
+            query: s.query.to_string(),
+        };
         let outcome = store.import_snapshot(&new, &s.models).map_err(store_err)?;
         let (status, info) = match outcome {
             ImportOutcome::Imported(info) => (ImportStatus::Imported, info),
@@ -271,7 +305,9 @@ pub struct ImportRequest {
 /// store unchanged; each snapshot is then stored in its own transaction.
 pub fn import(store_dir: &Path, req: &ImportRequest) -> Result<ImportReport> {
     if req.paths.is_empty() && !req.bundled {
-        return Err(Error::usage("nothing to import").with_hint("give files or directories, or --bundled"));
+        return Err(
+            Error::usage("nothing to import").with_hint("give files or directories, or --bundled")
+        );
     }
     let mut report = ImportReport::default();
     let mut files = Vec::new();
@@ -314,7 +350,12 @@ pub fn seed_if_empty(dir: &Path) -> Result<bool> {
 /// All complete snapshots, oldest first.
 pub fn snapshots(store_dir: &Path) -> Result<Vec<SnapshotSummary>> {
     let store = open_store(store_dir)?;
-    Ok(store.snapshots().map_err(store_err)?.iter().map(SnapshotSummary::from).collect())
+    Ok(store
+        .snapshots()
+        .map_err(store_err)?
+        .iter()
+        .map(SnapshotSummary::from)
+        .collect())
 }
 
 /// One point of a model's history.
@@ -347,9 +388,14 @@ pub fn show(store_dir: &Path, model_id: &str) -> Result<ShowReport> {
         let hint = if n == 0 {
             "the store is empty: run `cambrian sync`, `cambrian import PATH` or `cambrian import --bundled`".to_string()
         } else {
-            format!("model ids are case-sensitive `owner/name`; {n} snapshots are stored (`cambrian snapshots`)")
+            format!(
+                "model ids are case-sensitive `owner/name`; {n} snapshots are stored (`cambrian snapshots`)"
+            )
         };
-        return Err(Error::not_found(format!("model {model_id:?} is in no stored snapshot")).with_hint(hint));
+        return Err(
+            Error::not_found(format!("model {model_id:?} is in no stored snapshot"))
+                .with_hint(hint),
+        );
     };
     let history = store
         .model_history(model_id)
@@ -366,5 +412,10 @@ pub fn show(store_dir: &Path, model_id: &str) -> Result<ShowReport> {
             trending_score: h.trending_score,
         })
         .collect();
-    Ok(ShowReport { id: model_id.to_string(), latest_snapshot: SnapshotSummary::from(&info), record, history })
+    Ok(ShowReport {
+        id: model_id.to_string(),
+        latest_snapshot: SnapshotSummary::from(&info),
+        record,
+        history,
+    })
 }

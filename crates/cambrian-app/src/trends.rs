@@ -17,7 +17,9 @@ pub mod html;
 mod tests;
 
 use crate::{Error, Result};
-use cambrian_store::{CategoryPoint, Dimension, KeyedPair, ModelKey, SnapshotId, SnapshotInfo, Store, StoreError};
+use cambrian_store::{
+    CategoryPoint, Dimension, KeyedPair, ModelKey, SnapshotId, SnapshotInfo, Store, StoreError,
+};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -136,7 +138,11 @@ pub struct SnapshotRef {
 
 impl From<&SnapshotInfo> for SnapshotRef {
     fn from(s: &SnapshotInfo) -> Self {
-        SnapshotRef { id: s.id.0, taken_at: s.taken_at, models: s.models }
+        SnapshotRef {
+            id: s.id.0,
+            taken_at: s.taken_at,
+            models: s.models,
+        }
     }
 }
 
@@ -260,21 +266,28 @@ pub fn series(store: &Store) -> Result<Vec<Series>> {
 fn group_series(snaps: &[SnapshotInfo]) -> Vec<Series> {
     let mut map: BTreeMap<(String, String), Series> = BTreeMap::new();
     for s in snaps {
-        let e = map.entry((s.source.clone(), s.query.clone())).or_insert_with(|| Series {
-            source: s.source.clone(),
-            query: s.query.clone(),
-            snapshots: 0,
-            rows: 0,
-            first: s.taken_at,
-            last: s.taken_at,
-        });
+        let e = map
+            .entry((s.source.clone(), s.query.clone()))
+            .or_insert_with(|| Series {
+                source: s.source.clone(),
+                query: s.query.clone(),
+                snapshots: 0,
+                rows: 0,
+                first: s.taken_at,
+                last: s.taken_at,
+            });
         e.snapshots += 1;
         e.rows += s.models;
         e.first = e.first.min(s.taken_at);
         e.last = e.last.max(s.taken_at);
     }
     let mut v: Vec<Series> = map.into_values().collect();
-    v.sort_by(|a, b| b.rows.cmp(&a.rows).then(b.snapshots.cmp(&a.snapshots)).then(a.source.cmp(&b.source)));
+    v.sort_by(|a, b| {
+        b.rows
+            .cmp(&a.rows)
+            .then(b.snapshots.cmp(&a.snapshots))
+            .then(a.source.cmp(&b.source))
+    });
     v
 }
 
@@ -293,7 +306,9 @@ pub fn report(store: &Store, req: &TrendsRequest) -> Result<TrendsReport> {
     if let (Some(f), Some(t)) = (req.from, req.to)
         && f > t
     {
-        return Err(Error::usage(format!("--from {f} is after --to {t}")).with_hint("swap the dates"));
+        return Err(
+            Error::usage(format!("--from {f} is after --to {t}")).with_hint("swap the dates")
+        );
     }
     let all = store.snapshots().map_err(store_err)?;
     let available = group_series(&all);
@@ -303,10 +318,15 @@ pub fn report(store: &Store, req: &TrendsRequest) -> Result<TrendsReport> {
     }
     let chosen = match &req.source {
         None => available[0].clone(),
-        Some(src) => available.iter().find(|s| &s.source == src).cloned().ok_or_else(|| {
-            let names: Vec<&str> = available.iter().map(|s| s.source.as_str()).collect();
-            Error::not_found(format!("no snapshots from source {src:?}")).with_hint(format!("sources in this store: {}", names.join(", ")))
-        })?,
+        Some(src) => available
+            .iter()
+            .find(|s| &s.source == src)
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = available.iter().map(|s| s.source.as_str()).collect();
+                Error::not_found(format!("no snapshots from source {src:?}"))
+                    .with_hint(format!("sources in this store: {}", names.join(", ")))
+            })?,
     };
     let snaps: Vec<SnapshotInfo> = all
         .into_iter()
@@ -321,7 +341,11 @@ pub fn report(store: &Store, req: &TrendsRequest) -> Result<TrendsReport> {
             req.from.map_or("the start".to_string(), |d| d.to_string()),
             req.to.map_or("the end".to_string(), |d| d.to_string())
         ))
-        .with_hint(format!("this series covers {} to {}", chosen.first.date_naive(), chosen.last.date_naive())));
+        .with_hint(format!(
+            "this series covers {} to {}",
+            chosen.first.date_naive(),
+            chosen.last.date_naive()
+        )));
     };
     let (from, to) = (SnapshotRef::from(first), SnapshotRef::from(last));
     let ids: HashSet<SnapshotId> = snaps.iter().map(|s| s.id).collect();
@@ -355,14 +379,20 @@ pub fn report(store: &Store, req: &TrendsRequest) -> Result<TrendsReport> {
 fn bucket_key(b: Bucket, s: &SnapshotInfo) -> (String, NaiveDate) {
     let d = s.taken_at.date_naive();
     match b {
-        Bucket::Snapshot => (s.taken_at.format("%Y-%m-%dT%H:%MZ").to_string() + &format!("#{}", s.id.0), d),
+        Bucket::Snapshot => (
+            s.taken_at.format("%Y-%m-%dT%H:%MZ").to_string() + &format!("#{}", s.id.0),
+            d,
+        ),
         Bucket::Day => (d.to_string(), d),
         Bucket::Week => {
             let w = d.iso_week();
             let start = d - Duration::days(d.weekday().num_days_from_monday() as i64);
             (format!("{}-W{:02}", w.year(), w.week()), start)
         }
-        Bucket::Month => (format!("{}-{:02}", d.year(), d.month()), d.with_day(1).unwrap_or(d)),
+        Bucket::Month => (
+            format!("{}-{:02}", d.year(), d.month()),
+            d.with_day(1).unwrap_or(d),
+        ),
     }
 }
 
@@ -370,14 +400,29 @@ fn bucket_key(b: Bucket, s: &SnapshotInfo) -> (String, NaiveDate) {
 /// weight(c, s) / Σ_c' weight(c', s); snapshots whose total is 0 have no
 /// share. A bucket's share is the mean over its non-empty snapshots (a
 /// category absent from a non-empty snapshot counts 0 there).
-fn shares(snaps: &[SnapshotInfo], points: &[CategoryPoint], weight: Weight, bucket: Bucket) -> (Vec<BucketInfo>, Vec<CategoryTrend>) {
+fn shares(
+    snaps: &[SnapshotInfo],
+    points: &[CategoryPoint],
+    weight: Weight,
+    bucket: Bucket,
+) -> (Vec<BucketInfo>, Vec<CategoryTrend>) {
     let mut per_snap: HashMap<SnapshotId, Vec<&CategoryPoint>> = HashMap::new();
     for p in points {
         per_snap.entry(p.snapshot).or_default().push(p);
     }
-    let mut cats: Vec<Option<String>> = points.iter().map(|p| p.category.clone()).collect::<HashSet<_>>().into_iter().collect();
+    let mut cats: Vec<Option<String>> = points
+        .iter()
+        .map(|p| p.category.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
     cats.sort();
-    let cat_index: HashMap<Option<String>, usize> = cats.iter().cloned().enumerate().map(|(i, c)| (c, i)).collect();
+    let cat_index: HashMap<Option<String>, usize> = cats
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, c)| (c, i))
+        .collect();
     // Group snapshots into buckets (snapshots are in time order).
     let mut groups: Vec<(String, NaiveDate, Vec<&SnapshotInfo>)> = Vec::new();
     for s in snaps {
@@ -438,13 +483,27 @@ fn shares(snaps: &[SnapshotInfo], points: &[CategoryPoint], weight: Weight, buck
                 (Some(a), Some(b)) if a > 0.0 => Some((b - a) / a),
                 _ => None,
             };
-            CategoryTrend { category, shares, values, from_share, to_share, change_pp, relative_change }
+            CategoryTrend {
+                category,
+                shares,
+                values,
+                from_share,
+                to_share,
+                change_pp,
+                relative_change,
+            }
         })
         .collect();
     categories.sort_by(|a, b| {
         let ka = a.change_pp.unwrap_or(f64::NEG_INFINITY);
         let kb = b.change_pp.unwrap_or(f64::NEG_INFINITY);
-        kb.total_cmp(&ka).then_with(|| b.to_share.unwrap_or(0.0).total_cmp(&a.to_share.unwrap_or(0.0))).then_with(|| a.category.cmp(&b.category))
+        kb.total_cmp(&ka)
+            .then_with(|| {
+                b.to_share
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.to_share.unwrap_or(0.0))
+            })
+            .then_with(|| a.category.cmp(&b.category))
     });
     (buckets, categories)
 }
@@ -467,7 +526,15 @@ struct Cand {
 fn movers(store: &Store, from: SnapshotId, to: SnapshotId, top: usize) -> Result<Movers> {
     let mut m = Movers::default();
     type List = Vec<(f64, ModelKey, Cand)>;
-    let (mut likes, mut dl_all, mut dl_roll, mut up, mut down, mut new, mut dropped): (List, List, List, List, List, List, List) = Default::default();
+    let (mut likes, mut dl_all, mut dl_roll, mut up, mut down, mut new, mut dropped): (
+        List,
+        List,
+        List,
+        List,
+        List,
+        List,
+        List,
+    ) = Default::default();
     let cand = |p: &KeyedPair, from: Option<f64>, to: Option<f64>| Cand {
         from,
         to,
@@ -479,11 +546,19 @@ fn movers(store: &Store, from: SnapshotId, to: SnapshotId, top: usize) -> Result
         .for_each_pair(from, to, |p| match (&p.from, &p.to) {
             (Some(a), Some(b)) => {
                 if let (Some(x), Some(y)) = (a.likes, b.likes) {
-                    likes.push((y as f64 - x as f64, p.key, cand(&p, Some(x as f64), Some(y as f64))));
+                    likes.push((
+                        y as f64 - x as f64,
+                        p.key,
+                        cand(&p, Some(x as f64), Some(y as f64)),
+                    ));
                 }
                 if let (Some(x), Some(y)) = (a.downloads_all_time, b.downloads_all_time) {
                     m.with_all_time_both += 1;
-                    dl_all.push((y as f64 - x as f64, p.key, cand(&p, Some(x as f64), Some(y as f64))));
+                    dl_all.push((
+                        y as f64 - x as f64,
+                        p.key,
+                        cand(&p, Some(x as f64), Some(y as f64)),
+                    ));
                 } else if let Some(y) = b.downloads_30d {
                     m.rolling_only += 1;
                     dl_roll.push((y as f64, p.key, cand(&p, None, Some(y as f64))));
@@ -504,7 +579,9 @@ fn movers(store: &Store, from: SnapshotId, to: SnapshotId, top: usize) -> Result
                 // Ranked by position at `to`: value = -rank so that the best rank is the largest value.
                 new.push((-(b.rank as f64), p.key, cand(&p, None, Some(b.rank as f64))));
             }
-            (Some(a), None) => dropped.push((-(a.rank as f64), p.key, cand(&p, Some(a.rank as f64), None))),
+            (Some(a), None) => {
+                dropped.push((-(a.rank as f64), p.key, cand(&p, Some(a.rank as f64), None)))
+            }
             (None, None) => {}
         })
         .map_err(store_err)?;
@@ -523,7 +600,15 @@ fn movers(store: &Store, from: SnapshotId, to: SnapshotId, top: usize) -> Result
                     t
                 }
             };
-            out.push(Mover { model, from: c.from, to: c.to, value, rank_from: c.rank_from, rank_to: c.rank_to, pipeline_tag });
+            out.push(Mover {
+                model,
+                from: c.from,
+                to: c.to,
+                value,
+                rank_from: c.rank_from,
+                rank_to: c.rank_to,
+                pipeline_tag,
+            });
         }
         Ok(out)
     };
@@ -537,10 +622,20 @@ fn movers(store: &Store, from: SnapshotId, to: SnapshotId, top: usize) -> Result
     Ok(m)
 }
 
-fn lines(store: &Store, snaps: &[SnapshotInfo], movers: &Movers, n: usize) -> Result<Vec<ModelLine>> {
-    let index: HashMap<SnapshotId, usize> = snaps.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+fn lines(
+    store: &Store,
+    snaps: &[SnapshotInfo],
+    movers: &Movers,
+    n: usize,
+) -> Result<Vec<ModelLine>> {
+    let index: HashMap<SnapshotId, usize> =
+        snaps.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
     let mut out = Vec::new();
-    let mut picked: Vec<&str> = movers.likes_gained.iter().map(|m| m.model.as_str()).collect();
+    let mut picked: Vec<&str> = movers
+        .likes_gained
+        .iter()
+        .map(|m| m.model.as_str())
+        .collect();
     if picked.is_empty() {
         picked = movers.rank_up.iter().map(|m| m.model.as_str()).collect();
     }
@@ -553,12 +648,22 @@ fn lines(store: &Store, snaps: &[SnapshotInfo], movers: &Movers, n: usize) -> Re
                 ranks[i] = h.rank;
             }
         }
-        out.push(ModelLine { model: model.to_string(), likes, ranks });
+        out.push(ModelLine {
+            model: model.to_string(),
+            likes,
+            ranks,
+        });
     }
     Ok(out)
 }
 
-fn method(req: &TrendsRequest, s: &Series, from: &SnapshotRef, to: &SnapshotRef, n: usize) -> Vec<String> {
+fn method(
+    req: &TrendsRequest,
+    s: &Series,
+    from: &SnapshotRef,
+    to: &SnapshotRef,
+    n: usize,
+) -> Vec<String> {
     let mut m = vec![
         format!(
             "series: source {:?}, query {:?}; {} complete snapshots in range ({} .. {})",

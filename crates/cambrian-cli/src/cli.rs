@@ -14,7 +14,12 @@ use std::process::ExitCode;
 /// hardware fit, test them on your own labeled examples, and audit their
 /// files for unsafe serialization.
 #[derive(Debug, Parser)]
-#[command(name = "cambrian", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "cambrian",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -101,7 +106,10 @@ pub fn run() -> ExitCode {
     };
     init_logging();
     let ctx = Ctx::from_global(&cli.global);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -147,7 +155,9 @@ fn report(err: &anyhow::Error) -> ExitCode {
         eprintln!("hint: {h}");
     }
     if kind == ErrorKind::Internal && err.downcast_ref::<AppError>().is_none() {
-        eprintln!("hint: this looks like a bug in cambrian; please report it with the command you ran");
+        eprintln!(
+            "hint: this looks like a bug in cambrian; please report it with the command you ran"
+        );
     }
     ExitCode::from(kind.exit_code())
 }

@@ -23,7 +23,10 @@ fn text(b: &[u8]) -> String {
 }
 
 fn records(out: &Output) -> Vec<serde_json::Value> {
-    text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}"))).collect()
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
 }
 
 #[test]
@@ -39,26 +42,60 @@ fn two_models_json_csv_html_and_gate() {
     let out = cambrian(
         &store,
         &[
-            "eval", "--json", "--tests", tests.to_str().unwrap(), "--model", &oracle, "--model", &coin, "--scorer", "exact",
-            "--csv", csv.to_str().unwrap(), "--html", html.to_str().unwrap(), "--gate", "oracle:accuracy.lower >= 0.9",
-            "--cost", "oracle=0.5,1.5/Mtok", "--concurrency", "4",
+            "eval",
+            "--json",
+            "--tests",
+            tests.to_str().unwrap(),
+            "--model",
+            &oracle,
+            "--model",
+            &coin,
+            "--scorer",
+            "exact",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+            "--gate",
+            "oracle:accuracy.lower >= 0.9",
+            "--cost",
+            "oracle=0.5,1.5/Mtok",
+            "--concurrency",
+            "4",
         ],
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let recs = records(&out);
     assert!(recs.iter().all(|r| r["type"].is_string()));
-    let model = |name: &str| recs.iter().find(|r| r["type"] == "model" && r["model"] == name).unwrap().clone();
+    let model = |name: &str| {
+        recs.iter()
+            .find(|r| r["type"] == "model" && r["model"] == name)
+            .unwrap()
+            .clone()
+    };
     let o = model("oracle");
-    assert_eq!((o["n"].as_u64(), o["correct"].as_u64()), (Some(40), Some(40)));
+    assert_eq!(
+        (o["n"].as_u64(), o["correct"].as_u64()),
+        (Some(40), Some(40))
+    );
     let c = model("coin");
     assert_eq!(c["correct"].as_u64(), Some(20));
     assert_eq!(c["wrong"].as_u64(), Some(20));
     // Wilson 95 % for 20/40 (statsmodels): 0.35199526933465375 – 0.6480047306653463 (testdata/eval/expected_stats.py method)
-    assert!((c["accuracy"]["lower"].as_f64().unwrap() - 0.35199526933465375).abs() < 1e-9, "{c}");
+    assert!(
+        (c["accuracy"]["lower"].as_f64().unwrap() - 0.35199526933465375).abs() < 1e-9,
+        "{c}"
+    );
     // Cost: (40 × 12 × 0.5 + 40 × 3 × 1.5) / 1e6 / 40 × 1000 = 0.0105 $ per 1k items.
-    assert!((o["cost"]["per_1k_items"].as_f64().unwrap() - 0.0105).abs() < 1e-12, "{o}");
+    assert!(
+        (o["cost"]["per_1k_items"].as_f64().unwrap() - 0.0105).abs() < 1e-12,
+        "{o}"
+    );
     let pair = recs.iter().find(|r| r["type"] == "pair").unwrap();
-    assert_eq!((pair["a_only"].as_u64(), pair["b_only"].as_u64()), (Some(20), Some(0)));
+    assert_eq!(
+        (pair["a_only"].as_u64(), pair["b_only"].as_u64()),
+        (Some(20), Some(0))
+    );
     // Exact McNemar with b = 20, c = 0: 2 × 0.5^20.
     assert!((pair["p_value"].as_f64().unwrap() - 2.0 * 0.5f64.powi(20)).abs() < 1e-15);
     assert_eq!(pair["verdict"], "a-better");
@@ -77,24 +114,59 @@ fn two_models_json_csv_html_and_gate() {
     let before = stub.requests.load(std::sync::atomic::Ordering::SeqCst);
     let out = cambrian(
         &store,
-        &["eval", "--tests", tests.to_str().unwrap(), "--model", &oracle, "--model", &coin, "--scorer", "exact", "--gate", "accuracy.lower >= 0.8", "--no-warmup"],
+        &[
+            "eval",
+            "--tests",
+            tests.to_str().unwrap(),
+            "--model",
+            &oracle,
+            "--model",
+            &coin,
+            "--scorer",
+            "exact",
+            "--gate",
+            "accuracy.lower >= 0.8",
+            "--no-warmup",
+        ],
     );
     assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("gate `accuracy.lower >= 0.8`: FAILED"), "{stdout}");
+    assert!(
+        stdout.contains("gate `accuracy.lower >= 0.8`: FAILED"),
+        "{stdout}"
+    );
     assert!(stdout.contains("coin: accuracy.lower >= 0.8"), "{stdout}");
     assert!(stdout.contains("oracle vs coin"), "{stdout}");
-    assert_eq!(stub.requests.load(std::sync::atomic::Ordering::SeqCst), before, "a re-run must be served from the response cache");
+    assert_eq!(
+        stub.requests.load(std::sync::atomic::Ordering::SeqCst),
+        before,
+        "a re-run must be served from the response cache"
+    );
 
     // Re-score the journal with another scorer: no server needed.
     drop(stub);
     let out = cambrian(
         &store,
-        &["eval", "--json", "--rescore", "--tests", tests.to_str().unwrap(), "--model", &oracle, "--model", &coin, "--scorer", "contains"],
+        &[
+            "eval",
+            "--json",
+            "--rescore",
+            "--tests",
+            tests.to_str().unwrap(),
+            "--model",
+            &oracle,
+            "--model",
+            &coin,
+            "--scorer",
+            "contains",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
     let recs = records(&out);
-    assert_eq!(recs.iter().find(|r| r["type"] == "eval").unwrap()["scorer"], "contains");
+    assert_eq!(
+        recs.iter().find(|r| r["type"] == "eval").unwrap()["scorer"],
+        "contains"
+    );
 }
 
 #[test]
@@ -104,36 +176,111 @@ fn bad_inputs_have_exit_codes_and_hints() {
     let tests = eval_stub::write_tests(dir.path(), 3);
     let t = tests.to_str().unwrap();
     // Bad gate: exit 2 with a hint, before any request (the URL is dead).
-    let out = cambrian(&store, &["eval", "--tests", t, "--model", "m=http://127.0.0.1:9/v1", "--gate", "accuracy >> 0.8"]);
+    let out = cambrian(
+        &store,
+        &[
+            "eval",
+            "--tests",
+            t,
+            "--model",
+            "m=http://127.0.0.1:9/v1",
+            "--gate",
+            "accuracy >> 0.8",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("hint:"), "{}", text(&out.stderr));
-    let out = cambrian(&store, &["eval", "--tests", t, "--model", "m=http://127.0.0.1:9/v1", "--gate", "acc >= 0.8"]);
+    let out = cambrian(
+        &store,
+        &[
+            "eval",
+            "--tests",
+            t,
+            "--model",
+            "m=http://127.0.0.1:9/v1",
+            "--gate",
+            "acc >= 0.8",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown metric `acc`"));
     // Bad scorer.
-    let out = cambrian(&store, &["eval", "--tests", t, "--model", "m=http://127.0.0.1:9/v1", "--scorer", "fuzzy"]);
+    let out = cambrian(
+        &store,
+        &[
+            "eval",
+            "--tests",
+            t,
+            "--model",
+            "m=http://127.0.0.1:9/v1",
+            "--scorer",
+            "fuzzy",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("unknown scorer `fuzzy`"));
     // A test set error names the line and the field.
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"id\": \"a\", \"input\": \"x\", \"expected\": \"y\"}\n{\"id\": \"b\", \"input\": 3, \"expected\": \"y\"}\n").unwrap();
-    let out = cambrian(&store, &["eval", "--tests", bad.to_str().unwrap(), "--model", "m=http://127.0.0.1:9/v1"]);
+    let out = cambrian(
+        &store,
+        &[
+            "eval",
+            "--tests",
+            bad.to_str().unwrap(),
+            "--model",
+            "m=http://127.0.0.1:9/v1",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("bad.jsonl:2:") && err.contains("input"), "{err}");
+    assert!(
+        err.contains("bad.jsonl:2:") && err.contains("input"),
+        "{err}"
+    );
     // Missing test set: exit 3.
-    let out = cambrian(&store, &["eval", "--tests", "/nonexistent/t.jsonl", "--model", "m=http://127.0.0.1:9/v1"]);
+    let out = cambrian(
+        &store,
+        &[
+            "eval",
+            "--tests",
+            "/nonexistent/t.jsonl",
+            "--model",
+            "m=http://127.0.0.1:9/v1",
+        ],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     // No model: usage.
     let out = cambrian(&store, &["eval", "--tests", t]);
     assert_eq!(out.status.code(), Some(2));
     // Unreachable server: remote failure (exit 4) with a hint.
-    let out = cambrian(&store, &["eval", "--tests", t, "--model", "m=http://127.0.0.1:9/v1", "--retries", "0"]);
+    let out = cambrian(
+        &store,
+        &[
+            "eval",
+            "--tests",
+            t,
+            "--model",
+            "m=http://127.0.0.1:9/v1",
+            "--retries",
+            "0",
+        ],
+    );
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("hint:"));
     // An API key variable that is not set.
     let out = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args(["--store", store.to_str().unwrap(), "eval", "--tests", t, "--model", "m=http://127.0.0.1:9/v1", "--api-key-env", "CAMBRIAN_TEST_UNSET_KEY"])
+        .args([
+            "--store",
+            store.to_str().unwrap(),
+            "eval",
+            "--tests",
+            t,
+            "--model",
+            "m=http://127.0.0.1:9/v1",
+            "--api-key-env",
+            "CAMBRIAN_TEST_UNSET_KEY",
+        ])
         .env_remove("CAMBRIAN_TEST_UNSET_KEY")
         .output()
         .unwrap();
@@ -146,7 +293,11 @@ fn config_file_completions_and_streaming() {
     let stub = eval_stub::start(Duration::ZERO);
     let dir = tempfile::tempdir().unwrap();
     eval_stub::write_tests(dir.path(), 10);
-    std::fs::write(dir.path().join("prompt.j2"), "Answer with the key only. {{ input }}").unwrap();
+    std::fs::write(
+        dir.path().join("prompt.j2"),
+        "Answer with the key only. {{ input }}",
+    )
+    .unwrap();
     let cfg = dir.path().join("eval.yaml");
     std::fs::write(
         &cfg,
@@ -156,19 +307,34 @@ fn config_file_completions_and_streaming() {
         ),
     )
     .unwrap();
-    let out = cambrian(&dir.path().join("store"), &["eval", "--json", "--config", cfg.to_str().unwrap()]);
+    let out = cambrian(
+        &dir.path().join("store"),
+        &["eval", "--json", "--config", cfg.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let recs = records(&out);
-    let chat = recs.iter().find(|r| r["type"] == "model" && r["model"] == "chat").unwrap();
+    let chat = recs
+        .iter()
+        .find(|r| r["type"] == "model" && r["model"] == "chat")
+        .unwrap();
     assert_eq!(chat["correct"].as_u64(), Some(10));
-    assert!(chat["latency"]["ttft_p50_ms"].is_number(), "streaming measures TTFT: {chat}");
-    let legacy = recs.iter().find(|r| r["type"] == "model" && r["model"] == "legacy").unwrap();
+    assert!(
+        chat["latency"]["ttft_p50_ms"].is_number(),
+        "streaming measures TTFT: {chat}"
+    );
+    let legacy = recs
+        .iter()
+        .find(|r| r["type"] == "model" && r["model"] == "legacy")
+        .unwrap();
     assert_eq!(legacy["failures"]["refusal"].as_u64(), Some(10), "{legacy}");
     assert_eq!(legacy["answered_accuracy"]["n"].as_u64(), Some(0));
     assert!(legacy["cost"]["per_1k_items"].is_number());
     // A typo in the config is a bad input naming the key.
     std::fs::write(&cfg, "tests: tests.jsonl\nconcurency: 3\n").unwrap();
-    let out = cambrian(&dir.path().join("store"), &["eval", "--config", cfg.to_str().unwrap()]);
+    let out = cambrian(
+        &dir.path().join("store"),
+        &["eval", "--config", cfg.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("concurency"));
 }

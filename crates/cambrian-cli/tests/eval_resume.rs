@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 const N: usize = 200;
 
 fn journal_lines(path: &std::path::Path) -> usize {
-    std::fs::read_to_string(path).map(|s| s.lines().filter(|l| l.contains("\"item_id\"")).count()).unwrap_or(0)
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().filter(|l| l.contains("\"item_id\"")).count())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -25,12 +27,30 @@ fn kill_9_then_resume_runs_every_item_exactly_once() {
     let store = dir.path().join("store");
     let model = format!("oracle={}", stub.base_url);
     let args = |extra: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = ["--store", store.to_str().unwrap(), "eval", "--json", "--tests", tests.to_str().unwrap()]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        v.extend(["--model".into(), model.clone(), "--concurrency".into(), "2".into(), "--no-cache".into()]);
-        v.extend(["--journal".into(), journal.to_str().unwrap().to_string(), "--scorer".into(), "exact".into()]);
+        let mut v: Vec<String> = [
+            "--store",
+            store.to_str().unwrap(),
+            "eval",
+            "--json",
+            "--tests",
+            tests.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend([
+            "--model".into(),
+            model.clone(),
+            "--concurrency".into(),
+            "2".into(),
+            "--no-cache".into(),
+        ]);
+        v.extend([
+            "--journal".into(),
+            journal.to_str().unwrap().to_string(),
+            "--scorer".into(),
+            "exact".into(),
+        ]);
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
@@ -44,7 +64,10 @@ fn kill_9_then_resume_runs_every_item_exactly_once() {
     let deadline = Instant::now() + Duration::from_secs(120);
     while journal_lines(&journal) < 20 {
         assert!(Instant::now() < deadline, "no progress in the journal");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     // SIGKILL: no chance to flush or clean up.
@@ -53,19 +76,37 @@ fn kill_9_then_resume_runs_every_item_exactly_once() {
     assert!(status.success());
     let _ = child.wait();
     let before_resume = journal_lines(&journal);
-    assert!((20..N).contains(&before_resume), "journal has {before_resume} answers");
+    assert!(
+        (20..N).contains(&before_resume),
+        "journal has {before_resume} answers"
+    );
     let sent_before = stub.requests.load(Ordering::SeqCst);
 
     let out = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args(args(&["--resume", "--csv", csv.to_str().unwrap(), "--no-warmup"]))
+        .args(args(&[
+            "--resume",
+            "--csv",
+            csv.to_str().unwrap(),
+            "--no-warmup",
+        ]))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    let recs: Vec<serde_json::Value> =
-        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let run = recs.iter().find(|r| r["type"] == "run").unwrap();
     let resumed = run["resumed"].as_u64().unwrap() as usize;
-    assert!(resumed + 1 >= before_resume && resumed <= N, "resumed {resumed}, journal had {before_resume}");
+    assert!(
+        resumed + 1 >= before_resume && resumed <= N,
+        "resumed {resumed}, journal had {before_resume}"
+    );
     let m = recs.iter().find(|r| r["type"] == "model").unwrap();
     assert_eq!(m["n"].as_u64(), Some(N as u64));
     assert_eq!(m["correct"].as_u64(), Some(N as u64));
@@ -82,5 +123,8 @@ fn kill_9_then_resume_runs_every_item_exactly_once() {
     // `concurrency` = 2 requests of the killed process may reach the stub after
     // `sent_before` was read, so the count is bounded, not exact.)
     let sent_after = (stub.requests.load(Ordering::SeqCst) - sent_before) as usize;
-    assert!(sent_after >= N - resumed && sent_after <= N - resumed + 2, "{sent_after} requests after resume, {resumed} resumed");
+    assert!(
+        sent_after >= N - resumed && sent_after <= N - resumed + 2,
+        "{sent_after} requests after resume, {resumed} resumed"
+    );
 }

@@ -8,7 +8,9 @@ use std::process::{Command, Output};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cambrian"));
-    c.env_remove("HF_TOKEN").env_remove("HF_ENDPOINT").env("NO_COLOR", "1");
+    c.env_remove("HF_TOKEN")
+        .env_remove("HF_ENDPOINT")
+        .env("NO_COLOR", "1");
     c
 }
 
@@ -21,22 +23,51 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn json_records(o: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"))).collect()
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
 }
 
 #[test]
 fn config_json_record_has_the_contract_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let presets: Value = serde_json::from_str(&std::fs::read_to_string(td("configs/mlc_llm_model_presets.json")).unwrap()).unwrap();
+    let presets: Value = serde_json::from_str(
+        &std::fs::read_to_string(td("configs/mlc_llm_model_presets.json")).unwrap(),
+    )
+    .unwrap();
     let cfg = dir.path().join("config.json");
     std::fs::write(&cfg, presets["presets"]["llama3_1_8b"].to_string()).unwrap();
-    let o = run(&["fit", "--config", cfg.to_str().unwrap(), "--gpu", "h100", "--context", "8192", "--json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&[
+        "fit",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--gpu",
+        "h100",
+        "--context",
+        "8192",
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let recs = json_records(&o);
     assert_eq!(recs.len(), 1);
     let r = &recs[0];
     assert_eq!(r["type"], "fit");
-    for k in ["params", "weights_bytes", "kv_cache_bytes", "activation_peak_bytes", "overhead_bytes", "total_bytes", "verdict", "reasons"] {
+    for k in [
+        "params",
+        "weights_bytes",
+        "kv_cache_bytes",
+        "activation_peak_bytes",
+        "overhead_bytes",
+        "total_bytes",
+        "verdict",
+        "reasons",
+    ] {
         assert!(r.get(k).is_some(), "missing {k}");
     }
     assert_eq!(r["params"], 8_030_261_248u64);
@@ -47,21 +78,47 @@ fn config_json_record_has_the_contract_fields() {
 #[test]
 fn does_not_fit_exits_1_with_nearest_change_and_explain() {
     let dir = tempfile::tempdir().unwrap();
-    let presets: Value = serde_json::from_str(&std::fs::read_to_string(td("configs/mlc_llm_model_presets.json")).unwrap()).unwrap();
+    let presets: Value = serde_json::from_str(
+        &std::fs::read_to_string(td("configs/mlc_llm_model_presets.json")).unwrap(),
+    )
+    .unwrap();
     let cfg = dir.path().join("config.json");
     std::fs::write(&cfg, presets["presets"]["llama3_1_70b"].to_string()).unwrap();
-    let o = run(&["fit", "--config", cfg.to_str().unwrap(), "--gpu", "RTX 4090", "--explain"]);
+    let o = run(&[
+        "fit",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--gpu",
+        "RTX 4090",
+        "--explain",
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("DOES NOT FIT"), "{text}");
     assert!(text.contains("nearest change"), "{text}");
-    assert!(text.contains("explain:") && text.contains("KV cache ="), "{text}");
+    assert!(
+        text.contains("explain:") && text.contains("KV cache ="),
+        "{text}"
+    );
 }
 
 #[test]
 fn local_gguf_and_safetensors_directory() {
-    let o = run(&["fit", td("llama-2-tiny-random.gguf").to_str().unwrap(), "--gpu", "t4", "--engine", "llamacpp", "--json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&[
+        "fit",
+        td("llama-2-tiny-random.gguf").to_str().unwrap(),
+        "--gpu",
+        "t4",
+        "--engine",
+        "llamacpp",
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let r = &json_records(&o)[0];
     assert_eq!(r["params"], 513_048);
     assert_eq!(r["max_context"], 4096);
@@ -69,16 +126,33 @@ fn local_gguf_and_safetensors_directory() {
     // A directory with the MiniLM config and its real safetensors header (data cut off).
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(td("minilm.config.json"), dir.path().join("config.json")).unwrap();
-    std::fs::copy(td("minilm.tokenizer.json"), dir.path().join("tokenizer.json")).unwrap();
+    std::fs::copy(
+        td("minilm.tokenizer.json"),
+        dir.path().join("tokenizer.json"),
+    )
+    .unwrap();
     // The header-only file is a truncated safetensors file: the header still gives exact
     // counts, and the report says the data is missing.
-    std::fs::copy(td("minilm.safetensors.header-only"), dir.path().join("model.safetensors")).unwrap();
+    std::fs::copy(
+        td("minilm.safetensors.header-only"),
+        dir.path().join("model.safetensors"),
+    )
+    .unwrap();
     let o = run(&["fit", dir.path().to_str().unwrap(), "--gpu", "t4", "--json"]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let r = &json_records(&o)[0];
     assert_eq!(r["params"], 22_713_728);
     assert_eq!(r["weights_bytes"], 22_713_216 * 4 + 512 * 8);
-    assert!(r["notes"].to_string().contains("truncated"), "{}", r["notes"]);
+    assert!(
+        r["notes"].to_string().contains("truncated"),
+        "{}",
+        r["notes"]
+    );
 }
 
 #[test]
@@ -125,17 +199,32 @@ fn hostile_files_are_clear_errors() {
         let o = run(&["fit", p.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{name}: {err}");
-        assert!(err.contains("error:") && err.contains(name), "{name}: {err}");
+        assert!(
+            err.contains("error:") && err.contains(name),
+            "{name}: {err}"
+        );
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
 }
 
 #[test]
 fn usage_errors() {
-    let o = run(&["fit", "--config", "/nonexistent/config.json", "--gpu", "banana"]);
+    let o = run(&[
+        "fit",
+        "--config",
+        "/nonexistent/config.json",
+        "--gpu",
+        "banana",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("hint:"));
-    let o = run(&["fit", "--config", td("minilm.config.json").to_str().unwrap(), "--workload", "lots"]);
+    let o = run(&[
+        "fit",
+        "--config",
+        td("minilm.config.json").to_str().unwrap(),
+        "--workload",
+        "lots",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let o = run(&["fit"]);
     assert_eq!(o.status.code(), Some(2));
@@ -148,15 +237,35 @@ fn usage_errors() {
 fn docs_tokens_with_the_models_tokenizer() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(td("minilm.config.json"), dir.path().join("config.json")).unwrap();
-    std::fs::copy(td("minilm.tokenizer.json"), dir.path().join("tokenizer.json")).unwrap();
+    std::fs::copy(
+        td("minilm.tokenizer.json"),
+        dir.path().join("tokenizer.json"),
+    )
+    .unwrap();
     let docs = tempfile::tempdir().unwrap();
     std::fs::write(docs.path().join("a.txt"), "hello world").unwrap();
-    std::fs::write(docs.path().join("b.txt"), "the quick brown fox jumps over the lazy dog").unwrap();
+    std::fs::write(
+        docs.path().join("b.txt"),
+        "the quick brown fox jumps over the lazy dog",
+    )
+    .unwrap();
     let o = run(&[
-        "fit", dir.path().to_str().unwrap(), "--gpu", "t4", "--docs", docs.path().to_str().unwrap(),
-        "--workload", "1000 docs x 100 in / 10 out", "--json",
+        "fit",
+        dir.path().to_str().unwrap(),
+        "--gpu",
+        "t4",
+        "--docs",
+        docs.path().to_str().unwrap(),
+        "--workload",
+        "1000 docs x 100 in / 10 out",
+        "--json",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let r = &json_records(&o)[0];
     // BERT WordPiece with [CLS] … [SEP]: "hello world" → 4 tokens, the fox sentence → 11.
     assert_eq!(r["docs"]["sampled"], 2);
@@ -168,24 +277,50 @@ fn docs_tokens_with_the_models_tokenizer() {
 
 #[test]
 fn sharded_7b_repo_on_the_hub_simulator_reads_headers_only() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let sim = rt
-        .block_on(cambrian_hubsim::start(cambrian_hubsim::SimConfig { models: 10, ..Default::default() }))
+        .block_on(cambrian_hubsim::start(cambrian_hubsim::SimConfig {
+            models: 10,
+            ..Default::default()
+        }))
         .unwrap();
     let base = sim.base_url();
     let o = bin()
         .env("HF_ENDPOINT", &base)
-        .args(["fit", "cambrian-sim/Llama-2-7b-hf-sim", "--gpu", "a100-80gb", "--json"])
+        .args([
+            "fit",
+            "cambrian-sim/Llama-2-7b-hf-sim",
+            "--gpu",
+            "a100-80gb",
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let r = &json_records(&o)[0];
     assert_eq!(r["params"], 6_738_415_616u64);
     assert_eq!(r["weights_bytes"], 2 * 6_738_415_616u64);
     assert_eq!(r["verdict"], "fits");
     let stats = sim.stats();
-    let shard_paths: Vec<_> = stats.paths.iter().filter(|(p, _)| p.ends_with(".safetensors")).collect();
-    assert_eq!(shard_paths.len(), 2, "{:?}", stats.paths.keys().collect::<Vec<_>>());
+    let shard_paths: Vec<_> = stats
+        .paths
+        .iter()
+        .filter(|(p, _)| p.ends_with(".safetensors"))
+        .collect();
+    assert_eq!(
+        shard_paths.len(),
+        2,
+        "{:?}",
+        stats.paths.keys().collect::<Vec<_>>()
+    );
     for (p, s) in &shard_paths {
         assert!(s.requests <= 2, "{p}: {} requests", s.requests);
     }

@@ -5,8 +5,17 @@ use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let out = Command::new(env!("CARGO_BIN_EXE_cambrian")).arg("--store").arg(tmp.path()).args(args).output().expect("run");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    let out = Command::new(env!("CARGO_BIN_EXE_cambrian"))
+        .arg("--store")
+        .arg(tmp.path())
+        .args(args)
+        .output()
+        .expect("run");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -17,8 +26,14 @@ fn llama2_json_record() {
     assert_eq!(v["type"], "license");
     assert_eq!(v["id"], "llama2");
     assert_eq!(v["verdict"], "yes-with-conditions");
-    assert!(v["obligations"].as_array().is_some_and(|o| o.iter().any(|x| x["kind"] == "mau-threshold" && x["max_mau"] == 700000000u64)));
-    assert!(v["citations"].as_array().is_some_and(|c| c.iter().any(|x| x["quote"].as_str().unwrap_or("").contains("700 million"))));
+    assert!(v["obligations"].as_array().is_some_and(|o| {
+        o.iter()
+            .any(|x| x["kind"] == "mau-threshold" && x["max_mau"] == 700000000u64)
+    }));
+    assert!(v["citations"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|x| x["quote"].as_str().unwrap_or("").contains("700 million"))
+    }));
 }
 
 #[test]

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn td(p: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/scan").join(p)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/scan")
+        .join(p)
 }
 
 fn cambrian(args: &[&str]) -> Output {
@@ -18,17 +20,28 @@ fn cambrian(args: &[&str]) -> Output {
 }
 
 fn lines(o: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
 }
 
 #[test]
 fn dangerous_pickle_exits_1_with_evidence() {
     let p = td("picklescan/data/malicious1_v4.pkl");
     let o = cambrian(&["scan", "--json", p.to_str().expect("utf8")]);
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let recs = lines(&o);
     assert!(recs.iter().all(|r| r["type"].is_string()));
-    let file = recs.iter().find(|r| r["type"] == "file").expect("file record");
+    let file = recs
+        .iter()
+        .find(|r| r["type"] == "file")
+        .expect("file record");
     assert_eq!(file["verdict"], "dangerous");
     let f = &file["findings"][0];
     assert_eq!(f["symbol"], "builtins.eval");
@@ -44,12 +57,30 @@ fn benign_checkpoint_exits_0_and_fail_on_is_honoured() {
     let p = td("picklescan/data/new_pytorch_model.bin");
     let p = p.to_str().expect("utf8");
     let o = cambrian(&["scan", p]);
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("innocuous") && out.contains("pytorch-zip"), "{out}");
-    assert_eq!(cambrian(&["scan", "--fail-on", "innocuous", p]).status.code(), Some(1));
+    assert!(
+        out.contains("innocuous") && out.contains("pytorch-zip"),
+        "{out}"
+    );
+    assert_eq!(
+        cambrian(&["scan", "--fail-on", "innocuous", p])
+            .status
+            .code(),
+        Some(1)
+    );
     let bad = td("picklescan/data/malicious1.zip");
-    assert_eq!(cambrian(&["scan", "--fail-on", "never", bad.to_str().expect("utf8")]).status.code(), Some(0));
+    assert_eq!(
+        cambrian(&["scan", "--fail-on", "never", bad.to_str().expect("utf8")])
+            .status
+            .code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -64,12 +95,24 @@ fn directory_table_sarif_and_cyclonedx() {
 
     let tmp = tempfile::tempdir().expect("tmp");
     let sarif = tmp.path().join("out.sarif");
-    let o = cambrian(&["scan", "--format", "sarif", "-o", sarif.to_str().expect("utf8"), d]);
+    let o = cambrian(&[
+        "scan",
+        "--format",
+        "sarif",
+        "-o",
+        sarif.to_str().expect("utf8"),
+        d,
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(o.stdout.is_empty());
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&sarif).expect("sarif written")).expect("json");
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&sarif).expect("sarif written")).expect("json");
     assert_eq!(doc["version"], "2.1.0");
-    assert!(doc["runs"][0]["results"].as_array().is_some_and(|r| !r.is_empty()));
+    assert!(
+        doc["runs"][0]["results"]
+            .as_array()
+            .is_some_and(|r| !r.is_empty())
+    );
 
     let o = cambrian(&["scan", "--format", "cyclonedx", d]);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("bom json");
@@ -82,7 +125,10 @@ fn missing_path_is_exit_3_and_no_target_is_exit_2() {
     let o = cambrian(&["scan", "/definitely/not/here.pkl"]);
     assert_eq!(o.status.code(), Some(3));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("does not exist") && err.contains("hint:"), "{err}");
+    assert!(
+        err.contains("does not exist") && err.contains("hint:"),
+        "{err}"
+    );
     let o = cambrian(&["scan"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("hint:"));
@@ -93,15 +139,28 @@ fn hf_cache_from_hf_home() {
     let tmp = tempfile::tempdir().expect("tmp");
     let snap = tmp.path().join("hub/models--acme--tiny/snapshots/0123abcd");
     std::fs::create_dir_all(&snap).expect("mkdir");
-    std::fs::copy(td("picklescan/data/pytorch_model.bin"), snap.join("pytorch_model.bin")).expect("copy");
-    std::fs::copy(td("cards/all-MiniLM-L6-v2.README.md"), snap.join("README.md")).expect("copy");
+    std::fs::copy(
+        td("picklescan/data/pytorch_model.bin"),
+        snap.join("pytorch_model.bin"),
+    )
+    .expect("copy");
+    std::fs::copy(
+        td("cards/all-MiniLM-L6-v2.README.md"),
+        snap.join("README.md"),
+    )
+    .expect("copy");
     let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
         .args(["scan", "--json", "--hf-cache"])
         .env("HF_HOME", tmp.path())
         .env_remove("HF_HUB_CACHE")
         .output()
         .expect("run");
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let recs = lines(&o);
     let repo = recs.iter().find(|r| r["type"] == "repo").expect("repo");
     assert_eq!(repo["target"], "acme/tiny@0123abcd");
@@ -142,42 +201,88 @@ fn hub_repo_through_the_simulator() {
     .expect("write info");
     let repo = data.join("repos/acme/mixed");
     std::fs::create_dir_all(&repo).expect("mkdir");
-    std::fs::copy(td("picklescan/data/malicious2_v4.pkl"), repo.join("pytorch_model.bin")).expect("copy");
+    std::fs::copy(
+        td("picklescan/data/malicious2_v4.pkl"),
+        repo.join("pytorch_model.bin"),
+    )
+    .expect("copy");
     // A valid safetensors file: header + 8 bytes of data.
     let hdr = br#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
     let mut st = (hdr.len() as u64).to_le_bytes().to_vec();
     st.extend_from_slice(hdr);
     st.extend_from_slice(&[0u8; 8]);
     std::fs::write(repo.join("model.safetensors"), &st).expect("st");
-    std::fs::write(repo.join("tokenizer_config.json"), br#"{"chat_template": "{{ self.__init__.__globals__ }}"}"#).expect("tok");
-    std::fs::copy(td("cards/all-MiniLM-L6-v2.README.md"), repo.join("README.md")).expect("card");
+    std::fs::write(
+        repo.join("tokenizer_config.json"),
+        br#"{"chat_template": "{{ self.__init__.__globals__ }}"}"#,
+    )
+    .expect("tok");
+    std::fs::copy(
+        td("cards/all-MiniLM-L6-v2.README.md"),
+        repo.join("README.md"),
+    )
+    .expect("card");
     std::fs::write(repo.join("vocab.txt"), b"a\nb\n").expect("vocab");
 
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let sim = rt
-        .block_on(cambrian_hubsim::start(cambrian_hubsim::SimConfig { data: Some(data.to_path_buf()), ..Default::default() }))
+        .block_on(cambrian_hubsim::start(cambrian_hubsim::SimConfig {
+            data: Some(data.to_path_buf()),
+            ..Default::default()
+        }))
         .expect("sim");
     let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args(["scan", "--json", "--hub", "acme/mixed", "--endpoint", &sim.base_url()])
+        .args([
+            "scan",
+            "--json",
+            "--hub",
+            "acme/mixed",
+            "--endpoint",
+            &sim.base_url(),
+        ])
         .env_remove("HF_TOKEN")
         .output()
         .expect("run");
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let recs = lines(&o);
-    let file = |p: &str| recs.iter().find(|r| r["type"] == "file" && r["path"] == p).cloned().unwrap_or_else(|| panic!("{p}: {recs:?}"));
+    let file = |p: &str| {
+        recs.iter()
+            .find(|r| r["type"] == "file" && r["path"] == p)
+            .cloned()
+            .unwrap_or_else(|| panic!("{p}: {recs:?}"))
+    };
     assert_eq!(file("pytorch_model.bin")["verdict"], "dangerous");
     assert_eq!(file("model.safetensors")["verdict"], "clean");
     assert_eq!(file("model.safetensors")["format"], "safetensors");
     assert_eq!(file("tokenizer_config.json")["verdict"], "dangerous");
     assert!(recs.iter().all(|r| r["path"] != "vocab.txt"));
     let repo_rec = recs.iter().find(|r| r["type"] == "repo").expect("repo");
-    assert_eq!(repo_rec["target"], "acme/mixed@0123456789abcdef0123456789abcdef01234567");
+    assert_eq!(
+        repo_rec["target"],
+        "acme/mixed@0123456789abcdef0123456789abcdef01234567"
+    );
     assert!(recs.iter().any(|r| r["type"] == "card"));
     let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args(["scan", "--hub", "acme/absent", "--endpoint", &sim.base_url()])
+        .args([
+            "scan",
+            "--hub",
+            "acme/absent",
+            "--endpoint",
+            &sim.base_url(),
+        ])
         .output()
         .expect("run");
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     drop(sim);
 }
 
@@ -187,7 +292,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -199,7 +308,11 @@ fn stored_zip(members: &[(&str, &[u8])]) -> Vec<u8> {
     let mut central = Vec::new();
     for (name, data) in members {
         let off = out.len() as u32;
-        let crc = if data.iter().all(|&b| b == 0) && data.len() > 1 << 20 { crc32_zeros(data.len()) } else { crc32(data) };
+        let crc = if data.iter().all(|&b| b == 0) && data.len() > 1 << 20 {
+            crc32_zeros(data.len())
+        } else {
+            crc32(data)
+        };
         let mut common = Vec::new();
         common.extend_from_slice(&20u16.to_le_bytes()); // version needed
         common.extend_from_slice(&0u16.to_le_bytes()); // flags
@@ -240,7 +353,11 @@ fn crc32_zeros(n: usize) -> u32 {
     let mut c = !0u32;
     for _ in 0..n {
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -282,24 +399,58 @@ fn hub_checkpoint_is_read_by_range_not_downloaded() {
 
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let sim = rt
-        .block_on(cambrian_hubsim::start(cambrian_hubsim::SimConfig { data: Some(data.to_path_buf()), ..Default::default() }))
+        .block_on(cambrian_hubsim::start(cambrian_hubsim::SimConfig {
+            data: Some(data.to_path_buf()),
+            ..Default::default()
+        }))
         .expect("sim");
     let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args(["scan", "--json", "--verbose", "--hub", "acme/big", "--endpoint", &sim.base_url()])
+        .args([
+            "scan",
+            "--json",
+            "--verbose",
+            "--hub",
+            "acme/big",
+            "--endpoint",
+            &sim.base_url(),
+        ])
         .env_remove("HF_TOKEN")
         .output()
         .expect("run");
-    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let recs = lines(&o);
-    let file = recs.iter().find(|r| r["type"] == "file" && r["path"] == "pytorch_model.bin").expect("file record");
+    let file = recs
+        .iter()
+        .find(|r| r["type"] == "file" && r["path"] == "pytorch_model.bin")
+        .expect("file record");
     assert_eq!(file["verdict"], "dangerous", "{file}");
     assert_eq!(file["format"], "pytorch-zip", "{file}");
     let text = file.to_string();
-    assert!(text.contains("archive/data/2"), "evidence names the member: {text}");
-    assert!(text.contains("hub.ranged"), "the Range note is shown with --verbose: {text}");
-    let served: u64 = sim.stats().paths.iter().filter(|(p, _)| p.contains("pytorch_model.bin")).map(|(_, s)| s.bytes).sum();
+    assert!(
+        text.contains("archive/data/2"),
+        "evidence names the member: {text}"
+    );
+    assert!(
+        text.contains("hub.ranged"),
+        "the Range note is shown with --verbose: {text}"
+    );
+    let served: u64 = sim
+        .stats()
+        .paths
+        .iter()
+        .filter(|(p, _)| p.contains("pytorch_model.bin"))
+        .map(|(_, s)| s.bytes)
+        .sum();
     assert!(served > 0, "the sim saw the reads");
-    assert!(served * 20 < size, "only {served} of {size} bytes should move");
+    assert!(
+        served * 20 < size,
+        "only {served} of {size} bytes should move"
+    );
     eprintln!("ranged hub scan: {served} of {size} bytes served");
     drop(sim);
 }

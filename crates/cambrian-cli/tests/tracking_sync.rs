@@ -15,10 +15,19 @@ use std::time::Duration;
 const SENTINEL: &str = "hf_SENTINEL_do_not_print_1234";
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
-fn sim(rt: &tokio::runtime::Runtime, models: usize, fault_rate: f64, faults: &[FaultKind]) -> RunningSim {
+fn sim(
+    rt: &tokio::runtime::Runtime,
+    models: usize,
+    fault_rate: f64,
+    faults: &[FaultKind],
+) -> RunningSim {
     rt.block_on(cambrian_hubsim::start(SimConfig {
         models,
         seed: 7,
@@ -35,7 +44,15 @@ fn sync_cmd(store: &Path, endpoint: &str, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_cambrian"));
     c.arg("--store")
         .arg(store)
-        .args(["sync", "--endpoint", endpoint, "--first-byte-timeout", "1", "--retry-base-ms", "5"])
+        .args([
+            "sync",
+            "--endpoint",
+            endpoint,
+            "--first-byte-timeout",
+            "1",
+            "--retry-base-ms",
+            "5",
+        ])
         .args(extra)
         .env_remove("CAMBRIAN_STORE")
         .env_remove("HF_ENDPOINT")
@@ -60,7 +77,11 @@ fn run(mut c: Command) -> Output {
 fn only_snapshot(store: &Path) -> Vec<ModelRecord> {
     let s = Store::open(store).unwrap();
     let snaps = s.snapshots().unwrap();
-    assert_eq!(snaps.len(), 1, "expected exactly one complete snapshot: {snaps:?}");
+    assert_eq!(
+        snaps.len(),
+        1,
+        "expected exactly one complete snapshot: {snaps:?}"
+    );
     s.snapshot_models(snaps[0].id).unwrap()
 }
 
@@ -76,13 +97,24 @@ fn sync_with_ten_percent_faults_equals_fault_free_sync() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
 
-    let o = run(sync_cmd(&a, &clean.base_url(), &["--page-size", "500", "--json"]));
+    let o = run(sync_cmd(
+        &a,
+        &clean.base_url(),
+        &["--page-size", "500", "--json"],
+    ));
     assert_eq!(o.status.code(), Some(0), "stderr: {}", text(&o.stderr));
-    let o = run(sync_cmd(&b, &faulty.base_url(), &["--page-size", "500", "--json"]));
+    let o = run(sync_cmd(
+        &b,
+        &faulty.base_url(),
+        &["--page-size", "500", "--json"],
+    ));
     assert_eq!(o.status.code(), Some(0), "stderr: {}", text(&o.stderr));
     let report: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
     assert_eq!(report["type"], "sync");
-    assert!(report["retries"].as_u64().unwrap() > 0, "no fault was injected: {report}");
+    assert!(
+        report["retries"].as_u64().unwrap() > 0,
+        "no fault was injected: {report}"
+    );
     let faults: u64 = faulty.stats().faults.values().sum();
     assert!(faults > 0);
 
@@ -99,8 +131,14 @@ fn sync_with_ten_percent_faults_equals_fault_free_sync() {
     got.sort_unstable();
     assert_eq!(got, want);
     // Sorted by trendingScore descending.
-    assert!(ra.windows(2).all(|w| w[0].trending_score >= w[1].trending_score));
-    assert!(ra.iter().all(|m| m.likes.is_some() && m.downloads_all_time.is_some()));
+    assert!(
+        ra.windows(2)
+            .all(|w| w[0].trending_score >= w[1].trending_score)
+    );
+    assert!(
+        ra.iter()
+            .all(|m| m.likes.is_some() && m.downloads_all_time.is_some())
+    );
 }
 
 /// Deterministic pseudo-random kill points (seeded LCG).
@@ -108,7 +146,9 @@ fn kill_points(seed: u64, n: usize, max: u64) -> Vec<u64> {
     let mut x = seed;
     (0..n)
         .map(|_| {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             1 + (x >> 33) % max
         })
         .collect()
@@ -120,7 +160,11 @@ fn kill_dash_nine_at_random_points_then_rerun_gives_one_identical_snapshot() {
     let sim = sim(&rt, 5_000, 0.05, FaultKind::TRANSIENT);
     let tmp = tempfile::tempdir().unwrap();
     let reference = tmp.path().join("ref");
-    let o = run(sync_cmd(&reference, &sim.base_url(), &["--page-size", "50"]));
+    let o = run(sync_cmd(
+        &reference,
+        &sim.base_url(),
+        &["--page-size", "50"],
+    ));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let want = only_snapshot(&reference);
     assert_eq!(want.len(), 5_001);
@@ -128,13 +172,18 @@ fn kill_dash_nine_at_random_points_then_rerun_gives_one_identical_snapshot() {
     // 5,001 models / 50 per page = 101 pages. Kill when the snapshot holds at least the
     // next target number of rows (cumulative over runs, read from the debug log).
     let store = tmp.path().join("killed");
-    let mut targets: Vec<u64> = kill_points(0xC0FFEE, 4, 90).into_iter().map(|k| k * 50).collect();
+    let mut targets: Vec<u64> = kill_points(0xC0FFEE, 4, 90)
+        .into_iter()
+        .map(|k| k * 50)
+        .collect();
     targets.sort_unstable();
     targets.dedup();
     let mut kills = 0;
     for target in targets {
         let mut c = sync_cmd(&store, &sim.base_url(), &["--page-size", "50"]);
-        c.env("CAMBRIAN_LOG", "warn,cambrian_app=debug,trackcheck=debug").stdout(Stdio::null()).stderr(Stdio::piped());
+        c.env("CAMBRIAN_LOG", "warn,cambrian_app=debug,trackcheck=debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
         let stderr = child.stderr.take().unwrap();
         let mut killed = false;
@@ -154,10 +203,18 @@ fn kill_dash_nine_at_random_points_then_rerun_gives_one_identical_snapshot() {
         assert!(killed, "the sync finished before reaching {target} rows");
         kills += 1;
         assert_eq!(status.code(), None, "killed by a signal");
-        assert_eq!(complete_snapshots(&store), 0, "an interrupted sync must stay invisible");
+        assert_eq!(
+            complete_snapshots(&store),
+            0,
+            "an interrupted sync must stay invisible"
+        );
     }
     assert!(kills >= 1);
-    let o = run(sync_cmd(&store, &sim.base_url(), &["--page-size", "50", "--json"]));
+    let o = run(sync_cmd(
+        &store,
+        &sim.base_url(),
+        &["--page-size", "50", "--json"],
+    ));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let report: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
     assert_eq!(report["resumed"], true, "{report}");
@@ -173,11 +230,18 @@ fn invalid_json_pages_fail_clearly_and_write_nothing_visible() {
     let sim = sim(&rt, 2_000, 1.0, &[FaultKind::InvalidJson]);
     let tmp = tempfile::tempdir().unwrap();
     let store = tmp.path().join("s");
-    let o = run(sync_cmd(&store, &sim.base_url(), &["--page-size", "500", "--max-retries", "2"]));
+    let o = run(sync_cmd(
+        &store,
+        &sim.base_url(),
+        &["--page-size", "500", "--max-retries", "2"],
+    ));
     assert_eq!(o.status.code(), Some(2), "stderr: {}", text(&o.stderr));
     assert!(o.stdout.is_empty());
     let err = text(&o.stderr);
-    assert!(err.contains("invalid JSON from http://127.0.0.1:") && err.contains("at byte"), "{err}");
+    assert!(
+        err.contains("invalid JSON from http://127.0.0.1:") && err.contains("at byte"),
+        "{err}"
+    );
     assert!(err.contains("hint:"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(complete_snapshots(&store), 0);
@@ -194,20 +258,37 @@ fn wrong_types_missing_and_unknown_fields_are_tolerated_per_field() {
     let clean = sim(&rt, 2_000, 0.0, FaultKind::TRANSIENT);
     let tmp = tempfile::tempdir().unwrap();
     let reference = tmp.path().join("ref");
-    assert_eq!(run(sync_cmd(&reference, &clean.base_url(), &["--page-size", "200"])).status.code(), Some(0));
+    assert_eq!(
+        run(sync_cmd(
+            &reference,
+            &clean.base_url(),
+            &["--page-size", "200"]
+        ))
+        .status
+        .code(),
+        Some(0)
+    );
     let want = only_snapshot(&reference);
 
     // Unknown fields: ignored, identical rows.
     let s = sim(&rt, 2_000, 1.0, &[FaultKind::UnknownFields]);
     let store = tmp.path().join("unknown");
-    let o = run(sync_cmd(&store, &s.base_url(), &["--page-size", "200", "--json"]));
+    let o = run(sync_cmd(
+        &store,
+        &s.base_url(),
+        &["--page-size", "200", "--json"],
+    ));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_eq!(only_snapshot(&store), want);
 
     // Wrong types: the field becomes None with a warning; the rest of the record is kept.
     let s = sim(&rt, 2_000, 1.0, &[FaultKind::WrongTypes]);
     let store = tmp.path().join("wrong");
-    let o = run(sync_cmd(&store, &s.base_url(), &["--page-size", "200", "--json"]));
+    let o = run(sync_cmd(
+        &store,
+        &s.base_url(),
+        &["--page-size", "200", "--json"],
+    ));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let r: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
     assert!(r["warning_count"].as_u64().unwrap() > 0, "{r}");
@@ -231,11 +312,20 @@ fn wrong_types_missing_and_unknown_fields_are_tolerated_per_field() {
     // Missing fields: an item without `id` is skipped (warned), others keep what they have.
     let s = sim(&rt, 2_000, 1.0, &[FaultKind::MissingFields]);
     let store = tmp.path().join("missing");
-    let o = run(sync_cmd(&store, &s.base_url(), &["--page-size", "200", "--json"]));
+    let o = run(sync_cmd(
+        &store,
+        &s.base_url(),
+        &["--page-size", "200", "--json"],
+    ));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let r: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
     let got = only_snapshot(&store);
-    let skipped = r["warnings"].as_array().unwrap().iter().filter(|w| w["field"].is_null()).count();
+    let skipped = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["field"].is_null())
+        .count();
     assert!(skipped > 0, "{r}");
     assert_eq!(got.len() + skipped, want.len(), "{r}");
     let want_ids: std::collections::HashSet<&str> = want.iter().map(|m| m.id.as_str()).collect();
@@ -244,8 +334,14 @@ fn wrong_types_missing_and_unknown_fields_are_tolerated_per_field() {
 
 fn assert_no_sentinel(o: &Output, what: &str) {
     let (out, err) = (text(&o.stdout), text(&o.stderr));
-    assert!(!out.contains(SENTINEL) && !err.contains(SENTINEL), "{what}: token leaked\nstdout: {out}\nstderr: {err}");
-    assert!(!out.contains("SENTINEL") && !err.contains("SENTINEL"), "{what}: part of the token leaked");
+    assert!(
+        !out.contains(SENTINEL) && !err.contains(SENTINEL),
+        "{what}: token leaked\nstdout: {out}\nstderr: {err}"
+    );
+    assert!(
+        !out.contains("SENTINEL") && !err.contains("SENTINEL"),
+        "{what}: part of the token leaked"
+    );
 }
 
 #[test]
@@ -259,28 +355,55 @@ fn the_token_never_appears_in_output_logs_or_errors() {
     };
     // Success, with faults and trace logging.
     let ok = sim(&rt, 1_000, 0.2, FaultKind::TRANSIENT);
-    let o = with_token(&tmp.path().join("a"), &ok.base_url(), &["--page-size", "100"]);
+    let o = with_token(
+        &tmp.path().join("a"),
+        &ok.base_url(),
+        &["--page-size", "100"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     assert_no_sentinel(&o, "success");
-    assert!(ok.stats().authorized_requests > 0, "the token was not sent at all");
-    let o = with_token(&tmp.path().join("a2"), &ok.base_url(), &["--page-size", "100", "--json"]);
+    assert!(
+        ok.stats().authorized_requests > 0,
+        "the token was not sent at all"
+    );
+    let o = with_token(
+        &tmp.path().join("a2"),
+        &ok.base_url(),
+        &["--page-size", "100", "--json"],
+    );
     assert_no_sentinel(&o, "success --json");
 
     // Failure: every request 500 → gave up.
     let bad = sim(&rt, 100, 1.0, &[FaultKind::Status500]);
-    let o = with_token(&tmp.path().join("b"), &bad.base_url(), &["--max-retries", "1"]);
+    let o = with_token(
+        &tmp.path().join("b"),
+        &bad.base_url(),
+        &["--max-retries", "1"],
+    );
     assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
     assert_no_sentinel(&o, "HTTP 500");
 
     // Failure: invalid JSON.
     let inv = sim(&rt, 100, 1.0, &[FaultKind::InvalidJson]);
-    let o = with_token(&tmp.path().join("c"), &inv.base_url(), &["--max-retries", "1"]);
+    let o = with_token(
+        &tmp.path().join("c"),
+        &inv.base_url(),
+        &["--max-retries", "1"],
+    );
     assert_eq!(o.status.code(), Some(2));
     assert_no_sentinel(&o, "invalid JSON");
 
     // Failure: nothing listening.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let o = with_token(&tmp.path().join("d"), &format!("http://127.0.0.1:{port}"), &["--max-retries", "1"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = with_token(
+        &tmp.path().join("d"),
+        &format!("http://127.0.0.1:{port}"),
+        &["--max-retries", "1"],
+    );
     assert_eq!(o.status.code(), Some(4));
     assert_no_sentinel(&o, "connection refused");
 
@@ -293,12 +416,26 @@ fn the_token_never_appears_in_output_logs_or_errors() {
 #[test]
 fn unreachable_hub_gives_a_clear_message_and_exit_4() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let o = run(sync_cmd(&tmp.path().join("s"), &format!("http://127.0.0.1:{port}"), &["--max-retries", "0"]));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let o = run(sync_cmd(
+        &tmp.path().join("s"),
+        &format!("http://127.0.0.1:{port}"),
+        &["--max-retries", "0"],
+    ));
     assert_eq!(o.status.code(), Some(4));
     assert!(o.stdout.is_empty());
     let err = text(&o.stderr);
     assert!(err.starts_with("error: Hub listing failed"), "{err}");
-    assert!(err.contains("hint:") && err.contains("cambrian import"), "{err}");
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{err}");
+    assert!(
+        err.contains("hint:") && err.contains("cambrian import"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{err}"
+    );
 }

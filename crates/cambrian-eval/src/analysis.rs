@@ -71,12 +71,28 @@ pub enum Outcome {
 /// Phrases that mark a refusal when they occur in the first 200 characters
 /// of a wrong answer (lowercased, ’ folded to ').
 const REFUSAL_MARKERS: &[&str] = &[
-    "i'm sorry", "i am sorry", "i apologize", "i cannot", "i can't", "i can not", "i won't", "i will not",
-    "i'm unable", "i am unable", "i'm not able", "i am not able", "as an ai",
+    "i'm sorry",
+    "i am sorry",
+    "i apologize",
+    "i cannot",
+    "i can't",
+    "i can not",
+    "i won't",
+    "i will not",
+    "i'm unable",
+    "i am unable",
+    "i'm not able",
+    "i am not able",
+    "as an ai",
 ];
 
 pub fn looks_like_refusal(answer: &str) -> bool {
-    let head: String = answer.chars().take(200).collect::<String>().to_lowercase().replace('’', "'");
+    let head: String = answer
+        .chars()
+        .take(200)
+        .collect::<String>()
+        .to_lowercase()
+        .replace('’', "'");
     REFUSAL_MARKERS.iter().any(|m| head.contains(m))
 }
 
@@ -137,11 +153,21 @@ pub fn classify(run: &ItemRun, expected: &serde_json::Value, scorer: &Scorer) ->
     }
     let text = run.text.as_deref().unwrap_or("");
     if text.trim().is_empty() {
-        res.failure = Some(if truncated { FailureKind::Truncated } else { FailureKind::Empty });
+        res.failure = Some(if truncated {
+            FailureKind::Truncated
+        } else {
+            FailureKind::Empty
+        });
         res.fields = scorer_misses(scorer, expected);
         return res;
     }
-    let Score { correct, score, failure, detail, fields } = scorer.score(text, expected);
+    let Score {
+        correct,
+        score,
+        failure,
+        detail,
+        fields,
+    } = scorer.score(text, expected);
     res.score = score;
     res.detail = detail;
     res.fields = fields;
@@ -182,27 +208,47 @@ pub enum CostSpec {
     /// Dedicated hardware, dollars per hour.
     PerHour { usd_per_hour: f64 },
     /// Per million tokens, input and output prices.
-    PerMtok { usd_per_mtok_input: f64, usd_per_mtok_output: f64 },
+    PerMtok {
+        usd_per_mtok_input: f64,
+        usd_per_mtok_output: f64,
+    },
 }
 
 impl CostSpec {
     /// Parse `2.5/h`, `$2.5/h`, `0.5/Mtok` or `0.15,0.6/Mtok` (input, output).
     pub fn parse(s: &str) -> Result<CostSpec, String> {
         let t = s.trim().trim_start_matches('$');
-        let (num, unit) = t.rsplit_once('/').ok_or_else(|| format!("cost `{s}` has no unit: write PRICE/h or PRICE/Mtok"))?;
+        let (num, unit) = t
+            .rsplit_once('/')
+            .ok_or_else(|| format!("cost `{s}` has no unit: write PRICE/h or PRICE/Mtok"))?;
         let p = |x: &str| -> Result<f64, String> {
-            x.trim().trim_start_matches('$').parse::<f64>().ok().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(|| format!("cost `{s}`: `{x}` is not a non-negative number"))
+            x.trim()
+                .trim_start_matches('$')
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| format!("cost `{s}`: `{x}` is not a non-negative number"))
         };
         match unit.trim().to_ascii_lowercase().as_str() {
-            "h" | "hr" | "hour" => Ok(CostSpec::PerHour { usd_per_hour: p(num)? }),
+            "h" | "hr" | "hour" => Ok(CostSpec::PerHour {
+                usd_per_hour: p(num)?,
+            }),
             "mtok" | "m" | "1m" => match num.split_once(',') {
-                Some((i, o)) => Ok(CostSpec::PerMtok { usd_per_mtok_input: p(i)?, usd_per_mtok_output: p(o)? }),
+                Some((i, o)) => Ok(CostSpec::PerMtok {
+                    usd_per_mtok_input: p(i)?,
+                    usd_per_mtok_output: p(o)?,
+                }),
                 None => {
                     let v = p(num)?;
-                    Ok(CostSpec::PerMtok { usd_per_mtok_input: v, usd_per_mtok_output: v })
+                    Ok(CostSpec::PerMtok {
+                        usd_per_mtok_input: v,
+                        usd_per_mtok_output: v,
+                    })
                 }
             },
-            other => Err(format!("cost `{s}`: unknown unit `{other}` (use /h or /Mtok)")),
+            other => Err(format!(
+                "cost `{s}`: unknown unit `{other}` (use /h or /Mtok)"
+            )),
         }
     }
 }
@@ -374,13 +420,33 @@ impl Report {
 
 /// Score and analyse runs. `models` gives the order of models in the report;
 /// runs of other labels and of unknown item ids are ignored.
-pub fn analyse(items: &[TestItem], runs: &[ItemRun], models: &[String], scorer: &Scorer, settings: &AnalysisSettings) -> Report {
-    let expected: HashMap<&str, &serde_json::Value> = items.iter().map(|i| (i.id.as_str(), &i.expected)).collect();
-    let order: HashMap<&str, usize> = items.iter().enumerate().map(|(i, it)| (it.id.as_str(), i)).collect();
+pub fn analyse(
+    items: &[TestItem],
+    runs: &[ItemRun],
+    models: &[String],
+    scorer: &Scorer,
+    settings: &AnalysisSettings,
+) -> Report {
+    let expected: HashMap<&str, &serde_json::Value> =
+        items.iter().map(|i| (i.id.as_str(), &i.expected)).collect();
+    let order: HashMap<&str, usize> = items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| (it.id.as_str(), i))
+        .collect();
     let mut per_model: Vec<Vec<ItemResult>> = vec![Vec::new(); models.len()];
-    let model_idx: HashMap<&str, usize> = models.iter().enumerate().map(|(i, m)| (m.as_str(), i)).collect();
+    let model_idx: HashMap<&str, usize> = models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.as_str(), i))
+        .collect();
     for run in runs {
-        let (Some(&mi), Some(exp)) = (model_idx.get(run.model.as_str()), expected.get(run.item_id.as_str())) else { continue };
+        let (Some(&mi), Some(exp)) = (
+            model_idx.get(run.model.as_str()),
+            expected.get(run.item_id.as_str()),
+        ) else {
+            continue;
+        };
         per_model[mi].push(classify(run, exp, scorer));
     }
     for results in &mut per_model {
@@ -388,7 +454,11 @@ pub fn analyse(items: &[TestItem], runs: &[ItemRun], models: &[String], scorer: 
         // At most one result per item (a journal may repeat an item: keep the first).
         results.dedup_by(|a, b| a.item_id == b.item_id);
     }
-    let summaries: Vec<ModelSummary> = models.iter().zip(&per_model).map(|(m, rs)| summarize(m, rs, settings)).collect();
+    let summaries: Vec<ModelSummary> = models
+        .iter()
+        .zip(&per_model)
+        .map(|(m, rs)| summarize(m, rs, settings))
+        .collect();
     let pairs = compare_pairs(models, &per_model, settings);
     let pareto = pareto(&summaries, &pairs);
     Report {
@@ -413,7 +483,11 @@ fn summarize(model: &str, rs: &[ItemResult], settings: &AnalysisSettings) -> Mod
             *failures.entry(f).or_insert(0) += 1;
         }
     }
-    let mean_score = if n == 0 { 0.0 } else { rs.iter().map(|r| r.score).sum::<f64>() / n as f64 };
+    let mean_score = if n == 0 {
+        0.0
+    } else {
+        rs.iter().map(|r| r.score).sum::<f64>() / n as f64
+    };
     let mut field_counts: BTreeMap<String, FieldCounts> = BTreeMap::new();
     for r in rs {
         for (k, c) in &r.fields {
@@ -432,11 +506,18 @@ fn summarize(model: &str, rs: &[ItemResult], settings: &AnalysisSettings) -> Mod
             fn_: c.fn_,
             precision: Proportion::wilson95(c.tp, c.tp + c.fp),
             recall: Proportion::wilson95(c.tp, c.tp + c.fn_),
-            f1: if c.tp + c.fp + c.fn_ == 0 { 1.0 } else { 2.0 * c.tp as f64 / (2 * c.tp + c.fp + c.fn_) as f64 },
+            f1: if c.tp + c.fp + c.fn_ == 0 {
+                1.0
+            } else {
+                2.0 * c.tp as f64 / (2 * c.tp + c.fp + c.fn_) as f64
+            },
         })
         .collect();
     let latency = latency_summary(rs, settings.warmup_ms.get(model).copied());
-    let cost = settings.costs.get(model).map(|spec| cost_summary(*spec, rs, &latency, settings.concurrency));
+    let cost = settings
+        .costs
+        .get(model)
+        .map(|spec| cost_summary(*spec, rs, &latency, settings.concurrency));
     ModelSummary {
         model: model.to_string(),
         n,
@@ -481,7 +562,12 @@ fn latency_summary(rs: &[ItemResult], warmup_ms: Option<f64>) -> LatencySummary 
     }
 }
 
-fn cost_summary(spec: CostSpec, rs: &[ItemResult], lat: &LatencySummary, concurrency: usize) -> CostSummary {
+fn cost_summary(
+    spec: CostSpec,
+    rs: &[ItemResult],
+    lat: &LatencySummary,
+    concurrency: usize,
+) -> CostSummary {
     let n = rs.len();
     match spec {
         CostSpec::PerHour { usd_per_hour } => match lat.mean_ms {
@@ -494,21 +580,38 @@ fn cost_summary(spec: CostSpec, rs: &[ItemResult], lat: &LatencySummary, concurr
                     formula: format!(
                         "${usd_per_hour}/h × 1000 items × mean latency {:.1} ms ÷ (concurrency {} × 3600 s/h) = ${per_1k:.4} \
                          (assumes the server is kept busy at that concurrency)",
-                        mean, concurrency.max(1)
+                        mean,
+                        concurrency.max(1)
                     ),
                 }
             }
-            _ => CostSummary { spec, per_1k_items: None, formula: "no measured latency".into() },
+            _ => CostSummary {
+                spec,
+                per_1k_items: None,
+                formula: "no measured latency".into(),
+            },
         },
-        CostSpec::PerMtok { usd_per_mtok_input, usd_per_mtok_output } => {
-            let with_usage: Vec<&ItemResult> = rs.iter().filter(|r| r.prompt_tokens.is_some() && r.completion_tokens.is_some()).collect();
+        CostSpec::PerMtok {
+            usd_per_mtok_input,
+            usd_per_mtok_output,
+        } => {
+            let with_usage: Vec<&ItemResult> = rs
+                .iter()
+                .filter(|r| r.prompt_tokens.is_some() && r.completion_tokens.is_some())
+                .collect();
             if with_usage.is_empty() {
-                return CostSummary { spec, per_1k_items: None, formula: "the server reported no token usage".into() };
+                return CostSummary {
+                    spec,
+                    per_1k_items: None,
+                    formula: "the server reported no token usage".into(),
+                };
             }
             let pin: u64 = with_usage.iter().filter_map(|r| r.prompt_tokens).sum();
             let pout: u64 = with_usage.iter().filter_map(|r| r.completion_tokens).sum();
             let m = with_usage.len() as f64;
-            let per_1k = (pin as f64 * usd_per_mtok_input + pout as f64 * usd_per_mtok_output) / 1e6 / m * 1000.0;
+            let per_1k =
+                (pin as f64 * usd_per_mtok_input + pout as f64 * usd_per_mtok_output) / 1e6 / m
+                    * 1000.0;
             CostSummary {
                 spec,
                 per_1k_items: Some(per_1k),
@@ -521,9 +624,19 @@ fn cost_summary(spec: CostSpec, rs: &[ItemResult], lat: &LatencySummary, concurr
     }
 }
 
-fn compare_pairs(models: &[String], per_model: &[Vec<ItemResult>], settings: &AnalysisSettings) -> Vec<PairComparison> {
-    let maps: Vec<HashMap<&str, bool>> =
-        per_model.iter().map(|rs| rs.iter().map(|r| (r.item_id.as_str(), r.outcome == Outcome::Correct)).collect()).collect();
+fn compare_pairs(
+    models: &[String],
+    per_model: &[Vec<ItemResult>],
+    settings: &AnalysisSettings,
+) -> Vec<PairComparison> {
+    let maps: Vec<HashMap<&str, bool>> = per_model
+        .iter()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| (r.item_id.as_str(), r.outcome == Outcome::Correct))
+                .collect()
+        })
+        .collect();
     let mut pairs = Vec::new();
     for i in 0..models.len() {
         for j in (i + 1)..models.len() {
@@ -538,7 +651,13 @@ fn compare_pairs(models: &[String], per_model: &[Vec<ItemResult>], settings: &An
             let n = xa.len() as u64;
             let a_only = xa.iter().zip(&xb).filter(|(a, b)| **a && !**b).count() as u64;
             let b_only = xa.iter().zip(&xb).filter(|(a, b)| !**a && **b).count() as u64;
-            let diff = stats::paired_bootstrap(&xa, &xb, settings.bootstrap_resamples, settings.bootstrap_seed).unwrap_or(BootstrapCi {
+            let diff = stats::paired_bootstrap(
+                &xa,
+                &xb,
+                settings.bootstrap_resamples,
+                settings.bootstrap_seed,
+            )
+            .unwrap_or(BootstrapCi {
                 diff: 0.0,
                 lower: 0.0,
                 upper: 0.0,
@@ -573,7 +692,9 @@ fn compare_pairs(models: &[String], per_model: &[Vec<ItemResult>], settings: &An
         p.verdict_text = match p.verdict {
             Verdict::ABetter => format!("{} better (Holm p = {}, n = {})", p.a, fmt_p(h), p.n),
             Verdict::BBetter => format!("{} better (Holm p = {}, n = {})", p.b, fmt_p(h), p.n),
-            Verdict::NotDistinguishable => format!("not distinguishable at n = {} (Holm p = {})", p.n, fmt_p(h)),
+            Verdict::NotDistinguishable => {
+                format!("not distinguishable at n = {} (Holm p = {})", p.n, fmt_p(h))
+            }
         };
     }
     pairs
@@ -581,12 +702,19 @@ fn compare_pairs(models: &[String], per_model: &[Vec<ItemResult>], settings: &An
 
 /// p-values: 3 significant digits, `< 1e-4` below that.
 pub fn fmt_p(p: f64) -> String {
-    if p < 1e-4 { "< 0.0001".into() } else { format!("{:.3}", p) }
+    if p < 1e-4 {
+        "< 0.0001".into()
+    } else {
+        format!("{:.3}", p)
+    }
 }
 
 fn pareto(models: &[ModelSummary], pairs: &[PairComparison]) -> Pareto {
     let lat_all = models.iter().all(|m| m.latency.p50_ms.is_some());
-    let cost_all = !models.is_empty() && models.iter().all(|m| m.cost.as_ref().and_then(|c| c.per_1k_items).is_some());
+    let cost_all = !models.is_empty()
+        && models
+            .iter()
+            .all(|m| m.cost.as_ref().and_then(|c| c.per_1k_items).is_some());
     let mut dims = vec!["accuracy (max)".to_string()];
     if lat_all {
         dims.push("p50 latency (min)".into());
@@ -601,7 +729,12 @@ fn pareto(models: &[ModelSummary], pairs: &[PairComparison]) -> Pareto {
             v.push(-m.latency.p50_ms.unwrap_or(f64::INFINITY));
         }
         if cost_all {
-            v.push(-m.cost.as_ref().and_then(|c| c.per_1k_items).unwrap_or(f64::INFINITY));
+            v.push(
+                -m.cost
+                    .as_ref()
+                    .and_then(|c| c.per_1k_items)
+                    .unwrap_or(f64::INFINITY),
+            );
         }
         v
     };
@@ -617,7 +750,10 @@ fn pareto(models: &[ModelSummary], pairs: &[PairComparison]) -> Pareto {
             let ge = ob.iter().zip(&oa).all(|(x, y)| x >= y);
             let gt = ob.iter().zip(&oa).any(|(x, y)| x > y);
             if ge && gt {
-                let mut parts = vec![format!("accuracy {:.3} ≥ {:.3}", b.accuracy.value, a.accuracy.value)];
+                let mut parts = vec![format!(
+                    "accuracy {:.3} ≥ {:.3}",
+                    b.accuracy.value, a.accuracy.value
+                )];
                 if lat_all {
                     parts.push(format!(
                         "p50 latency {:.0} ms ≤ {:.0} ms",
@@ -634,17 +770,29 @@ fn pareto(models: &[ModelSummary], pairs: &[PairComparison]) -> Pareto {
                 }
                 let mut reason = parts.join(", ");
                 if b.accuracy.value > a.accuracy.value
-                    && let Some(p) = pairs.iter().find(|p| (p.a == a.model && p.b == b.model) || (p.a == b.model && p.b == a.model))
+                    && let Some(p) = pairs.iter().find(|p| {
+                        (p.a == a.model && p.b == b.model) || (p.a == b.model && p.b == a.model)
+                    })
                     && p.verdict == Verdict::NotDistinguishable
                 {
                     reason.push_str(&format!(" (the accuracy gap is {})", p.verdict_text));
                 }
-                dominated_by.push(Domination { by: b.model.clone(), reason });
+                dominated_by.push(Domination {
+                    by: b.model.clone(),
+                    reason,
+                });
             }
         }
-        entries.push(ParetoEntry { model: a.model.clone(), on_front: dominated_by.is_empty(), dominated_by });
+        entries.push(ParetoEntry {
+            model: a.model.clone(),
+            on_front: dominated_by.is_empty(),
+            dominated_by,
+        });
     }
-    Pareto { dimensions: dims, entries }
+    Pareto {
+        dimensions: dims,
+        entries,
+    }
 }
 
 #[cfg(test)]
@@ -674,25 +822,53 @@ mod tests {
     fn taxonomy() {
         let sc = Scorer::new(ScorerSpec::parse("json").unwrap()).unwrap();
         let exp = json!({"a": 1});
-        assert_eq!(classify(&run("m", "1", Some("{\"a\":1}")), &exp, &sc).outcome, Outcome::Correct);
-        assert_eq!(classify(&run("m", "1", Some("{\"a\":2}")), &exp, &sc).outcome, Outcome::Wrong);
-        assert_eq!(classify(&run("m", "1", Some("nope")), &exp, &sc).failure, Some(FailureKind::InvalidJson));
-        assert_eq!(classify(&run("m", "1", Some("I’m sorry, I can’t help")), &exp, &sc).failure, Some(FailureKind::Refusal));
-        assert_eq!(classify(&run("m", "1", Some("  ")), &exp, &sc).failure, Some(FailureKind::Empty));
+        assert_eq!(
+            classify(&run("m", "1", Some("{\"a\":1}")), &exp, &sc).outcome,
+            Outcome::Correct
+        );
+        assert_eq!(
+            classify(&run("m", "1", Some("{\"a\":2}")), &exp, &sc).outcome,
+            Outcome::Wrong
+        );
+        assert_eq!(
+            classify(&run("m", "1", Some("nope")), &exp, &sc).failure,
+            Some(FailureKind::InvalidJson)
+        );
+        assert_eq!(
+            classify(&run("m", "1", Some("I’m sorry, I can’t help")), &exp, &sc).failure,
+            Some(FailureKind::Refusal)
+        );
+        assert_eq!(
+            classify(&run("m", "1", Some("  ")), &exp, &sc).failure,
+            Some(FailureKind::Empty)
+        );
         let mut r = run("m", "1", Some("{\"a\": "));
         r.finish_reason = Some("length".into());
-        assert_eq!(classify(&r, &exp, &sc).failure, Some(FailureKind::Truncated));
+        assert_eq!(
+            classify(&r, &exp, &sc).failure,
+            Some(FailureKind::Truncated)
+        );
         let mut r = run("m", "1", None);
-        r.error = Some(CallError { kind: CallErrorKind::Timeout, message: "total timeout".into(), http_status: None });
+        r.error = Some(CallError {
+            kind: CallErrorKind::Timeout,
+            message: "total timeout".into(),
+            http_status: None,
+        });
         assert_eq!(classify(&r, &exp, &sc).failure, Some(FailureKind::Timeout));
     }
 
     #[test]
     fn costs_parse() {
-        assert_eq!(CostSpec::parse("$2.5/h").unwrap(), CostSpec::PerHour { usd_per_hour: 2.5 });
+        assert_eq!(
+            CostSpec::parse("$2.5/h").unwrap(),
+            CostSpec::PerHour { usd_per_hour: 2.5 }
+        );
         assert_eq!(
             CostSpec::parse("0.15,0.6/Mtok").unwrap(),
-            CostSpec::PerMtok { usd_per_mtok_input: 0.15, usd_per_mtok_output: 0.6 }
+            CostSpec::PerMtok {
+                usd_per_mtok_input: 0.15,
+                usd_per_mtok_output: 0.6
+            }
         );
         assert!(CostSpec::parse("3").is_err());
         assert!(CostSpec::parse("-1/h").is_err());
@@ -702,22 +878,48 @@ mod tests {
     #[test]
     fn report_counts_and_pareto() {
         let items: Vec<TestItem> = (0..4)
-            .map(|i| TestItem { id: i.to_string(), input: Input::Text("q".into()), expected: json!("yes"), metadata: None })
+            .map(|i| TestItem {
+                id: i.to_string(),
+                input: Input::Text("q".into()),
+                expected: json!("yes"),
+                metadata: None,
+            })
             .collect();
         let mut runs = Vec::new();
         for i in 0..4 {
             runs.push(run("good", &i.to_string(), Some("yes")));
-            let mut r = run("slow", &i.to_string(), Some(if i == 0 { "yes" } else { "no" }));
+            let mut r = run(
+                "slow",
+                &i.to_string(),
+                Some(if i == 0 { "yes" } else { "no" }),
+            );
             r.latency_ms = Some(500.0);
             runs.push(r);
         }
         // A duplicate journal line must not count twice.
         runs.push(run("good", "0", Some("yes")));
         let sc = Scorer::new(ScorerSpec::Exact).unwrap();
-        let mut settings = AnalysisSettings { bootstrap_resamples: 200, ..Default::default() };
-        settings.costs.insert("good".into(), CostSpec::PerMtok { usd_per_mtok_input: 1.0, usd_per_mtok_output: 2.0 });
-        settings.costs.insert("slow".into(), CostSpec::PerHour { usd_per_hour: 3.6 });
-        let rep = analyse(&items, &runs, &["good".into(), "slow".into()], &sc, &settings);
+        let mut settings = AnalysisSettings {
+            bootstrap_resamples: 200,
+            ..Default::default()
+        };
+        settings.costs.insert(
+            "good".into(),
+            CostSpec::PerMtok {
+                usd_per_mtok_input: 1.0,
+                usd_per_mtok_output: 2.0,
+            },
+        );
+        settings
+            .costs
+            .insert("slow".into(), CostSpec::PerHour { usd_per_hour: 3.6 });
+        let rep = analyse(
+            &items,
+            &runs,
+            &["good".into(), "slow".into()],
+            &sc,
+            &settings,
+        );
         let g = rep.model("good").unwrap();
         assert_eq!((g.n, g.correct), (4, 4));
         // (40 × 1 + 20 × 2) / 1e6 / 4 × 1000 = 0.02
@@ -729,6 +931,12 @@ mod tests {
         assert_eq!(rep.pairs[0].verdict, Verdict::NotDistinguishable);
         assert!(rep.pareto.entries[0].on_front);
         assert!(!rep.pareto.entries[1].on_front);
-        assert!(rep.pareto.entries[1].dominated_by[0].reason.contains("not distinguishable at n = 4"), "{:?}", rep.pareto);
+        assert!(
+            rep.pareto.entries[1].dominated_by[0]
+                .reason
+                .contains("not distinguishable at n = 4"),
+            "{:?}",
+            rep.pareto
+        );
     }
 }

@@ -77,14 +77,29 @@ impl EvalConfig {
     /// Parse YAML text; `path` is used in error messages only.
     pub fn parse(text: &str, path: &Path) -> Result<EvalConfig, ConfigError> {
         serde_yaml::from_str::<EvalConfig>(text).map_err(|e| {
-            let at = e.location().map(|l| format!("line {}, column {}: ", l.line(), l.column())).unwrap_or_default();
-            ConfigError { path: path.to_path_buf(), message: format!("{at}{e}") }
+            let at = e
+                .location()
+                .map(|l| format!("line {}, column {}: ", l.line(), l.column()))
+                .unwrap_or_default();
+            ConfigError {
+                path: path.to_path_buf(),
+                message: format!("{at}{e}"),
+            }
         })
     }
 
     /// Make relative paths relative to `dir` (the config file's directory).
     pub fn resolve_paths(&mut self, dir: &Path) {
-        for p in [&mut self.tests, &mut self.template, &mut self.csv, &mut self.html, &mut self.journal].into_iter().flatten() {
+        for p in [
+            &mut self.tests,
+            &mut self.template,
+            &mut self.csv,
+            &mut self.html,
+            &mut self.journal,
+        ]
+        .into_iter()
+        .flatten()
+        {
             if p.is_relative() {
                 *p = dir.join(&*p);
             }

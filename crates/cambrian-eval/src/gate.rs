@@ -102,7 +102,14 @@ pub struct GateResult {
 
 const PROPORTION_METRICS: &[&str] = &["accuracy", "answered_accuracy"];
 const PLAIN_METRICS: &[&str] = &[
-    "failure_rate", "mean_score", "latency.p50", "latency.p95", "latency.mean", "ttft.p50", "ttft.p95", "tokens_per_s",
+    "failure_rate",
+    "mean_score",
+    "latency.p50",
+    "latency.p95",
+    "latency.mean",
+    "ttft.p50",
+    "ttft.p95",
+    "tokens_per_s",
     "cost_per_1k",
 ];
 
@@ -110,12 +117,19 @@ fn metric_ok(m: &str) -> bool {
     if PLAIN_METRICS.contains(&m) {
         return true;
     }
-    let base = m.strip_suffix(".lower").or_else(|| m.strip_suffix(".upper")).or_else(|| m.strip_suffix(".value")).unwrap_or(m);
+    let base = m
+        .strip_suffix(".lower")
+        .or_else(|| m.strip_suffix(".upper"))
+        .or_else(|| m.strip_suffix(".value"))
+        .unwrap_or(m);
     if PROPORTION_METRICS.contains(&base) {
         return true;
     }
     if let Some(rest) = base.strip_prefix("field.") {
-        if let Some(name) = rest.strip_suffix(".precision").or_else(|| rest.strip_suffix(".recall")) {
+        if let Some(name) = rest
+            .strip_suffix(".precision")
+            .or_else(|| rest.strip_suffix(".recall"))
+        {
             return !name.is_empty();
         }
         // f1 has no interval.
@@ -128,7 +142,10 @@ fn metric_ok(m: &str) -> bool {
 
 impl Gate {
     pub fn parse(text: &str) -> Result<Gate, GateError> {
-        let err = |m: String| GateError { gate: text.to_string(), message: m };
+        let err = |m: String| GateError {
+            gate: text.to_string(),
+            message: m,
+        };
         let normalized = text.replace("&&", " and ").replace(',', " and ");
         let mut conditions = Vec::new();
         for part in normalized.split(" and ") {
@@ -141,7 +158,9 @@ impl Gate {
                 .filter_map(|o| part.find(o).map(|p| (p, *o)))
                 .min_by_key(|(p, o)| (*p, std::cmp::Reverse(o.len())));
             let Some((pos, op_s)) = op_pos else {
-                return Err(err(format!("`{part}` has no comparison (>=, <=, >, <, ==, !=)")));
+                return Err(err(format!(
+                    "`{part}` has no comparison (>=, <=, >, <, ==, !=)"
+                )));
             };
             let lhs = part[..pos].trim();
             let rhs = part[pos + op_s.len()..].trim();
@@ -170,9 +189,17 @@ impl Gate {
                 .ok()
                 .filter(|v| v.is_finite())
                 .ok_or_else(|| err(format!("`{rhs}` is not a number")))?;
-            conditions.push(Condition { model, metric: metric.to_string(), op, threshold: if pct { threshold / 100.0 } else { threshold } });
+            conditions.push(Condition {
+                model,
+                metric: metric.to_string(),
+                op,
+                threshold: if pct { threshold / 100.0 } else { threshold },
+            });
         }
-        Ok(Gate { text: text.to_string(), conditions })
+        Ok(Gate {
+            text: text.to_string(),
+            conditions,
+        })
     }
 
     /// Evaluate against a report. A condition naming a model absent from the
@@ -181,9 +208,19 @@ impl Gate {
         let mut checks = Vec::new();
         for c in &self.conditions {
             let targets: Vec<&ModelSummary> = match &c.model {
-                Some(m) => vec![report.model(m).ok_or_else(|| GateError {
-                    gate: self.text.clone(),
-                    message: format!("no model `{m}` in this run (models: {})", report.models.iter().map(|m| m.model.as_str()).collect::<Vec<_>>().join(", ")),
+                Some(m) => vec![report.model(m).ok_or_else(|| {
+                    GateError {
+                        gate: self.text.clone(),
+                        message: format!(
+                            "no model `{m}` in this run (models: {})",
+                            report
+                                .models
+                                .iter()
+                                .map(|m| m.model.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    }
                 })?],
                 None => report.models.iter().collect(),
             };
@@ -197,7 +234,11 @@ impl Gate {
                 });
             }
         }
-        Ok(GateResult { gate: self.text.clone(), passed: !checks.is_empty() && checks.iter().all(|c| c.passed), checks })
+        Ok(GateResult {
+            gate: self.text.clone(),
+            passed: !checks.is_empty() && checks.iter().all(|c| c.passed),
+            checks,
+        })
     }
 }
 
@@ -248,14 +289,21 @@ mod tests {
 
     #[test]
     fn parses() {
-        let g = Gate::parse("accuracy.lower >= 0.8 and qwen:7b:latency.p95<=2000 && failure_rate < 5%").unwrap();
+        let g =
+            Gate::parse("accuracy.lower >= 0.8 and qwen:7b:latency.p95<=2000 && failure_rate < 5%")
+                .unwrap();
         assert_eq!(g.conditions.len(), 3);
         assert_eq!(g.conditions[1].model.as_deref(), Some("qwen:7b"));
         assert_eq!(g.conditions[1].op, Op::Le);
         assert!((g.conditions[2].threshold - 0.05).abs() < 1e-15);
         assert!(Gate::parse("field.unit.recall.lower >= 0.5").is_ok());
         assert!(Gate::parse("field.unit.f1 >= 0.5").is_ok());
-        assert!(Gate::parse("acc >= 0.8").unwrap_err().message.contains("unknown metric `acc`"));
+        assert!(
+            Gate::parse("acc >= 0.8")
+                .unwrap_err()
+                .message
+                .contains("unknown metric `acc`")
+        );
         assert!(Gate::parse("accuracy.lower 0.8").is_err());
         assert!(Gate::parse("accuracy >= high").is_err());
         assert!(Gate::parse("accuracy >= 0.8 and").is_err());

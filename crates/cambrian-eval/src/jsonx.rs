@@ -24,7 +24,9 @@ pub struct NoJson {
 pub fn extract(answer: &str) -> Result<Value, NoJson> {
     let text = truncate(answer.trim(), MAX_SCAN);
     if text.is_empty() {
-        return Err(NoJson { message: "empty answer".into() });
+        return Err(NoJson {
+            message: "empty answer".into(),
+        });
     }
     let mut first_err = match serde_json::from_str::<Value>(text) {
         Ok(v) => return Ok(v),
@@ -87,10 +89,22 @@ mod tests {
     #[test]
     fn finds_json_in_fences_and_prose() {
         assert_eq!(extract(" {\"a\": 1} ").unwrap(), json!({"a": 1}));
-        assert_eq!(extract("```json\n{\"a\": 1}\n```").unwrap(), json!({"a": 1}));
-        assert_eq!(extract("Sure!\n```\n[1, 2]\n```\nDone.").unwrap(), json!([1, 2]));
-        assert_eq!(extract("The result is {\"a\": [1]} as requested.").unwrap(), json!({"a": [1]}));
-        assert_eq!(extract("Note [draft]: {\"a\": 2}").unwrap(), json!({"a": 2}));
+        assert_eq!(
+            extract("```json\n{\"a\": 1}\n```").unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            extract("Sure!\n```\n[1, 2]\n```\nDone.").unwrap(),
+            json!([1, 2])
+        );
+        assert_eq!(
+            extract("The result is {\"a\": [1]} as requested.").unwrap(),
+            json!({"a": [1]})
+        );
+        assert_eq!(
+            extract("Note [draft]: {\"a\": 2}").unwrap(),
+            json!({"a": 2})
+        );
         assert_eq!(extract("42").unwrap(), json!(42));
         assert!(extract("no json here").is_err());
         assert!(extract("{\"a\": ").is_err());

@@ -7,8 +7,15 @@ use chrono::NaiveDate;
 /// collapse whitespace (the SQuAD answer normalization).
 pub fn text(s: &str) -> String {
     let lowered = s.to_lowercase();
-    let no_punct: String = lowered.chars().filter(|c| c.is_alphanumeric() || c.is_whitespace()).collect();
-    no_punct.split_whitespace().filter(|w| !matches!(*w, "a" | "an" | "the")).collect::<Vec<_>>().join(" ")
+    let no_punct: String = lowered
+        .chars()
+        .filter(|c| c.is_alphanumeric() || c.is_whitespace())
+        .collect();
+    no_punct
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "a" | "an" | "the"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Tokens of the normalized text.
@@ -27,7 +34,11 @@ pub struct FoundNumber {
 /// Parse a whole string as a number: "1,500,000", "-3.5e2", "2 1/2", "3/4",
 /// "45%", "$2,000" (currency symbols and a trailing % are dropped).
 pub fn parse_number(s: &str) -> Option<f64> {
-    let t = s.trim().trim_start_matches(['$', '€', '£', '¥']).trim_end_matches('%').trim();
+    let t = s
+        .trim()
+        .trim_start_matches(['$', '€', '£', '¥'])
+        .trim_end_matches('%')
+        .trim();
     if t.is_empty() {
         return None;
     }
@@ -41,12 +52,18 @@ pub fn parse_number(s: &str) -> Option<f64> {
 }
 
 fn parse_plain(t: &str) -> Option<f64> {
-    let cleaned: String = t.chars().filter(|&c| c != ',' && c != '_' && c != '\u{a0}' && c != '\u{202f}').collect();
+    let cleaned: String = t
+        .chars()
+        .filter(|&c| c != ',' && c != '_' && c != '\u{a0}' && c != '\u{202f}')
+        .collect();
     if cleaned.is_empty() || !cleaned.chars().any(|c| c.is_ascii_digit()) {
         return None;
     }
     // Only plain decimal / scientific notation; refuse "inf", "nan", hex.
-    if !cleaned.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E')) {
+    if !cleaned
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | 'e' | 'E'))
+    {
         return None;
     }
     cleaned.parse::<f64>().ok().filter(|v| v.is_finite())
@@ -69,7 +86,8 @@ pub fn numbers_in(s: &str) -> Vec<FoundNumber> {
     while i < b.len() {
         let c = b[i];
         let starts = c.is_ascii_digit()
-            || ((c == b'-' || c == b'+' || c == b'.') && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+            || ((c == b'-' || c == b'+' || c == b'.')
+                && b.get(i + 1).is_some_and(u8::is_ascii_digit)
                 && (i == 0 || !b[i - 1].is_ascii_alphanumeric()));
         if !starts || (i > 0 && (b[i - 1].is_ascii_alphabetic() || b[i - 1] == b'_')) {
             i += 1;
@@ -83,7 +101,9 @@ pub fn numbers_in(s: &str) -> Vec<FoundNumber> {
             if ch.is_ascii_digit() || ((ch == b'.' || ch == b',') && next_digit) {
                 i += 1;
             } else if (ch == b'e' || ch == b'E')
-                && (next_digit || (matches!(b.get(i + 1), Some(b'-' | b'+')) && b.get(i + 2).is_some_and(u8::is_ascii_digit)))
+                && (next_digit
+                    || (matches!(b.get(i + 1), Some(b'-' | b'+'))
+                        && b.get(i + 2).is_some_and(u8::is_ascii_digit)))
             {
                 i += 2;
             } else {
@@ -96,14 +116,19 @@ pub fn numbers_in(s: &str) -> Vec<FoundNumber> {
         if raw.ends_with(',') {
             raw.pop();
         }
-        let Some(mut value) = parse_plain(&raw) else { continue };
+        let Some(mut value) = parse_plain(&raw) else {
+            continue;
+        };
         // Mixed fraction "2 1/2" or plain fraction "3/4".
         let rest = &s[i..];
         if let Some(frac) = leading_fraction(rest.strip_prefix(' ').unwrap_or("")) {
             value += frac.1.copysign(value);
             i += 1 + frac.0;
         } else if let Some(after_slash) = rest.strip_prefix('/') {
-            let den: String = after_slash.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let den: String = after_slash
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
             if let Ok(d) = den.parse::<f64>()
                 && d != 0.0
             {
@@ -111,7 +136,12 @@ pub fn numbers_in(s: &str) -> Vec<FoundNumber> {
                 i += 1 + den.len();
             }
         }
-        let after: String = s[i..].split_whitespace().take(3).collect::<Vec<_>>().join(" ").to_lowercase();
+        let after: String = s[i..]
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
         out.push(FoundNumber { value, after });
     }
     out
@@ -141,20 +171,60 @@ pub struct Unit {
 /// currencies are compared by name only (no exchange rates).
 const UNITS: &[(&[&str], &str, f64)] = &[
     (&["m", "metre", "metres", "meter", "meters"], "length", 1.0),
-    (&["km", "kilometre", "kilometres", "kilometer", "kilometers"], "length", 1e3),
-    (&["cm", "centimetre", "centimetres", "centimeter", "centimeters"], "length", 1e-2),
-    (&["mm", "millimetre", "millimetres", "millimeter", "millimeters"], "length", 1e-3),
-    (&["nm", "nanometre", "nanometres", "nanometer", "nanometers"], "length", 1e-9),
-    (&["pm", "picometre", "picometres", "picometer", "picometers"], "length", 1e-12),
+    (
+        &["km", "kilometre", "kilometres", "kilometer", "kilometers"],
+        "length",
+        1e3,
+    ),
+    (
+        &[
+            "cm",
+            "centimetre",
+            "centimetres",
+            "centimeter",
+            "centimeters",
+        ],
+        "length",
+        1e-2,
+    ),
+    (
+        &[
+            "mm",
+            "millimetre",
+            "millimetres",
+            "millimeter",
+            "millimeters",
+        ],
+        "length",
+        1e-3,
+    ),
+    (
+        &["nm", "nanometre", "nanometres", "nanometer", "nanometers"],
+        "length",
+        1e-9,
+    ),
+    (
+        &["pm", "picometre", "picometres", "picometer", "picometers"],
+        "length",
+        1e-12,
+    ),
     (&["mi", "mile", "miles"], "length", 1609.344),
     (&["ft", "foot", "feet"], "length", 0.3048),
     (&["in", "inch", "inches"], "length", 0.0254),
     (&["yd", "yard", "yards"], "length", 0.9144),
     (&["g", "gram", "grams", "gramme", "grammes"], "mass", 1.0),
     (&["kg", "kilogram", "kilograms", "kilogramme"], "mass", 1e3),
-    (&["mg", "milligram", "milligrams", "milligramme"], "mass", 1e-3),
+    (
+        &["mg", "milligram", "milligrams", "milligramme"],
+        "mass",
+        1e-3,
+    ),
     (&["µg", "ug", "microgram", "micrograms"], "mass", 1e-6),
-    (&["t", "tonne", "tonnes", "metric ton", "metric tons"], "mass", 1e6),
+    (
+        &["t", "tonne", "tonnes", "metric ton", "metric tons"],
+        "mass",
+        1e6,
+    ),
     (&["lb", "lbs", "pound", "pounds"], "mass", 453.592_37),
     (&["oz", "ounce", "ounces"], "mass", 28.349_523_125),
     (&["s", "sec", "second", "seconds"], "time", 1.0),
@@ -164,8 +234,28 @@ const UNITS: &[(&[&str], &str, f64)] = &[
     (&["day", "days"], "time", 86_400.0),
     (&["week", "weeks"], "time", 604_800.0),
     (&["l", "litre", "litres", "liter", "liters"], "volume", 1.0),
-    (&["ml", "millilitre", "millilitres", "milliliter", "milliliters"], "volume", 1e-3),
-    (&["cl", "centilitre", "centilitres", "centiliter", "centiliters"], "volume", 1e-2),
+    (
+        &[
+            "ml",
+            "millilitre",
+            "millilitres",
+            "milliliter",
+            "milliliters",
+        ],
+        "volume",
+        1e-3,
+    ),
+    (
+        &[
+            "cl",
+            "centilitre",
+            "centilitres",
+            "centiliter",
+            "centiliters",
+        ],
+        "volume",
+        1e-2,
+    ),
     (&["gal", "gallon", "gallons"], "volume", 3.785_411_784),
     (&["b", "byte", "bytes"], "data", 1.0),
     (&["kb", "kilobyte", "kilobytes"], "data", 1e3),
@@ -217,7 +307,9 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     }
     let cleaned = t.replace(',', " ");
     let cleaned = cleaned.split_whitespace().collect::<Vec<_>>().join(" ");
-    for fmt in ["%Y/%m/%d", "%d.%m.%Y", "%d %B %Y", "%B %d %Y", "%d %b %Y", "%b %d %Y"] {
+    for fmt in [
+        "%Y/%m/%d", "%d.%m.%Y", "%d %B %Y", "%B %d %Y", "%d %b %Y", "%b %d %Y",
+    ] {
         if let Ok(d) = NaiveDate::parse_from_str(&cleaned, fmt) {
             return Some(d);
         }
@@ -231,7 +323,10 @@ mod tests {
 
     #[test]
     fn text_normalization() {
-        assert_eq!(text("  The Eiffel-Tower, in PARIS! "), "eiffeltower in paris");
+        assert_eq!(
+            text("  The Eiffel-Tower, in PARIS! "),
+            "eiffeltower in paris"
+        );
         assert_eq!(text("an apple a day"), "apple day");
     }
 
@@ -243,7 +338,8 @@ mod tests {
         assert_eq!(parse_number("45%"), Some(45.0));
         assert_eq!(parse_number("nan"), None);
         assert_eq!(parse_number("inf"), None);
-        let found = numbers_in("The door is 2 1/2 in thick; L2 is 1,500,000 km away, -3.5e2 and 3/4.");
+        let found =
+            numbers_in("The door is 2 1/2 in thick; L2 is 1,500,000 km away, -3.5e2 and 3/4.");
         let v: Vec<f64> = found.iter().map(|f| f.value).collect();
         assert_eq!(v, vec![2.5, 1_500_000.0, -350.0, 0.75]);
         assert_eq!(found[0].after, "in thick; l2");
@@ -253,7 +349,15 @@ mod tests {
     #[test]
     fn dates() {
         let d = NaiveDate::from_ymd_opt(2024, 3, 5);
-        for s in ["2024-03-05", "2024-03-05T10:00:00Z", "2024/03/05", "5 March 2024", "March 5, 2024", "Mar 5 2024", "05.03.2024"] {
+        for s in [
+            "2024-03-05",
+            "2024-03-05T10:00:00Z",
+            "2024/03/05",
+            "5 March 2024",
+            "March 5, 2024",
+            "Mar 5 2024",
+            "05.03.2024",
+        ] {
             assert_eq!(parse_date(s), d, "{s}");
         }
         assert_eq!(parse_date("03/05/2024"), None);

@@ -74,8 +74,21 @@ Holm step-down across pairs, verdict at family-wise alpha; accuracy difference: 
 tokens/s = sum completion tokens / sum latency seconds; cost per 1k items: $/Mtok × tokens used, or $/h × mean latency ÷ concurrency.";
 
 pub const CSV_HEADER: [&str; 15] = [
-    "model", "item_id", "outcome", "failure", "score", "detail", "answer", "expected", "finish_reason", "latency_ms", "ttft_ms",
-    "prompt_tokens", "completion_tokens", "cached", "error",
+    "model",
+    "item_id",
+    "outcome",
+    "failure",
+    "score",
+    "detail",
+    "answer",
+    "expected",
+    "finish_reason",
+    "latency_ms",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached",
+    "error",
 ];
 
 /// Write the per-item CSV.
@@ -127,7 +140,8 @@ fn pct(x: f64) -> String {
 }
 
 fn ms(x: Option<f64>) -> String {
-    x.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "–".into())
+    x.map(|v| format!("{v:.0} ms"))
+        .unwrap_or_else(|| "–".into())
 }
 
 /// Most per-item rows shown in the HTML (the CSV has all of them).
@@ -184,8 +198,15 @@ pub fn html(report: &Report, gate: Option<&GateResult>, title: &str) -> String {
             ms(m.latency.p50_ms),
             ms(m.latency.p95_ms),
             ms(m.latency.ttft_p50_ms),
-            m.latency.output_tokens_per_s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into()),
-            m.cost.as_ref().and_then(|c| c.per_1k_items).map(|v| format!("${v:.4}")).unwrap_or_else(|| "–".into()),
+            m.latency
+                .output_tokens_per_s
+                .map(|v| format!("{v:.1}"))
+                .unwrap_or_else(|| "–".into()),
+            m.cost
+                .as_ref()
+                .and_then(|c| c.per_1k_items)
+                .map(|v| format!("${v:.4}"))
+                .unwrap_or_else(|| "–".into()),
         );
     }
     h.push_str("</tbody></table>\n");
@@ -213,7 +234,11 @@ pub fn html(report: &Report, gate: Option<&GateResult>, title: &str) -> String {
             report.alpha
         );
         for p in &report.pairs {
-            let cls = if p.verdict == Verdict::NotDistinguishable { "nd" } else { "sig" };
+            let cls = if p.verdict == Verdict::NotDistinguishable {
+                "nd"
+            } else {
+                "sig"
+            };
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:+.1} pts [{:+.1}, {:+.1}]</td><td>{}</td><td>{}</td><td class=\"{cls}\">{}</td></tr>",
@@ -233,7 +258,11 @@ pub fn html(report: &Report, gate: Option<&GateResult>, title: &str) -> String {
         h.push_str("</tbody></table>\n");
     }
     // Pareto.
-    let _ = write!(h, "<h2>Accuracy × latency × cost</h2>\n<p>Objectives: {}.</p>\n", esc(&report.pareto.dimensions.join(", ")));
+    let _ = write!(
+        h,
+        "<h2>Accuracy × latency × cost</h2>\n<p>Objectives: {}.</p>\n",
+        esc(&report.pareto.dimensions.join(", "))
+    );
     h.push_str(&pareto_svg(report));
     h.push_str("<ul id=\"pareto\">\n");
     for e in &report.pareto.entries {
@@ -241,7 +270,13 @@ pub fn html(report: &Report, gate: Option<&GateResult>, title: &str) -> String {
             let _ = writeln!(h, "<li><b>{}</b>: on the Pareto front</li>", esc(&e.model));
         } else {
             for d in &e.dominated_by {
-                let _ = writeln!(h, "<li><b>{}</b>: dominated by {} — {}</li>", esc(&e.model), esc(&d.by), esc(&d.reason));
+                let _ = writeln!(
+                    h,
+                    "<li><b>{}</b>: dominated by {} — {}</li>",
+                    esc(&e.model),
+                    esc(&d.by),
+                    esc(&d.reason)
+                );
             }
         }
     }
@@ -286,14 +321,24 @@ pub fn html(report: &Report, gate: Option<&GateResult>, title: &str) -> String {
         h,
         "<h2>Items</h2>\n<p>{} rows{}.</p>\n<table class=\"sortable\" id=\"items\"><thead><tr><th>model</th><th>item</th><th>outcome</th><th>score</th><th>answer</th><th>expected</th><th>latency</th></tr></thead><tbody>\n",
         report.items.len(),
-        if report.items.len() > HTML_MAX_ITEM_ROWS { format!(", the first {HTML_MAX_ITEM_ROWS} shown (all are in the CSV)") } else { String::new() }
+        if report.items.len() > HTML_MAX_ITEM_ROWS {
+            format!(", the first {HTML_MAX_ITEM_ROWS} shown (all are in the CSV)")
+        } else {
+            String::new()
+        }
     );
     for it in report.items.iter().take(HTML_MAX_ITEM_ROWS) {
         let outcome = match it.failure {
             Some(f) if it.outcome == Outcome::Failed => format!("failed: {}", f.as_str()),
             _ => outcome_str(it.outcome).to_string(),
         };
-        let answer: String = it.answer.as_deref().unwrap_or_else(|| it.error.as_deref().unwrap_or("")).chars().take(300).collect();
+        let answer: String = it
+            .answer
+            .as_deref()
+            .unwrap_or_else(|| it.error.as_deref().unwrap_or(""))
+            .chars()
+            .take(300)
+            .collect();
         let expected: String = match &it.expected {
             Value::String(s) => s.clone(),
             v => v.to_string(),
@@ -315,7 +360,11 @@ pub fn html(report: &Report, gate: Option<&GateResult>, title: &str) -> String {
         );
     }
     h.push_str("</tbody></table>\n");
-    let _ = write!(h, "<h2>Methods</h2>\n<p class=\"methods\">{}</p>\n", esc(METHODS));
+    let _ = write!(
+        h,
+        "<h2>Methods</h2>\n<p class=\"methods\">{}</p>\n",
+        esc(METHODS)
+    );
     let _ = write!(h, "<script>{}</script>\n</body></html>\n", SCRIPT);
     h
 }
@@ -387,7 +436,11 @@ fn accuracy_svg(models: &[ModelSummary]) -> String {
 }
 
 fn pareto_svg(report: &Report) -> String {
-    let pts: Vec<(&ModelSummary, f64)> = report.models.iter().filter_map(|m| m.latency.p50_ms.map(|l| (m, l))).collect();
+    let pts: Vec<(&ModelSummary, f64)> = report
+        .models
+        .iter()
+        .filter_map(|m| m.latency.p50_ms.map(|l| (m, l)))
+        .collect();
     if pts.is_empty() {
         return "<p>(no latency measured: no chart)</p>\n".into();
     }
@@ -407,12 +460,28 @@ fn pareto_svg(report: &Report) -> String {
     );
     for t in 0..=4 {
         let a = t as f64 / 4.0;
-        let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}%</text>", pad - 4.0, ys(a) + 4.0, a * 100.0);
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{:.0}%</text>",
+            pad - 4.0,
+            ys(a) + 4.0,
+            a * 100.0
+        );
         let l = max_l * t as f64 / 4.0;
-        let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:.0}</text>", xs(l), h - pad + 16.0, l);
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{:.0}</text>",
+            xs(l),
+            h - pad + 16.0,
+            l
+        );
     }
     for (m, l) in &pts {
-        let front = report.pareto.entries.iter().any(|e| e.model == m.model && e.on_front);
+        let front = report
+            .pareto
+            .entries
+            .iter()
+            .any(|e| e.model == m.model && e.on_front);
         let _ = writeln!(
             s,
             "<line x1=\"{0:.1}\" y1=\"{1:.1}\" x2=\"{0:.1}\" y2=\"{2:.1}\" stroke=\"#888\"/><circle cx=\"{0:.1}\" cy=\"{3:.1}\" r=\"5\" fill=\"{4}\"/><text x=\"{5:.1}\" y=\"{6:.1}\">{7}</text>",

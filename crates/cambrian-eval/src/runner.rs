@@ -24,7 +24,9 @@ mod tests;
 
 use crate::item::{CallError, CallErrorKind, GenParams, ItemRun, PreparedItem};
 use cache::{CacheEntry, CanonicalRequest, ResponseCache};
-use cambrian_llm::{AimdLimiter, ApiKey, Client, Completion, Endpoint, GenRequest, Input, LlmError};
+use cambrian_llm::{
+    AimdLimiter, ApiKey, Client, Completion, Endpoint, GenRequest, Input, LlmError,
+};
 use futures_util::stream::{self, StreamExt};
 use journal::{JournalLine, Msg, Writer};
 use rand::SeedableRng;
@@ -86,12 +88,31 @@ pub struct RunConfig {
 pub enum RunEvent {
     /// Work is known: `total` = targets × items; `resumed` come from the
     /// journal, `cached` from the response cache, `to_send` go to servers.
-    Started { total: usize, resumed: usize, cached: usize, to_send: usize },
-    WarmupDone { target: String, ms: f64 },
+    Started {
+        total: usize,
+        resumed: usize,
+        cached: usize,
+        to_send: usize,
+    },
+    WarmupDone {
+        target: String,
+        ms: f64,
+    },
     /// One (target, item) finished (`ok` = a usable answer).
-    ItemDone { target: String, item_id: String, ok: bool, cached: bool },
+    ItemDone {
+        target: String,
+        item_id: String,
+        ok: bool,
+        cached: bool,
+    },
     /// A request will be retried after `wait_ms`.
-    Retrying { target: String, item_id: String, attempt: u32, wait_ms: f64, reason: String },
+    Retrying {
+        target: String,
+        item_id: String,
+        attempt: u32,
+        wait_ms: f64,
+        reason: String,
+    },
     /// A journal's torn last line was dropped (a previous run was killed mid-write).
     JournalTornTail,
 }
@@ -167,7 +188,11 @@ pub fn call_error(e: &LlmError) -> CallError {
         LlmError::ServerError { .. } => CallErrorKind::Rejected,
         _ => CallErrorKind::Transport,
     };
-    CallError { kind, message: e.to_string(), http_status: e.http_status() }
+    CallError {
+        kind,
+        message: e.to_string(),
+        http_status: e.http_status(),
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -187,7 +212,10 @@ fn prepare_targets<'a>(cfg: &'a RunConfig) -> Result<Vec<Prepared<'a>>, RunError
     let mut out = Vec::with_capacity(cfg.targets.len());
     for t in &cfg.targets {
         if t.label.is_empty() {
-            return Err(RunError::InvalidTarget { label: t.label.clone(), message: "empty label".into() });
+            return Err(RunError::InvalidTarget {
+                label: t.label.clone(),
+                message: "empty label".into(),
+            });
         }
         if !seen.insert(t.label.as_str()) {
             return Err(RunError::InvalidTarget {
@@ -195,13 +223,22 @@ fn prepare_targets<'a>(cfg: &'a RunConfig) -> Result<Vec<Prepared<'a>>, RunError
                 message: "the label is used twice; give each model a distinct NAME".into(),
             });
         }
-        let endpoint = Endpoint::new(&t.base_url, t.api_key.clone().map(ApiKey::new))
-            .map_err(|e| RunError::InvalidTarget { label: t.label.clone(), message: e.to_string() })?;
+        let endpoint =
+            Endpoint::new(&t.base_url, t.api_key.clone().map(ApiKey::new)).map_err(|e| {
+                RunError::InvalidTarget {
+                    label: t.label.clone(),
+                    message: e.to_string(),
+                }
+            })?;
         let limiter = limiters
             .entry(endpoint.base_url().to_string())
             .or_insert_with(|| Arc::new(AimdLimiter::new(cfg.concurrency)))
             .clone();
-        out.push(Prepared { target: t, endpoint, limiter });
+        out.push(Prepared {
+            target: t,
+            endpoint,
+            limiter,
+        });
     }
     Ok(out)
 }
@@ -211,7 +248,12 @@ fn prompt_of(item: &PreparedItem) -> String {
     // block per message (documented in docs/llm.md).
     match &item.prompt {
         Some(p) => p.clone(),
-        None => item.messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n\n"),
+        None => item
+            .messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n"),
     }
 }
 
@@ -285,7 +327,10 @@ async fn call(
             Err(e) if attempt < retries && e.is_retryable() => {
                 attempt += 1;
                 let wait = if e.is_backpressure() {
-                    let pause = e.retry_after().unwrap_or_else(|| backoff(attempt)).min(MAX_RETRY_AFTER);
+                    let pause = e
+                        .retry_after()
+                        .unwrap_or_else(|| backoff(attempt))
+                        .min(MAX_RETRY_AFTER);
                     // The limiter makes every request to this endpoint wait.
                     p.limiter.on_backpressure(pause);
                     pause
@@ -305,7 +350,11 @@ async fn call(
             }
             Err(e) => {
                 if e.is_backpressure() {
-                    p.limiter.on_backpressure(e.retry_after().unwrap_or(Duration::ZERO).min(MAX_RETRY_AFTER));
+                    p.limiter.on_backpressure(
+                        e.retry_after()
+                            .unwrap_or(Duration::ZERO)
+                            .min(MAX_RETRY_AFTER),
+                    );
                 }
                 return Err(e);
             }
@@ -393,39 +442,52 @@ pub async fn run(
         on_event(RunEvent::JournalTornTail);
     }
     if let Some(p) = &state.params
-        && p != &cfg.params {
-            return Err(RunError::JournalMismatch {
-                path: cfg.journal.clone(),
-                message: format!(
-                    "it was written with temperature {}, max_tokens {}, seed {:?}; this run uses temperature {}, max_tokens {}, seed {:?}",
-                    p.temperature, p.max_tokens, p.seed, cfg.params.temperature, cfg.params.max_tokens, cfg.params.seed
-                ),
-            });
-        }
+        && p != &cfg.params
+    {
+        return Err(RunError::JournalMismatch {
+            path: cfg.journal.clone(),
+            message: format!(
+                "it was written with temperature {}, max_tokens {}, seed {:?}; this run uses temperature {}, max_tokens {}, seed {:?}",
+                p.temperature,
+                p.max_tokens,
+                p.seed,
+                cfg.params.temperature,
+                cfg.params.max_tokens,
+                cfg.params.seed
+            ),
+        });
+    }
     let mut known_targets: HashMap<&str, (&str, &str, Api)> = HashMap::new();
     for (label, model, url, api) in &state.targets {
         known_targets.insert(label, (model, url, *api));
     }
-    let target_index: HashMap<&str, usize> =
-        targets.iter().enumerate().map(|(i, p)| (p.target.label.as_str(), i)).collect();
+    let target_index: HashMap<&str, usize> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.target.label.as_str(), i))
+        .collect();
     for p in &targets {
         if let Some((model, url, api)) = known_targets.get(p.target.label.as_str())
-            && (*model != p.target.model || *url != p.endpoint.base_url() || *api != p.target.api) {
-                return Err(RunError::JournalMismatch {
-                    path: cfg.journal.clone(),
-                    message: format!(
-                        "target {:?} was {model} at {url} ({api:?}), now {} at {} ({:?})",
-                        p.target.label,
-                        p.target.model,
-                        p.endpoint.base_url(),
-                        p.target.api
-                    ),
-                });
-            }
+            && (*model != p.target.model || *url != p.endpoint.base_url() || *api != p.target.api)
+        {
+            return Err(RunError::JournalMismatch {
+                path: cfg.journal.clone(),
+                message: format!(
+                    "target {:?} was {model} at {url} ({api:?}), now {} at {} ({:?})",
+                    p.target.label,
+                    p.target.model,
+                    p.endpoint.base_url(),
+                    p.target.api
+                ),
+            });
+        }
     }
     let mut resumed = 0usize;
     for r in state.runs {
-        let (Some(&ti), Some(&ii)) = (target_index.get(r.model.as_str()), index.get(r.item_id.as_str())) else {
+        let (Some(&ti), Some(&ii)) = (
+            target_index.get(r.model.as_str()),
+            index.get(r.item_id.as_str()),
+        ) else {
             continue; // an item or target not in this run
         };
         let slot = &mut slots[ii * nt + ti];
@@ -441,7 +503,10 @@ pub async fn run(
 
     let writer = Writer::open(&cfg.journal)?;
     if state.params.is_none() {
-        writer.send(Msg::Line(JournalLine::Header { version: journal::JOURNAL_VERSION, params: cfg.params.clone() }));
+        writer.send(Msg::Line(JournalLine::Header {
+            version: journal::JOURNAL_VERSION,
+            params: cfg.params.clone(),
+        }));
     }
     for p in &targets {
         if !known_targets.contains_key(p.target.label.as_str()) {
@@ -482,7 +547,12 @@ pub async fn run(
         }
     }
     let to_send: usize = work.iter().map(Vec::len).sum();
-    on_event(RunEvent::Started { total: items.len() * nt, resumed, cached, to_send });
+    on_event(RunEvent::Started {
+        total: items.len() * nt,
+        resumed,
+        cached,
+        to_send,
+    });
     for (ti, ii) in cached_at {
         on_event(RunEvent::ItemDone {
             target: targets[ti].target.label.clone(),
@@ -498,11 +568,16 @@ pub async fn run(
     let mut warmup_ms = Vec::new();
     if cfg.warmup {
         for (ti, p) in targets.iter().enumerate() {
-            let Some((ii, _)) = work[ti].first() else { continue };
+            let Some((ii, _)) = work[ti].first() else {
+                continue;
+            };
             match call(&client, p, &items[*ii], &cfg.params, cfg.retries, on_event).await {
                 Ok(c) => {
                     let t = ms(c.latency);
-                    on_event(RunEvent::WarmupDone { target: p.target.label.clone(), ms: t });
+                    on_event(RunEvent::WarmupDone {
+                        target: p.target.label.clone(),
+                        ms: t,
+                    });
                     warmup_ms.push((p.target.label.clone(), t));
                 }
                 Err(source) => {
@@ -565,7 +640,12 @@ pub async fn run(
 
     let runs: Vec<ItemRun> = slots.into_iter().flatten().collect();
     debug_assert_eq!(runs.len(), items.len() * nt);
-    Ok(RunOutput { runs, resumed, cached, warmup_ms })
+    Ok(RunOutput {
+        runs,
+        resumed,
+        cached,
+        warmup_ms,
+    })
 }
 
 /// Flip rate of one target.
@@ -615,7 +695,11 @@ pub async fn determinism_audit(
                 let client = &client;
                 let noop = &noop;
                 async move {
-                    (ii, round, call(client, p, &items[ii], &cfg.params, cfg.retries, noop).await)
+                    (
+                        ii,
+                        round,
+                        call(client, p, &items[ii], &cfg.params, cfg.retries, noop).await,
+                    )
                 }
             })
             .buffer_unordered(cfg.concurrency.max(1))
@@ -645,9 +729,17 @@ pub async fn determinism_audit(
             compared,
             flipped,
             errors,
-            flip_rate: if compared == 0 { 0.0 } else { flipped as f64 / compared as f64 },
+            flip_rate: if compared == 0 {
+                0.0
+            } else {
+                flipped as f64 / compared as f64
+            },
             flipped_items,
         });
     }
-    Ok(DeterminismReport { sample: picked.iter().map(|&i| items[i].id.clone()).collect(), seed, targets: reports })
+    Ok(DeterminismReport {
+        sample: picked.iter().map(|&i| items[i].id.clone()).collect(),
+        seed,
+        targets: reports,
+    })
 }

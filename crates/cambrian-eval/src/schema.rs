@@ -18,14 +18,49 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 const ANNOTATIONS: &[&str] = &[
-    "title", "description", "format", "default", "examples", "$schema", "$id", "$comment", "$defs", "definitions",
-    "readOnly", "writeOnly", "deprecated", "$anchor",
+    "title",
+    "description",
+    "format",
+    "default",
+    "examples",
+    "$schema",
+    "$id",
+    "$comment",
+    "$defs",
+    "definitions",
+    "readOnly",
+    "writeOnly",
+    "deprecated",
+    "$anchor",
 ];
 const KEYWORDS: &[&str] = &[
-    "type", "enum", "const", "properties", "required", "additionalProperties", "patternProperties", "items",
-    "prefixItems", "minItems", "maxItems", "uniqueItems", "minimum", "maximum", "exclusiveMinimum",
-    "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "pattern", "minProperties", "maxProperties", "allOf",
-    "anyOf", "oneOf", "not", "$ref",
+    "type",
+    "enum",
+    "const",
+    "properties",
+    "required",
+    "additionalProperties",
+    "patternProperties",
+    "items",
+    "prefixItems",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minProperties",
+    "maxProperties",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "$ref",
 ];
 /// Deepest `$ref` chain / nesting followed while validating.
 const MAX_DEPTH: usize = 64;
@@ -65,34 +100,59 @@ impl Schema {
         self.root.pointer(path)
     }
 
-    fn validate_at(&self, schema: &Value, inst: &Value, at: &str, depth: usize) -> Result<(), String> {
+    fn validate_at(
+        &self,
+        schema: &Value,
+        inst: &Value,
+        at: &str,
+        depth: usize,
+    ) -> Result<(), String> {
         if depth > MAX_DEPTH {
-            return Err(format!("{at}: schema nesting or $ref chain deeper than {MAX_DEPTH}"));
+            return Err(format!(
+                "{at}: schema nesting or $ref chain deeper than {MAX_DEPTH}"
+            ));
         }
         let obj = match schema {
             Value::Bool(true) => return Ok(()),
-            Value::Bool(false) => return Err(format!("{}: not allowed here (schema `false`)", disp(at))),
+            Value::Bool(false) => {
+                return Err(format!("{}: not allowed here (schema `false`)", disp(at)));
+            }
             Value::Object(o) => o,
             _ => return Ok(()),
         };
         if let Some(Value::String(r)) = obj.get("$ref") {
-            let target = self.resolve(r).ok_or_else(|| format!("{}: unresolvable $ref {r}", disp(at)))?;
+            let target = self
+                .resolve(r)
+                .ok_or_else(|| format!("{}: unresolvable $ref {r}", disp(at)))?;
             self.validate_at(target, inst, at, depth + 1)?;
         }
         if let Some(t) = obj.get("type") {
             let ok = match t {
                 Value::String(s) => type_matches(s, inst),
-                Value::Array(a) => a.iter().filter_map(Value::as_str).any(|s| type_matches(s, inst)),
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .any(|s| type_matches(s, inst)),
                 _ => true,
             };
             if !ok {
-                return Err(format!("{}: expected type {}, got {}", disp(at), t, type_name(inst)));
+                return Err(format!(
+                    "{}: expected type {}, got {}",
+                    disp(at),
+                    t,
+                    type_name(inst)
+                ));
             }
         }
         if let Some(Value::Array(e)) = obj.get("enum")
             && !e.iter().any(|v| json_eq(v, inst))
         {
-            return Err(format!("{}: {} is not one of {}", disp(at), short(inst), Value::Array(e.clone())));
+            return Err(format!(
+                "{}: {} is not one of {}",
+                disp(at),
+                short(inst),
+                Value::Array(e.clone())
+            ));
         }
         if let Some(c) = obj.get("const")
             && !json_eq(c, inst)
@@ -112,14 +172,22 @@ impl Schema {
             }
         }
         if let Some(Value::Array(any)) = obj.get("anyOf")
-            && !any.iter().any(|s| self.validate_at(s, inst, at, depth + 1).is_ok())
+            && !any
+                .iter()
+                .any(|s| self.validate_at(s, inst, at, depth + 1).is_ok())
         {
             return Err(format!("{}: matches none of anyOf", disp(at)));
         }
         if let Some(Value::Array(one)) = obj.get("oneOf") {
-            let n = one.iter().filter(|s| self.validate_at(s, inst, at, depth + 1).is_ok()).count();
+            let n = one
+                .iter()
+                .filter(|s| self.validate_at(s, inst, at, depth + 1).is_ok())
+                .count();
             if n != 1 {
-                return Err(format!("{}: matches {n} of oneOf (exactly 1 required)", disp(at)));
+                return Err(format!(
+                    "{}: matches {n} of oneOf (exactly 1 required)",
+                    disp(at)
+                ));
             }
         }
         if let Some(not) = obj.get("not")
@@ -130,7 +198,13 @@ impl Schema {
         Ok(())
     }
 
-    fn validate_object(&self, obj: &Map<String, Value>, m: &Map<String, Value>, at: &str, depth: usize) -> Result<(), String> {
+    fn validate_object(
+        &self,
+        obj: &Map<String, Value>,
+        m: &Map<String, Value>,
+        at: &str,
+        depth: usize,
+    ) -> Result<(), String> {
         if let Some(Value::Array(req)) = obj.get("required") {
             for r in req.iter().filter_map(Value::as_str) {
                 if !m.contains_key(r) {
@@ -175,22 +249,39 @@ impl Schema {
         Ok(())
     }
 
-    fn validate_array(&self, obj: &Map<String, Value>, a: &[Value], at: &str, depth: usize) -> Result<(), String> {
+    fn validate_array(
+        &self,
+        obj: &Map<String, Value>,
+        a: &[Value],
+        at: &str,
+        depth: usize,
+    ) -> Result<(), String> {
         if let Some(n) = obj.get("minItems").and_then(Value::as_u64)
             && (a.len() as u64) < n
         {
-            return Err(format!("{}: {} items, fewer than minItems {n}", disp(at), a.len()));
+            return Err(format!(
+                "{}: {} items, fewer than minItems {n}",
+                disp(at),
+                a.len()
+            ));
         }
         if let Some(n) = obj.get("maxItems").and_then(Value::as_u64)
             && (a.len() as u64) > n
         {
-            return Err(format!("{}: {} items, more than maxItems {n}", disp(at), a.len()));
+            return Err(format!(
+                "{}: {} items, more than maxItems {n}",
+                disp(at),
+                a.len()
+            ));
         }
         if obj.get("uniqueItems") == Some(&Value::Bool(true)) {
             for i in 0..a.len() {
                 for j in 0..i {
                     if json_eq(&a[i], &a[j]) {
-                        return Err(format!("{}: items {j} and {i} are equal (uniqueItems)", disp(at)));
+                        return Err(format!(
+                            "{}: items {j} and {i} are equal (uniqueItems)",
+                            disp(at)
+                        ));
                     }
                 }
             }
@@ -225,7 +316,11 @@ impl Schema {
         if let Some(Value::String(p)) = obj.get("pattern")
             && !self.patterns.get(p).is_some_and(|re| re.is_match(s))
         {
-            return Err(format!("{}: {} does not match pattern {p}", disp(at), short(&Value::String(s.to_string()))));
+            return Err(format!(
+                "{}: {} does not match pattern {p}",
+                disp(at),
+                short(&Value::String(s.to_string()))
+            ));
         }
         Ok(())
     }
@@ -274,7 +369,11 @@ fn escape(k: &str) -> String {
 
 fn short(v: &Value) -> String {
     let s = v.to_string();
-    if s.chars().count() > 60 { format!("{}…", s.chars().take(60).collect::<String>()) } else { s }
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
 }
 
 fn type_name(v: &Value) -> &'static str {
@@ -292,8 +391,12 @@ fn type_name(v: &Value) -> &'static str {
 fn type_matches(t: &str, v: &Value) -> bool {
     match (t, v) {
         ("null", Value::Null) | ("boolean", Value::Bool(_)) | ("string", Value::String(_)) => true,
-        ("array", Value::Array(_)) | ("object", Value::Object(_)) | ("number", Value::Number(_)) => true,
-        ("integer", Value::Number(n)) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+        ("array", Value::Array(_))
+        | ("object", Value::Object(_))
+        | ("number", Value::Number(_)) => true,
+        ("integer", Value::Number(n)) => {
+            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         _ => false,
     }
 }
@@ -302,14 +405,27 @@ fn type_matches(t: &str, v: &Value) -> bool {
 pub fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
-        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+        }
         _ => a == b,
     }
 }
 
-fn check(s: &Value, ptr: &str, patterns: &mut HashMap<String, regex::Regex>) -> Result<(), SchemaError> {
-    let err = |m: String| SchemaError { pointer: ptr.to_string(), message: m };
+fn check(
+    s: &Value,
+    ptr: &str,
+    patterns: &mut HashMap<String, regex::Regex>,
+) -> Result<(), SchemaError> {
+    let err = |m: String| SchemaError {
+        pointer: ptr.to_string(),
+        message: m,
+    };
     let obj = match s {
         Value::Bool(_) => return Ok(()),
         Value::Object(o) => o,
@@ -335,7 +451,9 @@ fn check(s: &Value, ptr: &str, patterns: &mut HashMap<String, regex::Regex>) -> 
         let sub = |key: &str| format!("{ptr}/{key}");
         match k.as_str() {
             "properties" | "patternProperties" => {
-                let Value::Object(props) = v else { return Err(err(format!("`{k}` must be an object"))) };
+                let Value::Object(props) = v else {
+                    return Err(err(format!("`{k}` must be an object")));
+                };
                 for (name, sch) in props {
                     if k == "patternProperties" {
                         compile_pattern(name, ptr, patterns)?;
@@ -345,24 +463,43 @@ fn check(s: &Value, ptr: &str, patterns: &mut HashMap<String, regex::Regex>) -> 
             }
             "items" | "not" | "additionalProperties" => check(v, &sub(k), patterns)?,
             "allOf" | "anyOf" | "oneOf" | "prefixItems" => {
-                let Value::Array(list) = v else { return Err(err(format!("`{k}` must be an array"))) };
+                let Value::Array(list) = v else {
+                    return Err(err(format!("`{k}` must be an array")));
+                };
                 for (i, sch) in list.iter().enumerate() {
                     check(sch, &format!("{}/{i}", sub(k)), patterns)?;
                 }
             }
             "pattern" => {
-                let Value::String(p) = v else { return Err(err("`pattern` must be a string".into())) };
+                let Value::String(p) = v else {
+                    return Err(err("`pattern` must be a string".into()));
+                };
                 compile_pattern(p, ptr, patterns)?;
             }
             "$ref" => {
-                let Value::String(r) = v else { return Err(err("`$ref` must be a string".into())) };
+                let Value::String(r) = v else {
+                    return Err(err("`$ref` must be a string".into()));
+                };
                 if !r.starts_with('#') {
-                    return Err(err(format!("only local $refs (#/…) are supported, got {r}")));
+                    return Err(err(format!(
+                        "only local $refs (#/…) are supported, got {r}"
+                    )));
                 }
             }
             "type" => {
                 let ok = |t: &Value| {
-                    matches!(t.as_str(), Some("null" | "boolean" | "object" | "array" | "number" | "integer" | "string"))
+                    matches!(
+                        t.as_str(),
+                        Some(
+                            "null"
+                                | "boolean"
+                                | "object"
+                                | "array"
+                                | "number"
+                                | "integer"
+                                | "string"
+                        )
+                    )
                 };
                 let valid = match v {
                     Value::Array(a) => a.iter().all(ok),
@@ -378,14 +515,21 @@ fn check(s: &Value, ptr: &str, patterns: &mut HashMap<String, regex::Regex>) -> 
     Ok(())
 }
 
-fn compile_pattern(p: &str, ptr: &str, patterns: &mut HashMap<String, regex::Regex>) -> Result<(), SchemaError> {
+fn compile_pattern(
+    p: &str,
+    ptr: &str,
+    patterns: &mut HashMap<String, regex::Regex>,
+) -> Result<(), SchemaError> {
     if patterns.contains_key(p) {
         return Ok(());
     }
     let re = regex::RegexBuilder::new(p)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| SchemaError { pointer: ptr.to_string(), message: format!("bad pattern {p:?}: {e}") })?;
+        .map_err(|e| SchemaError {
+            pointer: ptr.to_string(),
+            message: format!("bad pattern {p:?}: {e}"),
+        })?;
     patterns.insert(p.to_string(), re);
     Ok(())
 }
@@ -413,14 +557,23 @@ mod tests {
     #[test]
     fn validates_subset() {
         let s = schema();
-        assert!(s.validate(&json!({"quantities": [{"value": 2, "unit": "metre"}]})).is_ok());
-        let e = s.validate(&json!({"quantities": [{"value": -2, "unit": "metre"}]})).unwrap_err();
+        assert!(
+            s.validate(&json!({"quantities": [{"value": 2, "unit": "metre"}]}))
+                .is_ok()
+        );
+        let e = s
+            .validate(&json!({"quantities": [{"value": -2, "unit": "metre"}]}))
+            .unwrap_err();
         assert_eq!(e, "/quantities/0/value: -2 < minimum 0");
-        let e = s.validate(&json!({"quantities": [{"value": 2}]})).unwrap_err();
+        let e = s
+            .validate(&json!({"quantities": [{"value": 2}]}))
+            .unwrap_err();
         assert!(e.contains("missing required property `unit`"), "{e}");
         let e = s.validate(&json!({"quantities": [], "x": 1})).unwrap_err();
         assert!(e.contains("`x` is not allowed"), "{e}");
-        let e = s.validate(&json!({"quantities": [{"value": 2, "unit": "Metre"}]})).unwrap_err();
+        let e = s
+            .validate(&json!({"quantities": [{"value": 2, "unit": "Metre"}]}))
+            .unwrap_err();
         assert!(e.contains("does not match pattern"), "{e}");
         let e = s.validate(&json!([1])).unwrap_err();
         assert!(e.contains("expected type \"object\", got array"), "{e}");
@@ -436,11 +589,17 @@ mod tests {
 
     #[test]
     fn combinators() {
-        let s = Schema::compile(json!({"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 10}]})).unwrap();
+        let s = Schema::compile(
+            json!({"oneOf": [{"type": "integer"}, {"type": "number", "minimum": 10}]}),
+        )
+        .unwrap();
         assert!(s.validate(&json!(3)).is_ok());
         assert!(s.validate(&json!(12)).is_err()); // both match
         assert!(s.validate(&json!(2.5)).is_err()); // none
-        let s = Schema::compile(json!({"not": {"enum": [1, 2]}, "anyOf": [{"const": 3}, {"type": "string"}]})).unwrap();
+        let s = Schema::compile(
+            json!({"not": {"enum": [1, 2]}, "anyOf": [{"const": 3}, {"type": "string"}]}),
+        )
+        .unwrap();
         assert!(s.validate(&json!(3.0)).is_ok());
         assert!(s.validate(&json!(1)).is_err());
     }

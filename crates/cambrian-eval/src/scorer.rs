@@ -71,9 +71,17 @@ pub enum ScorerSpec {
     /// The answer's JSON value equals `expected` (numbers by value).
     Json,
     /// The answer's JSON value conforms to the schema (read from `path`).
-    JsonSchema { path: PathBuf, #[serde(skip)] schema: Option<Value> },
+    JsonSchema {
+        path: PathBuf,
+        #[serde(skip)]
+        schema: Option<Value>,
+    },
     /// Field extraction: per-field precision/recall/F1, exact-record rate.
-    Fields { types: BTreeMap<String, FieldType>, abs: f64, rel: f64 },
+    Fields {
+        types: BTreeMap<String, FieldType>,
+        abs: f64,
+        rel: f64,
+    },
 }
 
 /// A bad `--scorer` value.
@@ -95,10 +103,19 @@ impl ScorerSpec {
             Some((n, o)) => (n.trim(), Some(o)),
             None => (s.trim(), None),
         };
-        let err = |m: String| ScorerError { spec: s.to_string(), message: m, hint: SCORER_HELP.to_string() };
+        let err = |m: String| ScorerError {
+            spec: s.to_string(),
+            message: m,
+            hint: SCORER_HELP.to_string(),
+        };
         let kv = |o: Option<&str>| -> Result<Vec<(String, String)>, ScorerError> {
             let mut out = Vec::new();
-            for part in o.unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            for part in o
+                .unwrap_or("")
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+            {
                 let Some((k, v)) = part.split_once('=') else {
                     return Err(err(format!("option `{part}` is not KEY=VALUE")));
                 };
@@ -110,7 +127,11 @@ impl ScorerSpec {
             v.parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| err(format!("option `{k}` needs a non-negative number, got `{v}`")))
+                .ok_or_else(|| {
+                    err(format!(
+                        "option `{k}` needs a non-negative number, got `{v}`"
+                    ))
+                })
         };
         let no_opts = |spec: ScorerSpec| match opts {
             Some(o) if !o.trim().is_empty() => Err(err(format!("`{name}` takes no options"))),
@@ -156,7 +177,10 @@ impl ScorerSpec {
                 if path.is_empty() {
                     return Err(err("json-schema needs a file: json-schema:FILE".into()));
                 }
-                Ok(ScorerSpec::JsonSchema { path: PathBuf::from(path), schema: None })
+                Ok(ScorerSpec::JsonSchema {
+                    path: PathBuf::from(path),
+                    schema: None,
+                })
             }
             "fields" | "extract" => {
                 let (mut abs, mut rel) = (0.0, 1e-9);
@@ -194,7 +218,15 @@ impl ScorerSpec {
                 let mut s = "fields".to_string();
                 let opts: Vec<String> = types
                     .iter()
-                    .map(|(k, t)| format!("{k}={}", serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()))
+                    .map(|(k, t)| {
+                        format!(
+                            "{k}={}",
+                            serde_json::to_value(t)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_string))
+                                .unwrap_or_default()
+                        )
+                    })
                     .chain([format!("abs={abs}"), format!("rel={rel}")])
                     .collect();
                 s.push(':');
@@ -206,7 +238,13 @@ impl ScorerSpec {
 
     /// Whether the scorer reads the answer as JSON (so invalid JSON is a failure, not a wrong answer).
     pub fn expects_json(&self) -> bool {
-        matches!(self, ScorerSpec::JsonValid | ScorerSpec::Json | ScorerSpec::JsonSchema { .. } | ScorerSpec::Fields { .. })
+        matches!(
+            self,
+            ScorerSpec::JsonValid
+                | ScorerSpec::Json
+                | ScorerSpec::JsonSchema { .. }
+                | ScorerSpec::Fields { .. }
+        )
     }
 }
 
@@ -249,10 +287,22 @@ pub struct Score {
 
 impl Score {
     fn binary(correct: bool, detail: Option<String>) -> Score {
-        Score { correct, score: if correct { 1.0 } else { 0.0 }, failure: None, detail, fields: BTreeMap::new() }
+        Score {
+            correct,
+            score: if correct { 1.0 } else { 0.0 },
+            failure: None,
+            detail,
+            fields: BTreeMap::new(),
+        }
     }
     fn failed(failure: ScoreFailure, detail: String) -> Score {
-        Score { correct: false, score: 0.0, failure: Some(failure), detail: Some(detail), fields: BTreeMap::new() }
+        Score {
+            correct: false,
+            score: 0.0,
+            failure: Some(failure),
+            detail: Some(detail),
+            fields: BTreeMap::new(),
+        }
     }
 }
 
@@ -268,17 +318,31 @@ impl Scorer {
     /// Compile a spec. For `json-schema`, the caller reads the file and
     /// sets `schema` on the spec first.
     pub fn new(spec: ScorerSpec) -> Result<Scorer, ScorerError> {
-        let err = |m: String| ScorerError { spec: spec.name(), message: m, hint: SCORER_HELP.to_string() };
+        let err = |m: String| ScorerError {
+            spec: spec.name(),
+            message: m,
+            hint: SCORER_HELP.to_string(),
+        };
         let regex = match &spec {
-            ScorerSpec::Regex { pattern } => Some(compile_regex(pattern).map_err(|e| err(format!("bad pattern: {e}")))?),
+            ScorerSpec::Regex { pattern } => {
+                Some(compile_regex(pattern).map_err(|e| err(format!("bad pattern: {e}")))?)
+            }
             _ => None,
         };
         let schema = match &spec {
-            ScorerSpec::JsonSchema { schema: Some(s), .. } => Some(Schema::compile(s.clone()).map_err(|e| err(e.to_string()))?),
-            ScorerSpec::JsonSchema { schema: None, .. } => return Err(err("the schema file was not loaded".into())),
+            ScorerSpec::JsonSchema {
+                schema: Some(s), ..
+            } => Some(Schema::compile(s.clone()).map_err(|e| err(e.to_string()))?),
+            ScorerSpec::JsonSchema { schema: None, .. } => {
+                return Err(err("the schema file was not loaded".into()));
+            }
             _ => None,
         };
-        Ok(Scorer { spec, regex, schema })
+        Ok(Scorer {
+            spec,
+            regex,
+            schema,
+        })
     }
 
     /// Score one answer against the expected value.
@@ -290,7 +354,12 @@ impl Scorer {
             }
             ScorerSpec::Normalized => {
                 let a = normalize::text(answer);
-                Score::binary(alternatives(expected).iter().any(|e| a == normalize::text(e)), Some(a))
+                Score::binary(
+                    alternatives(expected)
+                        .iter()
+                        .any(|e| a == normalize::text(e)),
+                    Some(a),
+                )
             }
             ScorerSpec::Contains => {
                 let a = normalize::text(answer);
@@ -301,20 +370,40 @@ impl Scorer {
                 Score::binary(ok, None)
             }
             ScorerSpec::Regex { .. } => {
-                let Some(re) = &self.regex else { return Score::binary(false, None) };
+                let Some(re) = &self.regex else {
+                    return Score::binary(false, None);
+                };
                 match re.captures(answer) {
                     None => Score::binary(false, Some("no match".into())),
                     Some(c) => {
-                        let got = c.name("answer").or_else(|| c.get(1)).or_else(|| c.get(0)).map_or("", |m| m.as_str());
+                        let got = c
+                            .name("answer")
+                            .or_else(|| c.get(1))
+                            .or_else(|| c.get(0))
+                            .map_or("", |m| m.as_str());
                         let g = normalize::text(got);
-                        Score::binary(alternatives(expected).iter().any(|e| g == normalize::text(e)), Some(got.to_string()))
+                        Score::binary(
+                            alternatives(expected)
+                                .iter()
+                                .any(|e| g == normalize::text(e)),
+                            Some(got.to_string()),
+                        )
                     }
                 }
             }
             ScorerSpec::Numeric { abs, rel } => numeric(answer, expected, *abs, *rel),
             ScorerSpec::TokenF1 { threshold } => {
-                let f1 = alternatives(expected).iter().map(|e| token_f1(answer, e)).fold(0.0, f64::max);
-                Score { correct: f1 >= *threshold, score: f1, failure: None, detail: Some(format!("F1 {f1:.3}")), fields: BTreeMap::new() }
+                let f1 = alternatives(expected)
+                    .iter()
+                    .map(|e| token_f1(answer, e))
+                    .fold(0.0, f64::max);
+                Score {
+                    correct: f1 >= *threshold,
+                    score: f1,
+                    failure: None,
+                    detail: Some(format!("F1 {f1:.3}")),
+                    fields: BTreeMap::new(),
+                }
             }
             ScorerSpec::JsonValid => match jsonx::extract(answer) {
                 Ok(_) => Score::binary(true, None),
@@ -349,7 +438,10 @@ impl Scorer {
 fn alternatives(expected: &Value) -> Vec<String> {
     match expected {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) if a.iter().all(Value::is_string) => a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Value::Array(a) if a.iter().all(Value::is_string) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         other => vec![other.to_string()],
     }
 }
@@ -365,7 +457,11 @@ pub fn token_f1(answer: &str, expected: &str) -> f64 {
     let a = normalize::tokens(answer);
     let e = normalize::tokens(expected);
     if a.is_empty() || e.is_empty() {
-        return if a.is_empty() && e.is_empty() { 1.0 } else { 0.0 };
+        return if a.is_empty() && e.is_empty() {
+            1.0
+        } else {
+            0.0
+        };
     }
     let mut counts: BTreeMap<&str, i64> = BTreeMap::new();
     for t in &e {
@@ -406,7 +502,10 @@ fn expected_quantity(expected: &Value) -> Option<(f64, Option<String>)> {
             Some((first.value, leading_unit(&first.after).map(|u| u.0)))
         }
         Value::Object(o) => {
-            let v = o.get("value").and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(normalize::parse_number)))?;
+            let v = o.get("value").and_then(|v| {
+                v.as_f64()
+                    .or_else(|| v.as_str().and_then(normalize::parse_number))
+            })?;
             Some((v, o.get("unit").and_then(Value::as_str).map(str::to_string)))
         }
         _ => None,
@@ -415,7 +514,10 @@ fn expected_quantity(expected: &Value) -> Option<(f64, Option<String>)> {
 
 fn numeric(answer: &str, expected: &Value, abs: f64, rel: f64) -> Score {
     let Some((want, want_unit)) = expected_quantity(expected) else {
-        return Score::binary(false, Some(format!("expected value {expected} is not a number")));
+        return Score::binary(
+            false,
+            Some(format!("expected value {expected} is not a number")),
+        );
     };
     let (got, got_unit) = match normalize::parse_number(answer) {
         Some(v) => (v, None),
@@ -430,7 +532,10 @@ fn numeric(answer: &str, expected: &Value, abs: f64, rel: f64) -> Score {
         && let (Some(w), Some(g)) = (normalize::unit(wu), normalize::unit(gu))
     {
         if w.dimension != g.dimension {
-            return Score::binary(false, Some(format!("{got} {gu}: unit of another dimension than {wu}")));
+            return Score::binary(
+                false,
+                Some(format!("{got} {gu}: unit of another dimension than {wu}")),
+            );
         }
         got_conv = got * g.factor / w.factor;
     }
@@ -449,7 +554,11 @@ fn flatten(v: &Value, prefix: &str, out: &mut BTreeMap<String, Value>) {
     match v {
         Value::Object(m) => {
             for (k, x) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(x, &key, out);
             }
         }
@@ -466,8 +575,13 @@ fn field_equal(want: &Value, got: &Value, t: FieldType, abs: f64, rel: f64) -> b
             (Some(w), Some(g)) => within(g, w, abs, rel),
             _ => false,
         },
-        FieldType::Text => normalize::text(&scalar_text(want)) == normalize::text(&scalar_text(got)),
-        FieldType::Date => match (normalize::parse_date(&scalar_text(want)), normalize::parse_date(&scalar_text(got))) {
+        FieldType::Text => {
+            normalize::text(&scalar_text(want)) == normalize::text(&scalar_text(got))
+        }
+        FieldType::Date => match (
+            normalize::parse_date(&scalar_text(want)),
+            normalize::parse_date(&scalar_text(got)),
+        ) {
             (Some(w), Some(g)) => w == g,
             _ => false,
         },
@@ -487,7 +601,9 @@ fn field_equal(want: &Value, got: &Value, t: FieldType, abs: f64, rel: f64) -> b
 fn set_elem(v: &Value) -> String {
     match v {
         Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| format!("{f}")),
-        Value::String(s) => normalize::parse_number(s).map_or_else(|| normalize::text(s), |f| format!("{f}")),
+        Value::String(s) => {
+            normalize::parse_number(s).map_or_else(|| normalize::text(s), |f| format!("{f}"))
+        }
         other => other.to_string(),
     }
 }
@@ -572,10 +688,18 @@ fn compare_records(
     agree
 }
 
-fn fields_score(got: &Value, expected: &Value, types: &BTreeMap<String, FieldType>, abs: f64, rel: f64) -> Score {
+fn fields_score(
+    got: &Value,
+    expected: &Value,
+    types: &BTreeMap<String, FieldType>,
+    abs: f64,
+    rel: f64,
+) -> Score {
     // A list expected but {"key": [...]} answered: unwrap the single list.
     let got = match (expected, got) {
-        (Value::Array(_), Value::Object(o)) if o.len() == 1 && o.values().all(Value::is_array) => o.values().next().unwrap_or(got),
+        (Value::Array(_), Value::Object(o)) if o.len() == 1 && o.values().all(Value::is_array) => {
+            o.values().next().unwrap_or(got)
+        }
         _ => got,
     };
     let mut counts: BTreeMap<String, FieldCounts> = BTreeMap::new();
@@ -614,7 +738,14 @@ fn fields_score(got: &Value, expected: &Value, types: &BTreeMap<String, FieldTyp
         }
     }
     for &(i, j) in &matched {
-        compare_records(Some(want_recs[i]), Some(got_recs[j]), types, abs, rel, &mut counts);
+        compare_records(
+            Some(want_recs[i]),
+            Some(got_recs[j]),
+            types,
+            abs,
+            rel,
+            &mut counts,
+        );
     }
     for (i, w) in want_recs.iter().enumerate() {
         if !used_w[i] {
@@ -626,15 +757,28 @@ fn fields_score(got: &Value, expected: &Value, types: &BTreeMap<String, FieldTyp
             compare_records(None, Some(g), types, abs, rel, &mut counts);
         }
     }
-    let exact = counts.values().all(|c| c.fp == 0 && c.fn_ == 0) && want_recs.len() == got_recs.len();
+    let exact =
+        counts.values().all(|c| c.fp == 0 && c.fn_ == 0) && want_recs.len() == got_recs.len();
     let detail = format!("{} of {} records matched", matched.len(), want_recs.len());
     finish_fields(counts, exact, detail)
 }
 
 fn finish_fields(counts: BTreeMap<String, FieldCounts>, exact: bool, detail: String) -> Score {
-    let (tp, fp, fn_) = counts.values().fold((0, 0, 0), |acc, c| (acc.0 + c.tp, acc.1 + c.fp, acc.2 + c.fn_));
-    let f1 = if tp + fp + fn_ == 0 { 1.0 } else { 2.0 * tp as f64 / (2 * tp + fp + fn_) as f64 };
-    Score { correct: exact, score: f1, failure: None, detail: Some(detail), fields: counts }
+    let (tp, fp, fn_) = counts.values().fold((0, 0, 0), |acc, c| {
+        (acc.0 + c.tp, acc.1 + c.fp, acc.2 + c.fn_)
+    });
+    let f1 = if tp + fp + fn_ == 0 {
+        1.0
+    } else {
+        2.0 * tp as f64 / (2 * tp + fp + fn_) as f64
+    };
+    Score {
+        correct: exact,
+        score: f1,
+        failure: None,
+        detail: Some(detail),
+        fields: counts,
+    }
 }
 
 #[cfg(test)]
@@ -648,11 +792,27 @@ mod tests {
 
     #[test]
     fn parse_specs() {
-        assert_eq!(ScorerSpec::parse("numeric:abs=0.5").unwrap(), ScorerSpec::Numeric { abs: 0.5, rel: 1e-9 });
-        assert_eq!(ScorerSpec::parse("regex:(\\d+):x").unwrap(), ScorerSpec::Regex { pattern: "(\\d+):x".into() });
+        assert_eq!(
+            ScorerSpec::parse("numeric:abs=0.5").unwrap(),
+            ScorerSpec::Numeric {
+                abs: 0.5,
+                rel: 1e-9
+            }
+        );
+        assert_eq!(
+            ScorerSpec::parse("regex:(\\d+):x").unwrap(),
+            ScorerSpec::Regex {
+                pattern: "(\\d+):x".into()
+            }
+        );
         assert!(ScorerSpec::parse("numeric:abs=-1").is_err());
         assert!(ScorerSpec::parse("regex:(").is_err());
-        assert!(ScorerSpec::parse("bogus").unwrap_err().hint.contains("exact, normalized"));
+        assert!(
+            ScorerSpec::parse("bogus")
+                .unwrap_err()
+                .hint
+                .contains("exact, normalized")
+        );
         assert!(ScorerSpec::parse("fields:date=when").is_err());
         assert!(ScorerSpec::parse("exact:x=1").is_err());
     }
@@ -661,11 +821,24 @@ mod tests {
     fn text_scorers() {
         assert!(sc("exact").score(" Paris\n", &json!("Paris")).correct);
         assert!(!sc("exact").score("paris", &json!("Paris")).correct);
-        assert!(sc("normalized").score("The Paris.", &json!("paris")).correct);
-        assert!(sc("normalized").score("Lyon", &json!(["Paris", "lyon"])).correct);
-        assert!(sc("contains").score("I think it's Paris, France.", &json!("paris")).correct);
+        assert!(
+            sc("normalized")
+                .score("The Paris.", &json!("paris"))
+                .correct
+        );
+        assert!(
+            sc("normalized")
+                .score("Lyon", &json!(["Paris", "lyon"]))
+                .correct
+        );
+        assert!(
+            sc("contains")
+                .score("I think it's Paris, France.", &json!("paris"))
+                .correct
+        );
         assert!(!sc("contains").score("Parisian", &json!("paris")).correct);
-        let r = sc("regex:(?i)answer:\\s*(?P<answer>\\w+)").score("... Answer: Paris", &json!("paris"));
+        let r =
+            sc("regex:(?i)answer:\\s*(?P<answer>\\w+)").score("... Answer: Paris", &json!("paris"));
         assert!(r.correct);
         assert_eq!(r.detail.as_deref(), Some("Paris"));
         assert!(!sc("regex:answer: (\\w+)").score("no", &json!("x")).correct);
@@ -674,12 +847,24 @@ mod tests {
     #[test]
     fn numeric_scorer() {
         assert!(sc("numeric").score("1,500,000", &json!(1_500_000)).correct);
-        assert!(sc("numeric").score("So the total is 42.", &json!("42")).correct);
+        assert!(
+            sc("numeric")
+                .score("So the total is 42.", &json!("42"))
+                .correct
+        );
         assert!(!sc("numeric").score("41", &json!(42)).correct);
         assert!(sc("numeric:abs=1").score("41", &json!(42)).correct);
-        assert!(sc("numeric:rel=0.05").score("about 2.09 km", &json!(2)).correct);
+        assert!(
+            sc("numeric:rel=0.05")
+                .score("about 2.09 km", &json!(2))
+                .correct
+        );
         // Units converted: 1.5 km against 1500 m.
-        assert!(sc("numeric").score("1.5 km", &json!({"value": 1500, "unit": "metre"})).correct);
+        assert!(
+            sc("numeric")
+                .score("1.5 km", &json!({"value": 1500, "unit": "metre"}))
+                .correct
+        );
         assert!(sc("numeric").score("1500 m", &json!("1.5 km")).correct);
         assert!(!sc("numeric").score("1.5 kg", &json!("1.5 km")).correct);
         assert!(!sc("numeric").score("none", &json!(1)).correct);
@@ -704,22 +889,57 @@ mod tests {
         }
         let s = Scorer::new(spec).unwrap();
         assert!(s.score("{\"a\": 1}", &json!(null)).correct);
-        assert_eq!(s.score("{\"b\": 1}", &json!(null)).failure, Some(ScoreFailure::SchemaViolation));
+        assert_eq!(
+            s.score("{\"b\": 1}", &json!(null)).failure,
+            Some(ScoreFailure::SchemaViolation)
+        );
     }
 
     #[test]
     fn field_extraction_object() {
         let s = sc("fields:date=date,tags=set");
-        let want = json!({"name": "ACME Corp", "amount": 1500, "date": "2024-03-05", "tags": ["a", "b"]});
+        let want =
+            json!({"name": "ACME Corp", "amount": 1500, "date": "2024-03-05", "tags": ["a", "b"]});
         let r = s.score("{\"name\": \"acme corp.\", \"amount\": \"1,500\", \"date\": \"March 5, 2024\", \"tags\": [\"B\", \"a\"]}", &want);
         assert!(r.correct, "{r:?}");
         assert_eq!(r.score, 1.0);
-        let r = s.score("{\"name\": \"ACME\", \"amount\": 1500, \"extra\": 1}", &want);
+        let r = s.score(
+            "{\"name\": \"ACME\", \"amount\": 1500, \"extra\": 1}",
+            &want,
+        );
         assert!(!r.correct);
-        assert_eq!(r.fields["name"], FieldCounts { tp: 0, fp: 1, fn_: 1 });
-        assert_eq!(r.fields["amount"], FieldCounts { tp: 1, fp: 0, fn_: 0 });
-        assert_eq!(r.fields["date"], FieldCounts { tp: 0, fp: 0, fn_: 1 });
-        assert_eq!(r.fields["extra"], FieldCounts { tp: 0, fp: 1, fn_: 0 });
+        assert_eq!(
+            r.fields["name"],
+            FieldCounts {
+                tp: 0,
+                fp: 1,
+                fn_: 1
+            }
+        );
+        assert_eq!(
+            r.fields["amount"],
+            FieldCounts {
+                tp: 1,
+                fp: 0,
+                fn_: 0
+            }
+        );
+        assert_eq!(
+            r.fields["date"],
+            FieldCounts {
+                tp: 0,
+                fp: 0,
+                fn_: 1
+            }
+        );
+        assert_eq!(
+            r.fields["extra"],
+            FieldCounts {
+                tp: 0,
+                fp: 1,
+                fn_: 0
+            }
+        );
         // F1 over all fields: tp 1, fp 2, fn 3 → 2/(2+5).
         assert!((r.score - 2.0 / 7.0).abs() < 1e-12);
     }
@@ -727,15 +947,33 @@ mod tests {
     #[test]
     fn field_extraction_records() {
         let s = sc("fields");
-        let want = json!([{"value": 2, "unit": "metre"}, {"value": 2000, "unit": "pound sterling"}]);
+        let want =
+            json!([{"value": 2, "unit": "metre"}, {"value": 2000, "unit": "pound sterling"}]);
         let r = s.score("{\"quantities\": [{\"value\": 2000, \"unit\": \"Pound Sterling\"}, {\"value\": 2, \"unit\": \"metre\"}]}", &want);
         assert!(r.correct, "{r:?}");
         let r = s.score("[{\"value\": 2, \"unit\": \"meter\"}]", &want);
         assert!(!r.correct);
-        assert_eq!(r.fields["value"], FieldCounts { tp: 1, fp: 0, fn_: 1 });
-        assert_eq!(r.fields["unit"], FieldCounts { tp: 0, fp: 1, fn_: 2 });
+        assert_eq!(
+            r.fields["value"],
+            FieldCounts {
+                tp: 1,
+                fp: 0,
+                fn_: 1
+            }
+        );
+        assert_eq!(
+            r.fields["unit"],
+            FieldCounts {
+                tp: 0,
+                fp: 1,
+                fn_: 2
+            }
+        );
         assert!(s.score("[]", &json!([])).correct);
-        assert!(!s.score("[{\"value\": 1, \"unit\": \"x\"}]", &json!([])).correct);
+        assert!(
+            !s.score("[{\"value\": 1, \"unit\": \"x\"}]", &json!([]))
+                .correct
+        );
         let r = s.score("nothing", &want);
         assert_eq!(r.failure, Some(ScoreFailure::InvalidJson));
         assert_eq!(r.fields["unit"].fn_, 2);

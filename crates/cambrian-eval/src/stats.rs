@@ -27,8 +27,18 @@ impl Proportion {
     /// The Wilson score 95 % interval of `successes / n`.
     pub fn wilson95(successes: u64, n: u64) -> Proportion {
         let (lower, upper) = wilson(successes, n, Z95);
-        let value = if n == 0 { 0.0 } else { successes as f64 / n as f64 };
-        Proportion { successes, n, value, lower, upper }
+        let value = if n == 0 {
+            0.0
+        } else {
+            successes as f64 / n as f64
+        };
+        Proportion {
+            successes,
+            n,
+            value,
+            lower,
+            upper,
+        }
     }
 }
 
@@ -50,8 +60,16 @@ pub fn wilson(k: u64, n: u64, z: f64) -> (f64, f64) {
     let centre = (p + z2 / (2.0 * nf)) / denom;
     let half = z * (p * (1.0 - p) / nf + z2 / (4.0 * nf * nf)).sqrt() / denom;
     // Exact endpoints at k = 0 and k = n (avoid −1e-17 from rounding).
-    let lower = if k == 0 { 0.0 } else { (centre - half).max(0.0) };
-    let upper = if k == n { 1.0 } else { (centre + half).min(1.0) };
+    let lower = if k == 0 {
+        0.0
+    } else {
+        (centre - half).max(0.0)
+    };
+    let upper = if k == n {
+        1.0
+    } else {
+        (centre + half).min(1.0)
+    };
     (lower, upper)
 }
 
@@ -143,7 +161,11 @@ pub fn paired_bootstrap(a: &[bool], b: &[bool], resamples: u32, seed: u64) -> Op
     }
     let n = a.len();
     // Per-item difference in {-1, 0, 1}: only this matters for the mean difference.
-    let d: Vec<i32> = a.iter().zip(b).map(|(&x, &y)| i32::from(x) - i32::from(y)).collect();
+    let d: Vec<i32> = a
+        .iter()
+        .zip(b)
+        .map(|(&x, &y)| i32::from(x) - i32::from(y))
+        .collect();
     let diff = d.iter().map(|&x| f64::from(x)).sum::<f64>() / n as f64;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut diffs = Vec::with_capacity(resamples as usize);

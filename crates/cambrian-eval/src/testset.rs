@@ -21,13 +21,30 @@ const FIELDS: [&str; 4] = ["id", "input", "expected", "metadata"];
 #[derive(Debug, thiserror::Error)]
 pub enum TestSetError {
     #[error("cannot read test set {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: {message}")]
-    Invalid { path: PathBuf, line: usize, field: Option<String>, message: String, hint: Option<String> },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        field: Option<String>,
+        message: String,
+        hint: Option<String>,
+    },
     #[error("{path}: {message}")]
-    File { path: PathBuf, message: String, hint: Option<String> },
+    File {
+        path: PathBuf,
+        message: String,
+        hint: Option<String>,
+    },
     #[error("prompt template: {message}")]
-    Template { message: String, item: Option<String>, hint: Option<String> },
+    Template {
+        message: String,
+        item: Option<String>,
+        hint: Option<String>,
+    },
 }
 
 impl TestSetError {
@@ -51,7 +68,11 @@ pub enum Format {
 impl Format {
     /// `.csv` → CSV, anything else (`.jsonl`, `.json`, `.ndjson`) → JSON Lines.
     pub fn from_path(path: &Path) -> Format {
-        match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()) {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase())
+        {
             Some(e) if e == "csv" => Format::Csv,
             _ => Format::Jsonl,
         }
@@ -60,7 +81,10 @@ impl Format {
 
 /// Read and validate a test set file (format from the extension).
 pub fn load(path: &Path) -> Result<Vec<TestItem>, TestSetError> {
-    let io = |source| TestSetError::Io { path: path.to_path_buf(), source };
+    let io = |source| TestSetError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(TestSetError::File {
@@ -81,7 +105,13 @@ pub fn load(path: &Path) -> Result<Vec<TestItem>, TestSetError> {
     }
 }
 
-fn invalid(path: &Path, line: usize, field: Option<&str>, message: impl Into<String>, hint: Option<&str>) -> TestSetError {
+fn invalid(
+    path: &Path,
+    line: usize,
+    field: Option<&str>,
+    message: impl Into<String>,
+    hint: Option<&str>,
+) -> TestSetError {
     TestSetError::Invalid {
         path: path.to_path_buf(),
         line,
@@ -108,11 +138,19 @@ pub fn parse_jsonl(text: &str, path: &Path) -> Result<Vec<TestItem>, TestSetErro
                 line_no,
                 None,
                 format!("invalid JSON at column {}: {e}", e.column()),
-                Some("each line must be one JSON object: {\"id\": …, \"input\": …, \"expected\": …}"),
+                Some(
+                    "each line must be one JSON object: {\"id\": …, \"input\": …, \"expected\": …}",
+                ),
             )
         })?;
         let serde_json::Value::Object(obj) = value else {
-            return Err(invalid(path, line_no, None, "expected a JSON object", Some("each line must be one JSON object")));
+            return Err(invalid(
+                path,
+                line_no,
+                None,
+                "expected a JSON object",
+                Some("each line must be one JSON object"),
+            ));
         };
         for k in obj.keys() {
             if !FIELDS.contains(&k.as_str()) {
@@ -121,45 +159,128 @@ pub fn parse_jsonl(text: &str, path: &Path) -> Result<Vec<TestItem>, TestSetErro
                     line_no,
                     Some(k),
                     format!("unknown field `{k}`"),
-                    Some("allowed fields: id, input, expected, metadata (put extra data under `metadata`)"),
+                    Some(
+                        "allowed fields: id, input, expected, metadata (put extra data under `metadata`)",
+                    ),
                 ));
             }
         }
         let id = match obj.get("id") {
             Some(serde_json::Value::String(s)) if !s.trim().is_empty() => s.clone(),
             Some(serde_json::Value::Number(n)) => n.to_string(),
-            Some(_) => return Err(invalid(path, line_no, Some("id"), "field `id` must be a non-empty string or a number", None)),
-            None => return Err(invalid(path, line_no, Some("id"), "missing field `id`", Some("give every item a unique id"))),
+            Some(_) => {
+                return Err(invalid(
+                    path,
+                    line_no,
+                    Some("id"),
+                    "field `id` must be a non-empty string or a number",
+                    None,
+                ));
+            }
+            None => {
+                return Err(invalid(
+                    path,
+                    line_no,
+                    Some("id"),
+                    "missing field `id`",
+                    Some("give every item a unique id"),
+                ));
+            }
         };
         let input = match obj.get("input") {
-            Some(v) => parse_input(v).map_err(|m| invalid(path, line_no, Some("input"), m, Some("`input` is a string or a list of {\"role\": \"user\", \"content\": \"…\"}")))?,
-            None => return Err(invalid(path, line_no, Some("input"), "missing field `input`", None)),
+            Some(v) => parse_input(v).map_err(|m| {
+                invalid(
+                    path,
+                    line_no,
+                    Some("input"),
+                    m,
+                    Some(
+                        "`input` is a string or a list of {\"role\": \"user\", \"content\": \"…\"}",
+                    ),
+                )
+            })?,
+            None => {
+                return Err(invalid(
+                    path,
+                    line_no,
+                    Some("input"),
+                    "missing field `input`",
+                    None,
+                ));
+            }
         };
         let expected = match obj.get("expected") {
             Some(serde_json::Value::Null) | None => {
-                return Err(invalid(path, line_no, Some("expected"), "missing field `expected`", Some("`expected` is a string, number, list or object")));
+                return Err(invalid(
+                    path,
+                    line_no,
+                    Some("expected"),
+                    "missing field `expected`",
+                    Some("`expected` is a string, number, list or object"),
+                ));
             }
             Some(v) => v.clone(),
         };
         let metadata = match obj.get("metadata") {
             None | Some(serde_json::Value::Null) => None,
             Some(v @ serde_json::Value::Object(_)) => Some(v.clone()),
-            Some(_) => return Err(invalid(path, line_no, Some("metadata"), "field `metadata` must be an object", None)),
+            Some(_) => {
+                return Err(invalid(
+                    path,
+                    line_no,
+                    Some("metadata"),
+                    "field `metadata` must be an object",
+                    None,
+                ));
+            }
         };
-        push_item(&mut items, &mut seen, TestItem { id, input, expected, metadata }, path, line_no)?;
+        push_item(
+            &mut items,
+            &mut seen,
+            TestItem {
+                id,
+                input,
+                expected,
+                metadata,
+            },
+            path,
+            line_no,
+        )?;
     }
     if items.is_empty() {
-        return Err(TestSetError::File { path: path.to_path_buf(), message: "no items".into(), hint: Some("a test set needs at least one line".into()) });
+        return Err(TestSetError::File {
+            path: path.to_path_buf(),
+            message: "no items".into(),
+            hint: Some("a test set needs at least one line".into()),
+        });
     }
     Ok(items)
 }
 
-fn push_item(items: &mut Vec<TestItem>, seen: &mut HashMap<String, usize>, item: TestItem, path: &Path, line: usize) -> Result<(), TestSetError> {
+fn push_item(
+    items: &mut Vec<TestItem>,
+    seen: &mut HashMap<String, usize>,
+    item: TestItem,
+    path: &Path,
+    line: usize,
+) -> Result<(), TestSetError> {
     if let Some(first) = seen.get(&item.id) {
-        return Err(invalid(path, line, Some("id"), format!("duplicate id `{}` (first seen on line {first})", item.id), Some("ids must be unique")));
+        return Err(invalid(
+            path,
+            line,
+            Some("id"),
+            format!("duplicate id `{}` (first seen on line {first})", item.id),
+            Some("ids must be unique"),
+        ));
     }
     if items.len() >= MAX_ITEMS {
-        return Err(invalid(path, line, None, format!("more than {MAX_ITEMS} items"), Some("split the test set")));
+        return Err(invalid(
+            path,
+            line,
+            None,
+            format!("more than {MAX_ITEMS} items"),
+            Some("split the test set"),
+        ));
     }
     seen.insert(item.id.clone(), line);
     items.push(item);
@@ -175,8 +296,9 @@ fn parse_input(v: &serde_json::Value) -> Result<Input, String> {
             }
             let mut msgs = Vec::with_capacity(arr.len());
             for (j, m) in arr.iter().enumerate() {
-                let msg: ChatMessage = serde_json::from_value(m.clone())
-                    .map_err(|e| format!("message {j}: {e} (roles: system, user, assistant, tool)"))?;
+                let msg: ChatMessage = serde_json::from_value(m.clone()).map_err(|e| {
+                    format!("message {j}: {e} (roles: system, user, assistant, tool)")
+                })?;
                 msgs.push(msg);
             }
             Ok(Input::Messages(msgs))
@@ -190,19 +312,38 @@ fn parse_input(v: &serde_json::Value) -> Result<Input, String> {
 /// JSON (list or object); `metadata` must be a JSON object or empty; an
 /// `input` cell starting with `[` is parsed as a list of chat messages.
 pub fn parse_csv(text: &str, path: &Path) -> Result<Vec<TestItem>, TestSetError> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(text.as_bytes());
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers = rdr
         .headers()
-        .map_err(|e| TestSetError::File { path: path.to_path_buf(), message: format!("bad CSV header: {e}"), hint: None })?
+        .map_err(|e| TestSetError::File {
+            path: path.to_path_buf(),
+            message: format!("bad CSV header: {e}"),
+            hint: None,
+        })?
         .clone();
     let col = |name: &str| headers.iter().position(|h| h.trim() == name);
     for h in headers.iter() {
         if !FIELDS.contains(&h.trim()) {
-            return Err(invalid(path, 1, Some(h), format!("unknown column `{h}`"), Some("columns: id, input, expected, metadata")));
+            return Err(invalid(
+                path,
+                1,
+                Some(h),
+                format!("unknown column `{h}`"),
+                Some("columns: id, input, expected, metadata"),
+            ));
         }
     }
     let (Some(ci), Some(cin), Some(cex)) = (col("id"), col("input"), col("expected")) else {
-        return Err(invalid(path, 1, None, "the header must name the columns id, input and expected", Some("first line e.g. `id,input,expected`")));
+        return Err(invalid(
+            path,
+            1,
+            None,
+            "the header must name the columns id, input and expected",
+            Some("first line e.g. `id,input,expected`"),
+        ));
     };
     let cmeta = col("metadata");
     let mut items = Vec::new();
@@ -210,18 +351,37 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<Vec<TestItem>, TestSetError>
     for rec in rdr.records() {
         let rec = rec.map_err(|e| {
             let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
-            invalid(path, line, None, format!("bad CSV record: {e}"), Some("quote cells that contain commas, quotes or newlines"))
+            invalid(
+                path,
+                line,
+                None,
+                format!("bad CSV record: {e}"),
+                Some("quote cells that contain commas, quotes or newlines"),
+            )
         })?;
         let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
         let get = |c: usize| rec.get(c).unwrap_or("");
         let id = get(ci).trim().to_string();
         if id.is_empty() {
-            return Err(invalid(path, line, Some("id"), "empty `id`", Some("give every item a unique id")));
+            return Err(invalid(
+                path,
+                line,
+                Some("id"),
+                "empty `id`",
+                Some("give every item a unique id"),
+            ));
         }
         let raw_in = get(cin);
         let input = if raw_in.trim_start().starts_with('[') {
-            let v: serde_json::Value = serde_json::from_str(raw_in)
-                .map_err(|e| invalid(path, line, Some("input"), format!("invalid JSON messages at column {}: {e}", e.column()), None))?;
+            let v: serde_json::Value = serde_json::from_str(raw_in).map_err(|e| {
+                invalid(
+                    path,
+                    line,
+                    Some("input"),
+                    format!("invalid JSON messages at column {}: {e}", e.column()),
+                    None,
+                )
+            })?;
             parse_input(&v).map_err(|m| invalid(path, line, Some("input"), m, None))?
         } else if raw_in.is_empty() {
             return Err(invalid(path, line, Some("input"), "empty `input`", None));
@@ -229,27 +389,71 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<Vec<TestItem>, TestSetError>
             Input::Text(raw_in.to_string())
         };
         let raw_ex = get(cex);
-        let expected = if raw_ex.trim_start().starts_with('{') || raw_ex.trim_start().starts_with('[') {
-            serde_json::from_str(raw_ex).map_err(|e| {
-                invalid(path, line, Some("expected"), format!("invalid JSON at column {}: {e}", e.column()), Some("a cell starting with { or [ is read as JSON"))
-            })?
-        } else if raw_ex.is_empty() {
-            return Err(invalid(path, line, Some("expected"), "empty `expected`", None));
-        } else {
-            serde_json::Value::String(raw_ex.to_string())
-        };
+        let expected =
+            if raw_ex.trim_start().starts_with('{') || raw_ex.trim_start().starts_with('[') {
+                serde_json::from_str(raw_ex).map_err(|e| {
+                    invalid(
+                        path,
+                        line,
+                        Some("expected"),
+                        format!("invalid JSON at column {}: {e}", e.column()),
+                        Some("a cell starting with { or [ is read as JSON"),
+                    )
+                })?
+            } else if raw_ex.is_empty() {
+                return Err(invalid(
+                    path,
+                    line,
+                    Some("expected"),
+                    "empty `expected`",
+                    None,
+                ));
+            } else {
+                serde_json::Value::String(raw_ex.to_string())
+            };
         let metadata = match cmeta.map(get).map(str::trim) {
             None | Some("") => None,
             Some(m) => match serde_json::from_str::<serde_json::Value>(m) {
                 Ok(v @ serde_json::Value::Object(_)) => Some(v),
-                Ok(_) => return Err(invalid(path, line, Some("metadata"), "`metadata` must be a JSON object", None)),
-                Err(e) => return Err(invalid(path, line, Some("metadata"), format!("invalid JSON at column {}: {e}", e.column()), None)),
+                Ok(_) => {
+                    return Err(invalid(
+                        path,
+                        line,
+                        Some("metadata"),
+                        "`metadata` must be a JSON object",
+                        None,
+                    ));
+                }
+                Err(e) => {
+                    return Err(invalid(
+                        path,
+                        line,
+                        Some("metadata"),
+                        format!("invalid JSON at column {}: {e}", e.column()),
+                        None,
+                    ));
+                }
             },
         };
-        push_item(&mut items, &mut seen, TestItem { id, input, expected, metadata }, path, line)?;
+        push_item(
+            &mut items,
+            &mut seen,
+            TestItem {
+                id,
+                input,
+                expected,
+                metadata,
+            },
+            path,
+            line,
+        )?;
     }
     if items.is_empty() {
-        return Err(TestSetError::File { path: path.to_path_buf(), message: "no items".into(), hint: Some("a CSV test set needs a header and at least one row".into()) });
+        return Err(TestSetError::File {
+            path: path.to_path_buf(),
+            message: "no items".into(),
+            hint: Some("a CSV test set needs a header and at least one row".into()),
+        });
     }
     Ok(items)
 }
@@ -278,7 +482,11 @@ pub fn prepare(items: &[TestItem], spec: &PromptSpec) -> Result<Vec<PreparedItem
             hint: Some("the template sees `input`, `id` and `metadata`, e.g. `Extract the quantities from: {{ input }}`".into()),
         })?;
     }
-    let tmpl = if spec.template.is_some() { env.get_template("prompt").ok() } else { None };
+    let tmpl = if spec.template.is_some() {
+        env.get_template("prompt").ok()
+    } else {
+        None
+    };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let mut messages = Vec::new();
@@ -295,21 +503,36 @@ pub fn prepare(items: &[TestItem], spec: &PromptSpec) -> Result<Vec<PreparedItem
                     None => text.clone(),
                 };
                 if let Some(s) = &spec.system {
-                    messages.push(ChatMessage { role: Role::System, content: s.clone() });
+                    messages.push(ChatMessage {
+                        role: Role::System,
+                        content: s.clone(),
+                    });
                 }
-                messages.push(ChatMessage { role: Role::User, content: user });
+                messages.push(ChatMessage {
+                    role: Role::User,
+                    content: user,
+                });
             }
             Input::Messages(msgs) => {
                 if let Some(s) = &spec.system
                     && msgs.first().map(|m| m.role) != Some(Role::System)
                 {
-                    messages.push(ChatMessage { role: Role::System, content: s.clone() });
+                    messages.push(ChatMessage {
+                        role: Role::System,
+                        content: s.clone(),
+                    });
                 }
                 messages.extend(msgs.iter().cloned());
             }
         }
-        let prompt = spec.completions_prompt.then(|| completions_prompt(&messages));
-        out.push(PreparedItem { id: item.id.clone(), messages, prompt });
+        let prompt = spec
+            .completions_prompt
+            .then(|| completions_prompt(&messages));
+        out.push(PreparedItem {
+            id: item.id.clone(),
+            messages,
+            prompt,
+        });
     }
     Ok(out)
 }
@@ -317,10 +540,16 @@ pub fn prepare(items: &[TestItem], spec: &PromptSpec) -> Result<Vec<PreparedItem
 /// A plain-text prompt for `/v1/completions`: the system text, a blank line,
 /// then the user text; multi-turn inputs are written `role: content`.
 fn completions_prompt(messages: &[ChatMessage]) -> String {
-    let simple = messages.iter().all(|m| matches!(m.role, Role::System | Role::User))
+    let simple = messages
+        .iter()
+        .all(|m| matches!(m.role, Role::System | Role::User))
         && messages.iter().filter(|m| m.role == Role::User).count() == 1;
     if simple {
-        messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n\n")
+        messages
+            .iter()
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n")
     } else {
         let mut s = String::new();
         for m in messages {
@@ -378,13 +607,22 @@ mod tests {
             e => panic!("{e:?}"),
         }
         let err = parse_jsonl("{\"id\":1,\"input\":\"a\",\"expected\":\"b\"}\n{\"id\":1,\"input\":\"a\",\"expected\":\"b\"}", p()).unwrap_err();
-        assert!(err.to_string().contains("t.jsonl:2: duplicate id `1` (first seen on line 1)"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("t.jsonl:2: duplicate id `1` (first seen on line 1)"),
+            "{err}"
+        );
         let err = parse_jsonl("{\"id\":1,\"input\":\"a\"}", p()).unwrap_err();
         assert!(err.to_string().contains("missing field `expected`"));
-        let err = parse_jsonl("{\"id\":1,\"input\":\"a\",\"expected\":1,\"label\":2}", p()).unwrap_err();
+        let err =
+            parse_jsonl("{\"id\":1,\"input\":\"a\",\"expected\":1,\"label\":2}", p()).unwrap_err();
         assert!(err.to_string().contains("unknown field `label`"));
         let err = parse_jsonl("{\"id\":1,\"input\":\"a\",\"expected\":1", p()).unwrap_err();
-        assert!(err.to_string().starts_with("t.jsonl:1: invalid JSON at column"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("t.jsonl:1: invalid JSON at column"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -406,13 +644,23 @@ mod tests {
             p(),
         )
         .unwrap();
-        let spec = PromptSpec { template: Some("Q[{{ metadata.k }}]: {{ input }}".into()), system: Some("Be terse.".into()), completions_prompt: true };
+        let spec = PromptSpec {
+            template: Some("Q[{{ metadata.k }}]: {{ input }}".into()),
+            system: Some("Be terse.".into()),
+            completions_prompt: true,
+        };
         let prepared = prepare(&items, &spec).unwrap();
         assert_eq!(prepared[0].messages.len(), 2);
         assert_eq!(prepared[0].messages[1].content, "Q[v]: two meters");
-        assert_eq!(prepared[0].prompt.as_deref(), Some("Be terse.\n\nQ[v]: two meters"));
+        assert_eq!(
+            prepared[0].prompt.as_deref(),
+            Some("Be terse.\n\nQ[v]: two meters")
+        );
         assert_eq!(prepared[1].messages[0].role, Role::System);
-        let bad = PromptSpec { template: Some("{{ expected }}".into()), ..Default::default() };
+        let bad = PromptSpec {
+            template: Some("{{ expected }}".into()),
+            ..Default::default()
+        };
         let err = prepare(&items, &bad).unwrap_err();
         assert!(err.to_string().contains("item `a`"), "{err}");
     }

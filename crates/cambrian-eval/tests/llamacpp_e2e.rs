@@ -40,18 +40,29 @@ fn base_url() -> Option<String> {
 }
 
 fn items() -> Vec<PreparedItem> {
-    ["What is 2 + 2?", "Name a colour.", "Say hello.", "Count to three."]
-        .iter()
-        .enumerate()
-        .map(|(i, q)| PreparedItem {
-            id: format!("item-{i}"),
-            messages: vec![
-                ChatMessage { role: Role::System, content: "Answer in one word.".into() },
-                ChatMessage { role: Role::User, content: (*q).into() },
-            ],
-            prompt: Some(format!("Question: {q}\nAnswer:")),
-        })
-        .collect()
+    [
+        "What is 2 + 2?",
+        "Name a colour.",
+        "Say hello.",
+        "Count to three.",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, q)| PreparedItem {
+        id: format!("item-{i}"),
+        messages: vec![
+            ChatMessage {
+                role: Role::System,
+                content: "Answer in one word.".into(),
+            },
+            ChatMessage {
+                role: Role::User,
+                content: (*q).into(),
+            },
+        ],
+        prompt: Some(format!("Question: {q}\nAnswer:")),
+    })
+    .collect()
 }
 
 fn config(url: &str, dir: &std::path::Path) -> RunConfig {
@@ -71,7 +82,11 @@ fn config(url: &str, dir: &std::path::Path) -> RunConfig {
             t("completions-stream", Api::Completions, true),
         ],
         concurrency: 2,
-        params: GenParams { temperature: 0.0, max_tokens: 8, seed: Some(7) },
+        params: GenParams {
+            temperature: 0.0,
+            max_tokens: 8,
+            seed: Some(7),
+        },
         cache_dir: Some(dir.join("cache")),
         journal: dir.join("journal.jsonl"),
         timeouts: Timeouts {
@@ -97,7 +112,10 @@ async fn small_eval_against_real_llamacpp_server() {
     for r in &out.runs {
         assert_eq!(r.error, None, "{r:?}");
         let text = r.text.as_deref().expect("an answer");
-        let finish = r.finish_reason.as_deref().unwrap_or_else(|| panic!("a finish reason: {r:?}"));
+        let finish = r
+            .finish_reason
+            .as_deref()
+            .unwrap_or_else(|| panic!("a finish reason: {r:?}"));
         assert!(matches!(finish, "stop" | "length"), "{r:?}");
         // max_tokens = 8: anything that stopped for length used all 8.
         let streamed = r.model.ends_with("-stream");
@@ -125,7 +143,10 @@ async fn small_eval_against_real_llamacpp_server() {
     for (i, _) in its.iter().enumerate() {
         let row = &out.runs[i * 4..i * 4 + 4];
         assert_eq!(row[0].text, row[1].text, "chat stream vs not: {row:?}");
-        assert_eq!(row[2].text, row[3].text, "completions stream vs not: {row:?}");
+        assert_eq!(
+            row[2].text, row[3].text,
+            "completions stream vs not: {row:?}"
+        );
     }
 
     // Re-run with a fresh journal: everything comes from the cache.
@@ -156,11 +177,17 @@ async fn context_overflow_is_a_classified_error() {
     let long = "word ".repeat(5000);
     let its = vec![PreparedItem {
         id: "too-long".into(),
-        messages: vec![ChatMessage { role: Role::User, content: long }],
+        messages: vec![ChatMessage {
+            role: Role::User,
+            content: long,
+        }],
         prompt: None,
     }];
     let out = run(&cfg, &its, &|_| {}).await.unwrap();
-    let e = out.runs[0].error.as_ref().expect("a context overflow error");
+    let e = out.runs[0]
+        .error
+        .as_ref()
+        .expect("a context overflow error");
     assert!(e.http_status.is_some_and(|s| s >= 400), "{e:?}");
     assert!(!e.message.is_empty());
     assert_eq!(out.runs[0].text, None);

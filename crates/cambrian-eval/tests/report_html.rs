@@ -14,7 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn chromium() -> Option<PathBuf> {
-    for c in ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"] {
+    for c in [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ] {
         if Path::new(c).exists() {
             return Some(PathBuf::from(c));
         }
@@ -26,12 +30,24 @@ fn sample_html() -> String {
     let items = common::quantities();
     let runs = common::three_model_runs(&items);
     let scorer = Scorer::new(ScorerSpec::parse("fields:value=number,unit=text").unwrap()).unwrap();
-    let mut settings = AnalysisSettings { bootstrap_resamples: 1000, ..Default::default() };
-    settings.costs.insert("oracle".into(), CostSpec::parse("2.5/h").unwrap());
-    settings.costs.insert("sloppy".into(), CostSpec::parse("0.1,0.4/Mtok").unwrap());
-    settings.costs.insert("broken".into(), CostSpec::parse("1/h").unwrap());
+    let mut settings = AnalysisSettings {
+        bootstrap_resamples: 1000,
+        ..Default::default()
+    };
+    settings
+        .costs
+        .insert("oracle".into(), CostSpec::parse("2.5/h").unwrap());
+    settings
+        .costs
+        .insert("sloppy".into(), CostSpec::parse("0.1,0.4/Mtok").unwrap());
+    settings
+        .costs
+        .insert("broken".into(), CostSpec::parse("1/h").unwrap());
     let rep = analyse(&items, &runs, &common::labels(), &scorer, &settings);
-    let gate = Gate::parse("accuracy.lower >= 0.8").unwrap().evaluate(&rep).unwrap();
+    let gate = Gate::parse("accuracy.lower >= 0.8")
+        .unwrap()
+        .evaluate(&rep)
+        .unwrap();
     report::html(&rep, Some(&gate), "quantities <&> test")
 }
 
@@ -39,7 +55,10 @@ fn sample_html() -> String {
 fn html_is_self_contained_and_escaped() {
     let html = sample_html();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(html.contains("default-src 'none'"), "a CSP must forbid network fetches");
+    assert!(
+        html.contains("default-src 'none'"),
+        "a CSP must forbid network fetches"
+    );
     for needle in ["http://", "https://", "src=\"", "<link", "@import", "url("] {
         // The only URL allowed is the SVG namespace, which is not fetched.
         let count = html.matches(needle).count();
@@ -58,9 +77,13 @@ fn html_is_self_contained_and_escaped() {
 fn html_renders_in_headless_chromium_without_console_errors() {
     let Some(bin) = chromium() else {
         if std::env::var_os("CI").is_some() {
-            panic!("chromium is required in CI for the HTML report test (apt-get install chromium)");
+            panic!(
+                "chromium is required in CI for the HTML report test (apt-get install chromium)"
+            );
         }
-        eprintln!("\n*** SKIPPED html_renders_in_headless_chromium: no chromium found (set CI=1 to make this fatal) ***\n");
+        eprintln!(
+            "\n*** SKIPPED html_renders_in_headless_chromium: no chromium found (set CI=1 to make this fatal) ***\n"
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -89,17 +112,29 @@ fn html_renders_in_headless_chromium_without_console_errors() {
         .expect("run chromium");
     let dom = String::from_utf8_lossy(&out.stdout);
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "chromium failed: {}\n{log}", out.status);
+    assert!(
+        out.status.success(),
+        "chromium failed: {}\n{log}",
+        out.status
+    );
     // The inline script ran to its end.
-    assert!(dom.contains("data-report-ready=\"1\""), "report script did not run; stderr:\n{log}");
+    assert!(
+        dom.contains("data-report-ready=\"1\""),
+        "report script did not run; stderr:\n{log}"
+    );
     assert!(dom.contains("accuracy-chart"));
     let console_errors: Vec<&str> = log
         .lines()
         .filter(|l| {
-            (l.contains("CONSOLE") && (l.contains("Uncaught") || l.contains("Error") || l.contains("error")))
+            (l.contains("CONSOLE")
+                && (l.contains("Uncaught") || l.contains("Error") || l.contains("error")))
                 || l.contains("Refused to")
                 || l.contains("Content Security Policy")
         })
         .collect();
-    assert!(console_errors.is_empty(), "console errors:\n{}", console_errors.join("\n"));
+    assert!(
+        console_errors.is_empty(),
+        "console errors:\n{}",
+        console_errors.join("\n")
+    );
 }

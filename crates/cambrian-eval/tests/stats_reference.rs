@@ -48,7 +48,10 @@ fn exact_mcnemar_matches_statsmodels() {
     ];
     for &(b, c, p) in cases {
         let got = mcnemar_exact(b, c);
-        assert!(close(got, p, 1e-10), "mcnemar({b}, {c}) = {got}, statsmodels {p}");
+        assert!(
+            close(got, p, 1e-10),
+            "mcnemar({b}, {c}) = {got}, statsmodels {p}"
+        );
     }
 }
 
@@ -58,13 +61,19 @@ fn holm_matches_statsmodels() {
         (vec![0.01, 0.04, 0.03, 0.005], vec![0.03, 0.06, 0.06, 0.02]),
         (vec![0.2, 0.2, 0.01], vec![0.4, 0.4, 0.03]),
         (vec![0.5], vec![0.5]),
-        (vec![0.001, 0.9, 0.04, 0.04, 0.3, 0.012], vec![0.006, 0.9, 0.16, 0.16, 0.6, 0.06]),
+        (
+            vec![0.001, 0.9, 0.04, 0.04, 0.3, 0.012],
+            vec![0.006, 0.9, 0.16, 0.16, 0.6, 0.06],
+        ),
     ];
     for (p, want) in cases {
         let got = holm(&p);
         assert_eq!(got.len(), want.len());
         for (g, w) in got.iter().zip(&want) {
-            assert!(close(*g, *w, 1e-12), "holm({p:?}) = {got:?}, statsmodels {want:?}");
+            assert!(
+                close(*g, *w, 1e-12),
+                "holm({p:?}) = {got:?}, statsmodels {want:?}"
+            );
         }
     }
 }
@@ -74,7 +83,12 @@ fn holm_matches_statsmodels() {
 fn paired_fixture() -> (Vec<bool>, Vec<bool>) {
     let mut a = Vec::new();
     let mut b = Vec::new();
-    for (x, y, count) in [(true, false, 30), (false, true, 14), (true, true, 120), (false, false, 36)] {
+    for (x, y, count) in [
+        (true, false, 30),
+        (false, true, 14),
+        (true, true, 120),
+        (false, false, 36),
+    ] {
         for _ in 0..count {
             a.push(x);
             b.push(y);
@@ -104,8 +118,16 @@ fn bootstrap_agrees_with_the_analytic_interval() {
     let (a, b) = paired_fixture();
     let ci = paired_bootstrap(&a, &b, 20_000, 42).unwrap();
     // Percentile bootstrap endpoints sit within 0.01 (one percentage point) of the analytic ones at n = 200.
-    assert!((ci.lower - lo).abs() < 0.01, "bootstrap lower {} vs analytic {lo}", ci.lower);
-    assert!((ci.upper - hi).abs() < 0.01, "bootstrap upper {} vs analytic {hi}", ci.upper);
+    assert!(
+        (ci.lower - lo).abs() < 0.01,
+        "bootstrap lower {} vs analytic {lo}",
+        ci.lower
+    );
+    assert!(
+        (ci.upper - hi).abs() < 0.01,
+        "bootstrap upper {} vs analytic {hi}",
+        ci.upper
+    );
 }
 
 #[test]

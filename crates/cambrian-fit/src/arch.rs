@@ -97,7 +97,11 @@ pub struct Arch {
 }
 
 fn num(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_f64().filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1e18).map(|f| f as u64))
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| *f >= 0.0 && f.fract() == 0.0 && *f < 1e18)
+            .map(|f| f as u64)
+    })
 }
 
 fn get(c: &Value, keys: &[&str]) -> Option<u64> {
@@ -109,10 +113,12 @@ fn getb(c: &Value, key: &str) -> Option<bool> {
 }
 
 fn need(c: &Value, keys: &[&str], what: &str) -> Result<u64, FitError> {
-    get(c, keys).filter(|v| *v > 0).ok_or_else(|| FitError::Config {
-        field: keys.join(" | "),
-        detail: format!("{what} is missing or not a positive integer"),
-    })
+    get(c, keys)
+        .filter(|v| *v > 0)
+        .ok_or_else(|| FitError::Config {
+            field: keys.join(" | "),
+            detail: format!("{what} is missing or not a positive integer"),
+        })
 }
 
 impl Arch {
@@ -120,15 +126,26 @@ impl Arch {
     /// `text_config` (the vision tower is not counted; a note says so).
     pub fn from_config(cfg: &Value) -> Result<Arch, FitError> {
         if !cfg.is_object() {
-            return Err(FitError::Config { field: "(top level)".into(), detail: "config is not a JSON object".into() });
+            return Err(FitError::Config {
+                field: "(top level)".into(),
+                detail: "config is not a JSON object".into(),
+            });
         }
         let mut notes = Vec::new();
         let architectures: Vec<String> = cfg
             .get("architectures")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
-        let top_type = cfg.get("model_type").and_then(Value::as_str).unwrap_or("").to_owned();
+        let top_type = cfg
+            .get("model_type")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let has_dims = |c: &Value| get(c, &["hidden_size", "n_embd", "d_model"]).is_some();
         let c = match cfg.get("text_config") {
             Some(t) if t.is_object() && !has_dims(cfg) => {
@@ -171,7 +188,8 @@ impl Arch {
                     qkv_bias: true,
                     o_bias: true,
                     mlp_bias: true,
-                    learned_positions: get(c, &["n_positions", "max_position_embeddings"]).unwrap_or(1024),
+                    learned_positions: get(c, &["n_positions", "max_position_embeddings"])
+                        .unwrap_or(1024),
                     max_context: get(c, &["n_positions", "n_ctx", "max_position_embeddings"]),
                     ..Arch::blank(fam)
                 }
@@ -186,7 +204,11 @@ impl Arch {
                     heads,
                     kv_heads: heads,
                     head_dim: h / heads,
-                    intermediate: need(c, &["intermediate_size", "hidden_dim"], "intermediate size")?,
+                    intermediate: need(
+                        c,
+                        &["intermediate_size", "hidden_dim"],
+                        "intermediate size",
+                    )?,
                     vocab: need(c, &["vocab_size"], "vocabulary size")?,
                     tied_embeddings: true,
                     gated_mlp: false,
@@ -197,7 +219,11 @@ impl Arch {
                     o_bias: true,
                     mlp_bias: true,
                     learned_positions: get(c, &["max_position_embeddings"]).unwrap_or(512),
-                    token_types: if fam == "distilbert" { 0 } else { get(c, &["type_vocab_size"]).unwrap_or(2) },
+                    token_types: if fam == "distilbert" {
+                        0
+                    } else {
+                        get(c, &["type_vocab_size"]).unwrap_or(2)
+                    },
                     // Embedding LayerNorm counted as one extra "layer" norm below via final_norm.
                     pooler: fam == "bert" && arch0 != "BertForMaskedLM",
                     max_context: get(c, &["max_position_embeddings"]),
@@ -207,7 +233,10 @@ impl Arch {
             "mpt" => {
                 let h = need(c, &["d_model", "hidden_size"], "d_model")?;
                 let heads = need(c, &["n_heads", "num_attention_heads"], "heads")?;
-                let kv = c.get("attn_config").and_then(|a| get(a, &["kv_n_heads"])).unwrap_or(heads);
+                let kv = c
+                    .get("attn_config")
+                    .and_then(|a| get(a, &["kv_n_heads"]))
+                    .unwrap_or(heads);
                 let no_bias = getb(c, "no_bias").unwrap_or(true);
                 Arch {
                     layers: need(c, &["n_layers", "num_hidden_layers"], "n_layers")?,
@@ -310,7 +339,10 @@ impl Arch {
         a.architectures = architectures;
         a.family = family.clone();
         if a.heads == 0 || a.hidden == 0 || a.layers == 0 {
-            return Err(FitError::Config { field: "hidden_size/num_attention_heads".into(), detail: "zero dimension".into() });
+            return Err(FitError::Config {
+                field: "hidden_size/num_attention_heads".into(),
+                detail: "zero dimension".into(),
+            });
         }
         if a.sliding_layers.is_empty() {
             a.sliding_layers = sliding_pattern(c, fam, a.layers, a.sliding_window);
@@ -367,21 +399,69 @@ impl Arch {
     /// Gemma 1/2/3, Phi 3/3.5/4, GPT-NeoX, StarCoder2, OLMo2, DeepSeek-V2, MiniCPM3, …
     fn llama_like(c: &Value, fam: &str, notes: &mut Vec<String>) -> Result<Arch, FitError> {
         let h = need(c, &["hidden_size", "n_embd", "d_model"], "hidden size")?;
-        let layers = need(c, &["num_hidden_layers", "n_layer", "num_layers", "n_layers"], "layer count")?;
-        let heads = need(c, &["num_attention_heads", "n_head", "num_heads", "n_heads"], "attention heads")?;
-        let kv_heads = get(c, &["num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num"]).unwrap_or(heads);
-        let head_dim = get(c, &["head_dim"]).filter(|d| *d > 0).unwrap_or(h / heads);
-        let intermediate = get(c, &["intermediate_size", "ffn_hidden_size", "n_inner"]).unwrap_or(4 * h);
+        let layers = need(
+            c,
+            &["num_hidden_layers", "n_layer", "num_layers", "n_layers"],
+            "layer count",
+        )?;
+        let heads = need(
+            c,
+            &["num_attention_heads", "n_head", "num_heads", "n_heads"],
+            "attention heads",
+        )?;
+        let kv_heads = get(
+            c,
+            &[
+                "num_key_value_heads",
+                "num_kv_heads",
+                "n_head_kv",
+                "multi_query_group_num",
+            ],
+        )
+        .unwrap_or(heads);
+        let head_dim = get(c, &["head_dim"])
+            .filter(|d| *d > 0)
+            .unwrap_or(h / heads);
+        let intermediate =
+            get(c, &["intermediate_size", "ffn_hidden_size", "n_inner"]).unwrap_or(4 * h);
         let vocab = need(c, &["vocab_size", "padded_vocab_size"], "vocabulary size")?;
         let known = [
-            "llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma", "gemma2", "gemma3",
-            "gemma3_text", "phi3", "phi", "gpt_neox", "starcoder2", "olmo2", "olmo", "deepseek_v2", "deepseek_v3",
-            "minicpm3", "minicpm", "ministral3", "gptj", "mistral3", "cohere", "internlm2", "stablelm", "phimoe",
+            "llama",
+            "mistral",
+            "mixtral",
+            "qwen2",
+            "qwen2_moe",
+            "qwen3",
+            "qwen3_moe",
+            "gemma",
+            "gemma2",
+            "gemma3",
+            "gemma3_text",
+            "phi3",
+            "phi",
+            "gpt_neox",
+            "starcoder2",
+            "olmo2",
+            "olmo",
+            "deepseek_v2",
+            "deepseek_v3",
+            "minicpm3",
+            "minicpm",
+            "ministral3",
+            "gptj",
+            "mistral3",
+            "cohere",
+            "internlm2",
+            "stablelm",
+            "phimoe",
         ];
         if !known.contains(&fam) {
             notes.push(format!("model_type {fam:?} has no specific layout here: parameters computed with the Llama layout (gated MLP, RMSNorm, no biases)"));
         }
-        let tied_default = matches!(fam, "gemma" | "gemma2" | "gemma3" | "gemma3_text" | "starcoder2" | "minicpm" | "minicpm3");
+        let tied_default = matches!(
+            fam,
+            "gemma" | "gemma2" | "gemma3" | "gemma3_text" | "starcoder2" | "minicpm" | "minicpm3"
+        );
         let mut a = Arch {
             layers,
             hidden: h,
@@ -394,7 +474,16 @@ impl Arch {
             qkv_bias: getb(c, "attention_bias").unwrap_or(false),
             o_bias: getb(c, "attention_bias").unwrap_or(false),
             mlp_bias: getb(c, "mlp_bias").unwrap_or(false),
-            max_context: get(c, &["max_position_embeddings", "max_sequence_length", "seq_length", "n_positions", "max_seq_len"]),
+            max_context: get(
+                c,
+                &[
+                    "max_position_embeddings",
+                    "max_sequence_length",
+                    "seq_length",
+                    "n_positions",
+                    "max_seq_len",
+                ],
+            ),
             ..Arch::blank(fam)
         };
         match fam {
@@ -428,7 +517,11 @@ impl Arch {
             "starcoder2" => {
                 let bias = getb(c, "use_bias").unwrap_or(true);
                 a.gated_mlp = false;
-                a.norm_bias = c.get("norm_type").and_then(Value::as_str).unwrap_or("layer_norm") == "layer_norm";
+                a.norm_bias = c
+                    .get("norm_type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("layer_norm")
+                    == "layer_norm";
                 a.qkv_bias = bias;
                 a.o_bias = bias;
                 a.mlp_bias = bias;
@@ -444,15 +537,29 @@ impl Arch {
             _ => {}
         }
         // MoE.
-        let experts = get(c, &["num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts"]);
+        let experts = get(
+            c,
+            &[
+                "num_local_experts",
+                "num_experts",
+                "n_routed_experts",
+                "moe_num_experts",
+            ],
+        );
         if let Some(e) = experts.filter(|e| *e > 1) {
             let active = get(c, &["num_experts_per_tok", "moe_topk", "top_k"]).unwrap_or(2);
-            let expert_intermediate = get(c, &["moe_intermediate_size", "expert_intermediate_size"]).unwrap_or(intermediate);
-            let (shared_intermediate, shared_gate) = if let Some(s) = get(c, &["shared_expert_intermediate_size"]) {
-                (s, true)
-            } else {
-                (get(c, &["n_shared_experts"]).unwrap_or(0) * expert_intermediate, false)
-            };
+            let expert_intermediate =
+                get(c, &["moe_intermediate_size", "expert_intermediate_size"])
+                    .unwrap_or(intermediate);
+            let (shared_intermediate, shared_gate) =
+                if let Some(s) = get(c, &["shared_expert_intermediate_size"]) {
+                    (s, true)
+                } else {
+                    (
+                        get(c, &["n_shared_experts"]).unwrap_or(0) * expert_intermediate,
+                        false,
+                    )
+                };
             a.moe = Some(Moe {
                 experts: e,
                 active,
@@ -460,9 +567,14 @@ impl Arch {
                 shared_intermediate,
                 shared_gate,
                 first_dense: get(c, &["first_k_dense_replace"]).unwrap_or(0),
-                every: get(c, &["moe_layer_freq", "decoder_sparse_step"]).filter(|v| *v > 0).unwrap_or(1),
+                every: get(c, &["moe_layer_freq", "decoder_sparse_step"])
+                    .filter(|v| *v > 0)
+                    .unwrap_or(1),
             });
-            if c.get("mlp_only_layers").and_then(Value::as_array).is_some_and(|l| !l.is_empty()) {
+            if c.get("mlp_only_layers")
+                .and_then(Value::as_array)
+                .is_some_and(|l| !l.is_empty())
+            {
                 notes.push("mlp_only_layers is set: those layers are counted as MoE layers".into());
             }
         }
@@ -471,17 +583,33 @@ impl Arch {
             let nope = get(c, &["qk_nope_head_dim"]).unwrap_or(head_dim);
             let rope = get(c, &["qk_rope_head_dim"]).unwrap_or(0);
             let v = get(c, &["v_head_dim"]).unwrap_or(h / heads);
-            a.mla = Some(Mla { q_lora_rank: get(c, &["q_lora_rank"]).filter(|q| *q > 0), kv_lora_rank: r, qk_nope_head_dim: nope, qk_rope_head_dim: rope, v_head_dim: v });
+            a.mla = Some(Mla {
+                q_lora_rank: get(c, &["q_lora_rank"]).filter(|q| *q > 0),
+                kv_lora_rank: r,
+                qk_nope_head_dim: nope,
+                qk_rope_head_dim: rope,
+                v_head_dim: v,
+            });
             a.head_dim = nope + rope;
             a.kv_heads = heads;
         }
         // Sliding window.
         let use_sw = getb(c, "use_sliding_window").unwrap_or(true);
-        a.sliding_window = if use_sw { get(c, &["sliding_window"]).filter(|w| *w > 0) } else { None };
+        a.sliding_window = if use_sw {
+            get(c, &["sliding_window"]).filter(|w| *w > 0)
+        } else {
+            None
+        };
         if let Some(lt) = c.get("layer_types").and_then(Value::as_array) {
-            a.sliding_layers = lt.iter().map(|t| t.as_str().is_some_and(|s| s.contains("sliding"))).collect();
+            a.sliding_layers = lt
+                .iter()
+                .map(|t| t.as_str().is_some_and(|s| s.contains("sliding")))
+                .collect();
             if a.sliding_layers.len() as u64 != layers {
-                notes.push(format!("layer_types has {} entries for {layers} layers; ignored", a.sliding_layers.len()));
+                notes.push(format!(
+                    "layer_types has {} entries for {layers} layers; ignored",
+                    a.sliding_layers.len()
+                ));
                 a.sliding_layers.clear();
             }
         }
@@ -496,7 +624,10 @@ impl Arch {
         })?;
         let g = |k: &str| h.arch_u64(k);
         let req = |k: &str| {
-            g(k).filter(|v| *v > 0).ok_or_else(|| FitError::Config { field: format!("{fam}.{k}"), detail: "missing from the GGUF metadata".into() })
+            g(k).filter(|v| *v > 0).ok_or_else(|| FitError::Config {
+                field: format!("{fam}.{k}"),
+                detail: "missing from the GGUF metadata".into(),
+            })
         };
         let hidden = req("embedding_length")?;
         let heads = req("attention.head_count")?;
@@ -568,7 +699,9 @@ impl Arch {
                 Some(r) => h * r + r + r * nh * qk,
                 None => h * nh * qk,
             };
-            let kv = h * (m.kv_lora_rank + m.qk_rope_head_dim) + m.kv_lora_rank + m.kv_lora_rank * nh * (m.qk_nope_head_dim + m.v_head_dim);
+            let kv = h * (m.kv_lora_rank + m.qk_rope_head_dim)
+                + m.kv_lora_rank
+                + m.kv_lora_rank * nh * (m.qk_nope_head_dim + m.v_head_dim);
             let o = nh * m.v_head_dim * h;
             return q + kv + o;
         }
@@ -611,9 +744,16 @@ impl Arch {
             Some(m) if self.is_moe_layer(i) => {
                 let h = self.hidden;
                 let expert = self.mlp_params(m.expert_intermediate);
-                let shared = if m.shared_intermediate > 0 { self.mlp_params(m.shared_intermediate) } else { 0 };
+                let shared = if m.shared_intermediate > 0 {
+                    self.mlp_params(m.shared_intermediate)
+                } else {
+                    0
+                };
                 let router = h * m.experts + if m.shared_gate { h } else { 0 };
-                (m.experts * expert + shared + router, m.active * expert + shared + router)
+                (
+                    m.experts * expert + shared + router,
+                    m.active * expert + shared + router,
+                )
             }
             _ => {
                 let p = self.mlp_params(self.intermediate);
@@ -657,7 +797,9 @@ impl Arch {
     pub fn kv_elems_per_token_layer(&self, compressed_mla: bool) -> u64 {
         match &self.mla {
             Some(m) if compressed_mla => m.kv_lora_rank + m.qk_rope_head_dim,
-            Some(m) => self.heads * (m.qk_nope_head_dim + m.qk_rope_head_dim) + self.heads * m.v_head_dim,
+            Some(m) => {
+                self.heads * (m.qk_nope_head_dim + m.qk_rope_head_dim) + self.heads * m.v_head_dim
+            }
             None => 2 * self.kv_heads * self.head_dim,
         }
     }
@@ -665,11 +807,17 @@ impl Arch {
     /// Attention type in words (MHA, GQA, MQA, MLA).
     pub fn attention_kind(&self) -> String {
         if self.mla.is_some() {
-            format!("MLA (kv_lora_rank {})", self.mla.as_ref().map(|m| m.kv_lora_rank).unwrap_or(0))
+            format!(
+                "MLA (kv_lora_rank {})",
+                self.mla.as_ref().map(|m| m.kv_lora_rank).unwrap_or(0)
+            )
         } else if self.kv_heads == 1 {
             "MQA (1 KV head)".into()
         } else if self.kv_heads < self.heads {
-            format!("GQA ({} query heads, {} KV heads)", self.heads, self.kv_heads)
+            format!(
+                "GQA ({} query heads, {} KV heads)",
+                self.heads, self.kv_heads
+            )
         } else {
             format!("MHA ({} heads)", self.heads)
         }
@@ -701,7 +849,9 @@ fn sliding_pattern(c: &Value, fam: &str, layers: u64, window: Option<u64>) -> Ve
         "gemma2" => (0..layers).map(|i| i % 2 == 0).collect(),
         // Gemma 3: every `sliding_window_pattern`-th layer is global.
         "gemma3" | "gemma3_text" => {
-            let p = get(c, &["sliding_window_pattern"]).filter(|p| *p > 0).unwrap_or(6);
+            let p = get(c, &["sliding_window_pattern"])
+                .filter(|p| *p > 0)
+                .unwrap_or(6);
             (0..layers).map(|i| (i + 1) % p != 0).collect()
         }
         // Qwen2-style: layers from max_window_layers on use the window.
@@ -717,29 +867,64 @@ fn sliding_pattern(c: &Value, fam: &str, layers: u64, window: Option<u64>) -> Ve
 
 /// (native max context, rope-scaled max context when larger, note).
 fn context(c: &Value, native: Option<u64>) -> (Option<u64>, Option<u64>, Option<String>) {
-    let rs = c.get("rope_scaling").filter(|v| v.is_object()).or_else(|| c.get("rope_parameters").filter(|v| v.get("factor").is_some()));
-    let Some(rs) = rs else { return (native, None, None) };
-    let ty = rs.get("rope_type").or_else(|| rs.get("type")).and_then(Value::as_str).unwrap_or("").to_owned();
+    let rs = c.get("rope_scaling").filter(|v| v.is_object()).or_else(|| {
+        c.get("rope_parameters")
+            .filter(|v| v.get("factor").is_some())
+    });
+    let Some(rs) = rs else {
+        return (native, None, None);
+    };
+    let ty = rs
+        .get("rope_type")
+        .or_else(|| rs.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     let factor = rs.get("factor").and_then(Value::as_f64).unwrap_or(1.0);
-    let orig = get(rs, &["original_max_position_embeddings"]).or_else(|| get(c, &["original_max_position_embeddings"]));
+    let orig = get(rs, &["original_max_position_embeddings"])
+        .or_else(|| get(c, &["original_max_position_embeddings"]));
     match (ty.as_str(), native) {
         // Llama 3.1 / longrope: max_position_embeddings already is the extended length.
         ("llama3" | "longrope" | "su", Some(n)) => {
             let o = orig.unwrap_or(n);
             if n > o || factor <= 1.0 {
-                (Some(n), None, Some(format!("rope_scaling {ty}: trained at {o} tokens, extended to max_position_embeddings {n}")))
+                (
+                    Some(n),
+                    None,
+                    Some(format!(
+                        "rope_scaling {ty}: trained at {o} tokens, extended to max_position_embeddings {n}"
+                    )),
+                )
             } else {
                 let ext = (o as f64 * factor) as u64;
-                (Some(n), Some(ext), Some(format!("rope_scaling {ty} factor {factor}: {o} × {factor} = {ext} tokens (max_position_embeddings {n})")))
+                (
+                    Some(n),
+                    Some(ext),
+                    Some(format!(
+                        "rope_scaling {ty} factor {factor}: {o} × {factor} = {ext} tokens (max_position_embeddings {n})"
+                    )),
+                )
             }
         }
         ("yarn" | "linear" | "dynamic", Some(n)) if factor > 1.0 => {
             let base = orig.unwrap_or(n);
             let ext = (base as f64 * factor) as u64;
             if ext > n {
-                (Some(n), Some(ext), Some(format!("rope_scaling {ty} factor {factor}: {base} × {factor} = {ext} tokens (native {n})")))
+                (
+                    Some(n),
+                    Some(ext),
+                    Some(format!(
+                        "rope_scaling {ty} factor {factor}: {base} × {factor} = {ext} tokens (native {n})"
+                    )),
+                )
             } else {
-                (Some(n), None, Some(format!("rope_scaling {ty} factor {factor} from {base} tokens: max_position_embeddings {n}")))
+                (
+                    Some(n),
+                    None,
+                    Some(format!(
+                        "rope_scaling {ty} factor {factor} from {base} tokens: max_position_embeddings {n}"
+                    )),
+                )
             }
         }
         _ => (native, None, None),

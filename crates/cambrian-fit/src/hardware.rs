@@ -26,7 +26,11 @@ impl GpuSpec {
     /// Memory the GPU can give to one process: all of it, except unified
     /// memory where macOS lets the GPU wire about 75 % by default.
     pub fn usable_bytes(&self) -> u64 {
-        if self.unified_memory { (self.memory_bytes as f64 * 0.75) as u64 } else { self.memory_bytes }
+        if self.unified_memory {
+            (self.memory_bytes as f64 * 0.75) as u64
+        } else {
+            self.memory_bytes
+        }
     }
 }
 
@@ -57,11 +61,14 @@ fn catalog() -> &'static Catalog {
     static C: OnceLock<Catalog> = OnceLock::new();
     C.get_or_init(|| {
         // The file is part of the crate; a parse failure is caught by the tests.
-        let f: File = serde_json::from_str(include_str!("../data/gpus.json")).unwrap_or(File { gpus: Vec::new() });
+        let f: File = serde_json::from_str(include_str!("../data/gpus.json"))
+            .unwrap_or(File { gpus: Vec::new() });
         let mut specs = Vec::new();
         let mut aliases = Vec::new();
         for r in f.gpus {
-            let memory_bytes = r.memory_bytes.unwrap_or_else(|| (r.memory_gib.unwrap_or(0.0) * GIB) as u64);
+            let memory_bytes = r
+                .memory_bytes
+                .unwrap_or_else(|| (r.memory_gib.unwrap_or(0.0) * GIB) as u64);
             specs.push(GpuSpec {
                 name: r.name,
                 memory_bytes,
@@ -83,7 +90,10 @@ pub fn gpu_catalog() -> &'static [GpuSpec] {
 }
 
 fn norm(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// Parse `--gpu`: a catalog name or alias (`h100`, `RTX 4090`, `a100-40gb`),
@@ -93,7 +103,10 @@ pub fn parse_gpu(s: &str) -> Result<GpuSpec, FitError> {
     let t = s.trim();
     let n = norm(t);
     if n.is_empty() {
-        return Err(FitError::Gpu { input: s.into(), detail: "empty".into() });
+        return Err(FitError::Gpu {
+            input: s.into(),
+            detail: "empty".into(),
+        });
     }
     let c = catalog();
     for (spec, al) in c.specs.iter().zip(&c.aliases) {
@@ -107,10 +120,10 @@ pub fn parse_gpu(s: &str) -> Result<GpuSpec, FitError> {
     };
     if let Some(bytes) = parse_size(mem) {
         let bandwidth = match bw {
-            Some(b) => Some(
-                parse_rate(b)
-                    .ok_or_else(|| FitError::Gpu { input: s.into(), detail: format!("bandwidth {b:?} is not a size like 936GB/s") })?,
-            ),
+            Some(b) => Some(parse_rate(b).ok_or_else(|| FitError::Gpu {
+                input: s.into(),
+                detail: format!("bandwidth {b:?} is not a size like 936GB/s"),
+            })?),
             None => None,
         };
         return Ok(GpuSpec {
@@ -124,13 +137,21 @@ pub fn parse_gpu(s: &str) -> Result<GpuSpec, FitError> {
         });
     }
     let names: Vec<&str> = c.specs.iter().map(|g| g.name.as_str()).collect();
-    Err(FitError::Gpu { input: s.into(), detail: format!("not a known GPU ({}) nor a memory size such as 24GB", names.join(", ")) })
+    Err(FitError::Gpu {
+        input: s.into(),
+        detail: format!(
+            "not a known GPU ({}) nor a memory size such as 24GB",
+            names.join(", ")
+        ),
+    })
 }
 
 /// `936GB/s` → bytes/s (decimal units, as bandwidths are quoted).
 pub fn parse_rate(s: &str) -> Option<f64> {
     let s = s.trim().trim_end_matches("/s").trim_end_matches("/S");
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let v: f64 = num.parse().ok()?;
     let mult = match unit.trim().to_ascii_lowercase().as_str() {
@@ -146,7 +167,9 @@ pub fn parse_rate(s: &str) -> Option<f64> {
 /// (vendors' "24 GB" cards report 24 GiB); `TB` likewise.
 pub fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
-    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let v: f64 = num.parse().ok()?;
     if !(v.is_finite() && v > 0.0) {
@@ -169,12 +192,34 @@ mod tests {
     #[test]
     fn catalog_parses_and_has_required_rows() {
         let names: Vec<&str> = gpu_catalog().iter().map(|g| g.name.as_str()).collect();
-        for want in ["T4", "L4", "A10G", "RTX 3090", "RTX 4090", "RTX 5090", "A100 40GB", "A100 80GB", "H100 80GB", "H200", "MI300X"] {
+        for want in [
+            "T4",
+            "L4",
+            "A10G",
+            "RTX 3090",
+            "RTX 4090",
+            "RTX 5090",
+            "A100 40GB",
+            "A100 80GB",
+            "H100 80GB",
+            "H200",
+            "MI300X",
+        ] {
             assert!(names.contains(&want), "{want} missing from {names:?}");
         }
-        assert!(gpu_catalog().iter().any(|g| g.unified_memory && g.name.starts_with("Apple")));
+        assert!(
+            gpu_catalog()
+                .iter()
+                .any(|g| g.unified_memory && g.name.starts_with("Apple"))
+        );
         for g in gpu_catalog() {
-            assert!(g.memory_bytes > 8 << 30 && !g.source.is_empty() && g.bandwidth.is_some() && g.flops.is_some(), "{g:?}");
+            assert!(
+                g.memory_bytes > 8 << 30
+                    && !g.source.is_empty()
+                    && g.bandwidth.is_some()
+                    && g.flops.is_some(),
+                "{g:?}"
+            );
         }
     }
 

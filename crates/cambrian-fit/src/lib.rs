@@ -36,7 +36,11 @@ pub enum FitError {
     #[error("--workload {input:?}: {detail}")]
     Workload { input: String, detail: String },
     #[error("{what} {input:?}: {detail}")]
-    Value { what: &'static str, input: String, detail: String },
+    Value {
+        what: &'static str,
+        input: String,
+        detail: String,
+    },
     #[error("cannot estimate: {what}")]
     Unknown { what: String },
 }
@@ -197,7 +201,11 @@ impl std::str::FromStr for KvDtype {
             "q8" | "q8_0" | "int8" => KvDtype::Q8,
             "q4" | "q4_0" | "int4" => KvDtype::Q4,
             _ => {
-                return Err(FitError::Value { what: "--kv-dtype", input: s.into(), detail: "expected auto, fp16, fp8, q8_0 or q4_0".into() });
+                return Err(FitError::Value {
+                    what: "--kv-dtype",
+                    input: s.into(),
+                    detail: "expected auto, fp16, fp8, q8_0 or q4_0".into(),
+                });
             }
         })
     }
@@ -232,7 +240,13 @@ impl std::str::FromStr for Engine {
             "transformers" | "hf" | "pytorch" => Engine::Transformers,
             "vllm" => Engine::Vllm,
             "llamacpp" | "llama.cpp" | "llama-cpp" | "ollama" => Engine::Llamacpp,
-            _ => return Err(FitError::Value { what: "--engine", input: s.into(), detail: "expected transformers, vllm or llamacpp".into() }),
+            _ => {
+                return Err(FitError::Value {
+                    what: "--engine",
+                    input: s.into(),
+                    detail: "expected transformers, vllm or llamacpp".into(),
+                });
+            }
         })
     }
 }
@@ -371,7 +385,11 @@ pub(crate) fn gb(b: f64) -> String {
 }
 
 fn ex(figure: &str, value: String, formula: String) -> Explain {
-    Explain { figure: figure.into(), value, formula }
+    Explain {
+        figure: figure.into(),
+        value,
+        formula,
+    }
 }
 
 /// Bytes per element of the compute dtype implied by the weight format.
@@ -381,7 +399,11 @@ fn compute_bytes(model: &ModelSpec, fmt: &WeightFormat) -> f64 {
         WeightFormat::Auto => {
             let f32_elems = model.params_by_dtype.get("F32").copied().unwrap_or(0);
             let all: u64 = model.params_by_dtype.values().sum();
-            if all > 0 && f32_elems * 2 > all { 4.0 } else { 2.0 }
+            if all > 0 && f32_elems * 2 > all {
+                4.0
+            } else {
+                2.0
+            }
         }
         _ => 2.0,
     }
@@ -399,9 +421,13 @@ fn weights(model: &ModelSpec, fmt: &WeightFormat) -> (f64, String, String) {
         let lin = p - e;
         let b = lin * (bits + scale_bits) / 8.0 + e * 2.0;
         let f = if emb.is_some() {
-            format!("{lin:.0} linear params × ({bits} + {scale_bits} scale) bits / 8 + {e:.0} embedding/LM-head params × 2 B")
+            format!(
+                "{lin:.0} linear params × ({bits} + {scale_bits} scale) bits / 8 + {e:.0} embedding/LM-head params × 2 B"
+            )
         } else {
-            format!("{p:.0} params × ({bits} + {scale_bits}) bits / 8 (embeddings not separated: no architecture)")
+            format!(
+                "{p:.0} params × ({bits} + {scale_bits}) bits / 8 (embeddings not separated: no architecture)"
+            )
         };
         (b, label.to_owned(), f)
     };
@@ -411,25 +437,44 @@ fn weights(model: &ModelSpec, fmt: &WeightFormat) -> (f64, String, String) {
                 let how = if model.gguf_types.is_empty() {
                     "as stored (sum of tensor bytes in the safetensors headers)".to_owned()
                 } else {
-                    let mix: Vec<String> = model.gguf_types.iter().map(|(k, (n, b))| format!("{k}: {n} elems → {b} B")).collect();
+                    let mix: Vec<String> = model
+                        .gguf_types
+                        .iter()
+                        .map(|(k, (n, b))| format!("{k}: {n} elems → {b} B"))
+                        .collect();
                     format!("as stored in the GGUF ({})", mix.join(", "))
                 };
-                let label = model.file_type.clone().unwrap_or_else(|| "as stored".into());
+                let label = model
+                    .file_type
+                    .clone()
+                    .unwrap_or_else(|| "as stored".into());
                 return (s as f64, label, how);
             }
             let known: Option<f64> = model
                 .params_by_dtype
                 .iter()
-                .map(|(d, n)| cambrian_formats::safetensors::dtype_bits(d).map(|b| *n as f64 * b as f64 / 8.0))
+                .map(|(d, n)| {
+                    cambrian_formats::safetensors::dtype_bits(d).map(|b| *n as f64 * b as f64 / 8.0)
+                })
                 .sum();
             match known {
                 Some(b) if !model.params_by_dtype.is_empty() => {
-                    let parts: Vec<String> = model.params_by_dtype.iter().map(|(d, n)| format!("{n} × {d}")).collect();
-                    (b, "as published".into(), format!("Σ params × bytes per dtype: {}", parts.join(" + ")))
+                    let parts: Vec<String> = model
+                        .params_by_dtype
+                        .iter()
+                        .map(|(d, n)| format!("{n} × {d}"))
+                        .collect();
+                    (
+                        b,
+                        "as published".into(),
+                        format!("Σ params × bytes per dtype: {}", parts.join(" + ")),
+                    )
                 }
-                _ => {
-                    (p * 2.0, "bf16 (assumed)".into(), format!("{p:.0} params × 2 B (dtype unknown: 16-bit assumed)"))
-                }
+                _ => (
+                    p * 2.0,
+                    "bf16 (assumed)".into(),
+                    format!("{p:.0} params × 2 B (dtype unknown: 16-bit assumed)"),
+                ),
             }
         }
         WeightFormat::F32 => (p * 4.0, "fp32".into(), format!("{p:.0} params × 4 B")),
@@ -440,9 +485,14 @@ fn weights(model: &ModelSpec, fmt: &WeightFormat) -> (f64, String, String) {
         WeightFormat::Int4 => quantized(4.0, 0.25, "int4 (group 128)"),
         WeightFormat::Gguf(name) => {
             if model.file_type.as_deref() == Some(name.as_str())
-                && let Some(s) = model.stored_bytes {
-                    return (s as f64, name.clone(), "as stored in the GGUF tensor infos".into());
-                }
+                && let Some(s) = model.stored_bytes
+            {
+                return (
+                    s as f64,
+                    name.clone(),
+                    "as stored in the GGUF tensor infos".into(),
+                );
+            }
             match gguf_main_type(name) {
                 Some(t) => {
                     let bpw = t.bits_per_weight();
@@ -455,7 +505,11 @@ fn weights(model: &ModelSpec, fmt: &WeightFormat) -> (f64, String, String) {
                         ),
                     )
                 }
-                None => (p * 2.0, name.clone(), "unknown GGUF type: 16-bit assumed".into()),
+                None => (
+                    p * 2.0,
+                    name.clone(),
+                    "unknown GGUF type: 16-bit assumed".into(),
+                ),
             }
         }
     }
@@ -493,7 +547,10 @@ fn kv_per_seq(a: &Arch, ctx: u64, bytes: f64, engine: Engine) -> (f64, f64, Stri
     let elems = per_layer * (full * ctx as f64 + sliding * window);
     let per_token_full = per_layer * a.layers as f64 * bytes;
     let what = match &a.mla {
-        Some(m) if compressed => format!("(kv_lora_rank {} + rope {}) latent", m.kv_lora_rank, m.qk_rope_head_dim),
+        Some(m) if compressed => format!(
+            "(kv_lora_rank {} + rope {}) latent",
+            m.kv_lora_rank, m.qk_rope_head_dim
+        ),
         Some(m) => format!(
             "{} heads × ({} + {} K + {} V) decompressed",
             a.heads, m.qk_nope_head_dim, m.qk_rope_head_dim, m.v_head_dim
@@ -506,7 +563,10 @@ fn kv_per_seq(a: &Arch, ctx: u64, bytes: f64, engine: Engine) -> (f64, f64, Stri
             a.sliding_window.unwrap_or(0)
         )
     } else {
-        format!("{what} = {per_layer:.0} elems/token/layer × {} layers × {ctx} tokens × {bytes} B", a.layers)
+        format!(
+            "{what} = {per_layer:.0} elems/token/layer × {} layers × {ctx} tokens × {bytes} B",
+            a.layers
+        )
     };
     (elems * bytes, per_token_full, f)
 }
@@ -528,15 +588,30 @@ fn act_per_token(a: &Arch, dt: f64, math: bool) -> (f64, f64, String) {
             let e = m.experts as f64;
             let k = m.active as f64;
             let ie = m.expert_intermediate as f64;
-            let shared = if m.shared_intermediate > 0 { 3.0 * m.shared_intermediate as f64 } else { 0.0 };
+            let shared = if m.shared_intermediate > 0 {
+                3.0 * m.shared_intermediate as f64
+            } else {
+                0.0
+            };
             (
                 4.0 * h + k * (2.0 * h + 4.0 * ie) + shared,
                 e * (dt + 4.0) + k * 32.0,
-                format!("MoE grouped_mm: 4×H {h} + top-k {k} × (2×H + 4×expert_I {ie}) + shared 3×{:.0}, + router {e} × ({dt}+4) B + {k} × 32 B indices", shared / 3.0),
+                format!(
+                    "MoE grouped_mm: 4×H {h} + top-k {k} × (2×H + 4×expert_I {ie}) + shared 3×{:.0}, + router {e} × ({dt}+4) B + {k} × 32 B indices",
+                    shared / 3.0
+                ),
             )
         }
-        None if a.gated_mlp => (4.0 * h + 3.0 * a.intermediate as f64, 0.0, format!("4×H {h} + 3×I {}", a.intermediate)),
-        None => (4.0 * h + 2.0 * a.intermediate as f64, 0.0, format!("4×H {h} + 2×I {} (plain MLP)", a.intermediate)),
+        None if a.gated_mlp => (
+            4.0 * h + 3.0 * a.intermediate as f64,
+            0.0,
+            format!("4×H {h} + 3×I {}", a.intermediate),
+        ),
+        None => (
+            4.0 * h + 2.0 * a.intermediate as f64,
+            0.0,
+            format!("4×H {h} + 2×I {} (plain MLP)", a.intermediate),
+        ),
     };
     let mlp = dt * (ffn + rope) + extra_bytes + 8.0;
     let qn = if math { 5.0 } else { 3.0 };
@@ -557,10 +632,20 @@ fn memory(model: &ModelSpec, req: &FitRequest, ctx: u64) -> Mem {
         (Engine::Llamacpp, KvDtype::Auto) => 2.0,
         (_, k) => k.bytes(dt),
     };
-    let (mut kv_per_token, mut kv, mut kv_formula) = (None, None, "unknown: no architecture (config.json or GGUF metadata) for this model".to_owned());
+    let (mut kv_per_token, mut kv, mut kv_formula) = (
+        None,
+        None,
+        "unknown: no architecture (config.json or GGUF metadata) for this model".to_owned(),
+    );
     let (mut act, mut act_formula) = (None, "unknown: no architecture".to_owned());
     if let Some(a) = &model.arch {
-        let blocks = |c: u64| if req.engine == Engine::Vllm { c.div_ceil(16) * 16 } else { c };
+        let blocks = |c: u64| {
+            if req.engine == Engine::Vllm {
+                c.div_ceil(16) * 16
+            } else {
+                c
+            }
+        };
         let (seq, per_tok, f) = kv_per_seq(a, blocks(ctx), kv_b, req.engine);
         kv_per_token = Some(per_tok);
         kv = Some(seq * batch as f64);
@@ -576,7 +661,8 @@ fn memory(model: &ModelSpec, req: &FitRequest, ctx: u64) -> Mem {
                     // fp32: SDPA falls back to the math kernel, which materialises
                     // scores + softmax (+ a bool mask) per head, and a shared ctx² mask.
                     let per_elem = 2.0 * dt + 1.0;
-                    let m = batch as f64 * a.heads as f64 * (ctx as f64).powi(2) * per_elem + 5.0 * (ctx as f64).powi(2);
+                    let m = batch as f64 * a.heads as f64 * (ctx as f64).powi(2) * per_elem
+                        + 5.0 * (ctx as f64).powi(2);
                     attn_total += m;
                     extra = format!(
                         " + fp32 SDPA math kernel: {batch} × {} heads × {ctx}² × (2×{dt}+1) B + 5 B × {ctx}² mask",
@@ -584,17 +670,34 @@ fn memory(model: &ModelSpec, req: &FitRequest, ctx: u64) -> Mem {
                     );
                 }
                 let v = (tokens * mlp).max(attn_total);
-                (v, format!("max over phases, {tokens:.0} prefill tokens: {af}{extra}"))
+                (
+                    v,
+                    format!("max over phases, {tokens:.0} prefill tokens: {af}{extra}"),
+                )
             }
             Engine::Vllm => {
                 let t = VLLM_PROFILE_TOKENS as f64;
                 let logits = (VLLM_MAX_NUM_SEQS * a.vocab) as f64 * 4.0;
-                (t * mlp.max(attn) + logits, format!("profile run of max_num_batched_tokens {t:.0} × max(MLP, attention) B/token + sampler logits {VLLM_MAX_NUM_SEQS} × vocab {} × 4 B; {af}", a.vocab))
+                (
+                    t * mlp.max(attn) + logits,
+                    format!(
+                        "profile run of max_num_batched_tokens {t:.0} × max(MLP, attention) B/token + sampler logits {VLLM_MAX_NUM_SEQS} × vocab {} × 4 B; {af}",
+                        a.vocab
+                    ),
+                )
             }
             Engine::Llamacpp => {
                 let u = LLAMACPP_UBATCH as f64;
-                let v = 4.0 * u * (a.vocab as f64 + 4.0 * a.hidden as f64 + 3.0 * a.intermediate as f64);
-                (v, format!("compute buffer: n_ubatch {u:.0} × 4 B × (vocab {} + 4×H + 3×I), flash attention", a.vocab))
+                let v = 4.0
+                    * u
+                    * (a.vocab as f64 + 4.0 * a.hidden as f64 + 3.0 * a.intermediate as f64);
+                (
+                    v,
+                    format!(
+                        "compute buffer: n_ubatch {u:.0} × 4 B × (vocab {} + 4×H + 3×I), flash attention",
+                        a.vocab
+                    ),
+                )
             }
         };
         act = Some(value);
@@ -610,7 +713,17 @@ fn memory(model: &ModelSpec, req: &FitRequest, ctx: u64) -> Mem {
     };
     // Tensor parallel: weights and activations split N ways; the KV cache is
     // split across KV heads (replicated when there are fewer KV heads than GPUs).
-    let kv_split = model.arch.as_ref().map(|a| if a.mla.is_some() { n } else { n.min(a.kv_heads.max(1) as f64) }).unwrap_or(n);
+    let kv_split = model
+        .arch
+        .as_ref()
+        .map(|a| {
+            if a.mla.is_some() {
+                n
+            } else {
+                n.min(a.kv_heads.max(1) as f64)
+            }
+        })
+        .unwrap_or(n);
     let per_gpu = weights / n + kv.unwrap_or(0.0) / kv_split + act.unwrap_or(0.0) / n + overhead;
     let per_gpu_formula = format!(
         "weights {} / {n} + KV {} / {kv_split} + activations {} / {n} + overhead {}",
@@ -621,9 +734,21 @@ fn memory(model: &ModelSpec, req: &FitRequest, ctx: u64) -> Mem {
     );
     let usable = req.gpu.usable_bytes() as f64;
     let (capacity, capacity_formula) = if req.engine == Engine::Vllm {
-        (usable * VLLM_GPU_MEMORY_UTILIZATION, format!("{} × gpu_memory_utilization {VLLM_GPU_MEMORY_UTILIZATION}", gb(usable)))
+        (
+            usable * VLLM_GPU_MEMORY_UTILIZATION,
+            format!(
+                "{} × gpu_memory_utilization {VLLM_GPU_MEMORY_UTILIZATION}",
+                gb(usable)
+            ),
+        )
     } else if req.gpu.unified_memory {
-        (usable, format!("{} unified memory × 0.75 (default GPU working-set limit)", gb(req.gpu.memory_bytes as f64)))
+        (
+            usable,
+            format!(
+                "{} unified memory × 0.75 (default GPU working-set limit)",
+                gb(req.gpu.memory_bytes as f64)
+            ),
+        )
     } else {
         (usable, format!("{} device memory", gb(usable)))
     };
@@ -679,18 +804,42 @@ fn speed(model: &ModelSpec, req: &FitRequest, mem: &Mem) -> Option<(Speed, Vec<E
     let n = req.gpus.max(1) as f64;
     let tp = if n > 1.0 { 0.9 } else { 1.0 };
     let (bw_eff, c_eff, label) = match req.engine {
-        Engine::Transformers => (0.88, 0.55, "transformers eager: bandwidth efficiency 0.88 (measured copy rate 4.23 TB/s ÷ 4.8 TB/s on the H200), compute 0.55 (calibration prefill rows), + 0.54 ms launch cost per layer per step"),
-        Engine::Vllm => (0.80, 0.60, "vLLM: bandwidth efficiency 0.80, compute 0.60 (assumed, CUDA graphs: no launch floor)"),
-        Engine::Llamacpp => (0.70, 0.40, "llama.cpp: bandwidth efficiency 0.70, compute 0.40 (assumed)"),
+        Engine::Transformers => (
+            0.88,
+            0.55,
+            "transformers eager: bandwidth efficiency 0.88 (measured copy rate 4.23 TB/s ÷ 4.8 TB/s on the H200), compute 0.55 (calibration prefill rows), + 0.54 ms launch cost per layer per step",
+        ),
+        Engine::Vllm => (
+            0.80,
+            0.60,
+            "vLLM: bandwidth efficiency 0.80, compute 0.60 (assumed, CUDA graphs: no launch floor)",
+        ),
+        Engine::Llamacpp => (
+            0.70,
+            0.40,
+            "llama.cpp: bandwidth efficiency 0.70, compute 0.40 (assumed)",
+        ),
     };
     let flops = req.gpu.flops.unwrap_or(bw * 100.0);
     let active = model.params_active.or(model.params).unwrap_or(0) as f64;
     let total = model.params.unwrap_or(0) as f64;
-    let bytes_per_param = if total > 0.0 { mem.weights / total } else { 2.0 };
+    let bytes_per_param = if total > 0.0 {
+        mem.weights / total
+    } else {
+        2.0
+    };
     let ctx = req.context as f64;
-    let (layers, qdim) = model.arch.as_ref().map(|a| (a.layers as f64, (a.heads * a.head_dim) as f64)).unwrap_or((0.0, 0.0));
+    let (layers, qdim) = model
+        .arch
+        .as_ref()
+        .map(|a| (a.layers as f64, (a.heads * a.head_dim) as f64))
+        .unwrap_or((0.0, 0.0));
     let kv_tok = mem.kv_per_token.unwrap_or(0.0);
-    let launch = if req.engine == Engine::Transformers { layers * EAGER_LAUNCH_S_PER_LAYER } else { 0.0 };
+    let launch = if req.engine == Engine::Transformers {
+        layers * EAGER_LAUNCH_S_PER_LAYER
+    } else {
+        0.0
+    };
     let step = |b: f64| -> (f64, &'static str) {
         // MoE: at batch b, about min(E, b·k) experts are read per layer.
         let weight_read = match model.arch.as_ref().and_then(|a| a.moe.as_ref()) {
@@ -710,8 +859,16 @@ fn speed(model: &ModelSpec, req: &FitRequest, mem: &Mem) -> Option<(Speed, Vec<E
         let t_bw = bytes / (bw * n * tp * bw_eff);
         let fl = 2.0 * active * b + 2.0 * b * layers * qdim * ctx * 2.0;
         let t_c = fl / (flops * n * tp * c_eff);
-        let (t, what) = if t_bw >= t_c { (t_bw, "memory bandwidth") } else { (t_c, "compute") };
-        if launch > t { (t + launch, "kernel launches") } else { (t + launch, what) }
+        let (t, what) = if t_bw >= t_c {
+            (t_bw, "memory bandwidth")
+        } else {
+            (t_c, "compute")
+        };
+        if launch > t {
+            (t + launch, "kernel launches")
+        } else {
+            (t + launch, what)
+        }
     };
     let _ = bytes_per_param;
     let b = req.batch.max(1) as f64;
@@ -722,7 +879,10 @@ fn speed(model: &ModelSpec, req: &FitRequest, mem: &Mem) -> Option<(Speed, Vec<E
     let max_seqs = match (mem.kv, model.arch.as_ref()) {
         (Some(kv), Some(_)) if kv > 0.0 => {
             let per_seq = kv / b;
-            let free = (mem.capacity - (mem.weights / n + mem.act.unwrap_or(0.0) / n + mem.overhead)).max(0.0) * n;
+            let free = (mem.capacity
+                - (mem.weights / n + mem.act.unwrap_or(0.0) / n + mem.overhead))
+                .max(0.0)
+                * n;
             Some((free / per_seq).floor() as u64)
         }
         _ => None,
@@ -735,15 +895,33 @@ fn speed(model: &ModelSpec, req: &FitRequest, mem: &Mem) -> Option<(Speed, Vec<E
         max_concurrent_sequences: max_seqs,
     };
     let mut e = vec![
-        ex("decode step", format!("{:.2} ms at batch {b:.0}", sb * 1e3), format!(
-            "max(bytes (weights {} + {b:.0} × {ctx:.0} tokens × KV {kv_tok:.0} B) / ({} GB/s × {n} GPUs × {bw_eff}), FLOPs (2 × {active:.0} active params × {b:.0} + attention) / ({:.0} TFLOP/s × {n} × {c_eff})) + launch {:.1} ms; {label}",
-            gb(mem.weights), bw / 1e9, flops / 1e12, launch * 1e3
-        )),
-        ex("decode tokens/s", format!("{:.1} (1 sequence), {:.1} aggregate at batch {b:.0}", sp.decode_tok_s_single, sp.decode_tok_s_batch), "batch / step time".into()),
-        ex("prefill tokens/s", format!("{prefill:.0}"), format!(
-            "{:.0} TFLOP/s × {n} × {c_eff} / (2 × {active:.0} + 2 × {layers} layers × q_dim {qdim} × {ctx:.0}) FLOP/token",
-            flops / 1e12
-        )),
+        ex(
+            "decode step",
+            format!("{:.2} ms at batch {b:.0}", sb * 1e3),
+            format!(
+                "max(bytes (weights {} + {b:.0} × {ctx:.0} tokens × KV {kv_tok:.0} B) / ({} GB/s × {n} GPUs × {bw_eff}), FLOPs (2 × {active:.0} active params × {b:.0} + attention) / ({:.0} TFLOP/s × {n} × {c_eff})) + launch {:.1} ms; {label}",
+                gb(mem.weights),
+                bw / 1e9,
+                flops / 1e12,
+                launch * 1e3
+            ),
+        ),
+        ex(
+            "decode tokens/s",
+            format!(
+                "{:.1} (1 sequence), {:.1} aggregate at batch {b:.0}",
+                sp.decode_tok_s_single, sp.decode_tok_s_batch
+            ),
+            "batch / step time".into(),
+        ),
+        ex(
+            "prefill tokens/s",
+            format!("{prefill:.0}"),
+            format!(
+                "{:.0} TFLOP/s × {n} × {c_eff} / (2 × {active:.0} + 2 × {layers} layers × q_dim {qdim} × {ctx:.0}) FLOP/token",
+                flops / 1e12
+            ),
+        ),
     ];
     if let Some(m) = max_seqs {
         e.push(ex("max concurrent sequences", m.to_string(), format!(
@@ -761,7 +939,10 @@ pub fn estimate(model: &ModelSpecOrParams, req: &FitRequest) -> FitReport {
     let mut reasons = Vec::new();
     let mut unknowns = Vec::new();
     let mut notes = model.notes.clone();
-    let max_ctx = model.arch.as_ref().and_then(|a| a.max_context_scaled.or(a.max_context));
+    let max_ctx = model
+        .arch
+        .as_ref()
+        .and_then(|a| a.max_context_scaled.or(a.max_context));
     let n = req.gpus.max(1);
     let share = m.per_gpu / m.capacity.max(1.0) * 100.0;
     match m.verdict {
@@ -786,7 +967,11 @@ pub fn estimate(model: &ModelSpecOrParams, req: &FitRequest) -> FitReport {
     }
     reasons.push(format!("weights {} ({})", gb(m.weights), m.weights_label));
     if let Some(kv) = m.kv {
-        reasons.push(format!("KV cache {} for {} × {ctx} tokens", gb(kv), req.batch.max(1)));
+        reasons.push(format!(
+            "KV cache {} for {} × {ctx} tokens",
+            gb(kv),
+            req.batch.max(1)
+        ));
     }
     if model.arch.is_none() {
         unknowns.push("KV cache and activation memory: the architecture is unknown (pass --config config.json, a model directory, or a GGUF file)".into());
@@ -795,43 +980,74 @@ pub fn estimate(model: &ModelSpecOrParams, req: &FitRequest) -> FitReport {
         unknowns.push("parameter count".into());
     }
     if let Some(mc) = max_ctx
-        && ctx > mc {
-            reasons.push(format!("context {ctx} exceeds the model's maximum of {mc} tokens"));
-        }
+        && ctx > mc
+    {
+        reasons.push(format!(
+            "context {ctx} exceeds the model's maximum of {mc} tokens"
+        ));
+    }
     if req.gpu.bandwidth.is_none() {
         unknowns.push(format!("speed: memory bandwidth of {} unknown (use --gpu with a catalog name, or e.g. 24GB@936GB/s)", req.gpu.name));
     }
-    if req.engine == Engine::Llamacpp && m.verdict == Verdict::DoesNotFit
-        && let Some(a) = &model.arch {
-            // Layer offload: how many blocks fit on the GPU(s).
-            let per_layer = (m.weights + m.kv.unwrap_or(0.0)) / a.layers.max(1) as f64;
-            let room = (m.capacity - m.overhead - m.act.unwrap_or(0.0)) * n as f64;
-            let k = (room / per_layer).floor().clamp(0.0, a.layers as f64) as u64;
-            reasons.push(format!(
+    if req.engine == Engine::Llamacpp
+        && m.verdict == Verdict::DoesNotFit
+        && let Some(a) = &model.arch
+    {
+        // Layer offload: how many blocks fit on the GPU(s).
+        let per_layer = (m.weights + m.kv.unwrap_or(0.0)) / a.layers.max(1) as f64;
+        let room = (m.capacity - m.overhead - m.act.unwrap_or(0.0)) * n as f64;
+        let k = (room / per_layer).floor().clamp(0.0, a.layers as f64) as u64;
+        reasons.push(format!(
                 "llama.cpp can offload {k} of {} layers (-ngl {k}); the rest run from CPU RAM at CPU memory bandwidth",
                 a.layers
             ));
-        }
+    }
 
     // Suggestions: the nearest changes, least disruptive first.
     let mut suggestions = Vec::new();
     if matches!(m.verdict, Verdict::DoesNotFit | Verdict::Tight) {
         let mut try_req = |change: String, r: FitRequest, c: u64| {
             let mm = memory(model, &r, c);
-            if matches!(mm.verdict, Verdict::Fits | Verdict::Tight | Verdict::FitsWeightsOnly) && mm.verdict != m.verdict || mm.verdict == Verdict::Fits {
-                suggestions.push(Suggestion { change, total_bytes_per_gpu: mm.per_gpu as u64, verdict: mm.verdict });
+            if matches!(
+                mm.verdict,
+                Verdict::Fits | Verdict::Tight | Verdict::FitsWeightsOnly
+            ) && mm.verdict != m.verdict
+                || mm.verdict == Verdict::Fits
+            {
+                suggestions.push(Suggestion {
+                    change,
+                    total_bytes_per_gpu: mm.per_gpu as u64,
+                    verdict: mm.verdict,
+                });
             }
         };
-        if model.arch.is_some() && !matches!(req.kv_dtype, KvDtype::Fp8 | KvDtype::Q8 | KvDtype::Q4) {
-            let (k, label) = if req.engine == Engine::Llamacpp { (KvDtype::Q8, "q8_0") } else { (KvDtype::Fp8, "fp8") };
-            try_req(format!("--kv-dtype {label}"), FitRequest { kv_dtype: k, ..req.clone() }, ctx);
+        if model.arch.is_some() && !matches!(req.kv_dtype, KvDtype::Fp8 | KvDtype::Q8 | KvDtype::Q4)
+        {
+            let (k, label) = if req.engine == Engine::Llamacpp {
+                (KvDtype::Q8, "q8_0")
+            } else {
+                (KvDtype::Fp8, "fp8")
+            };
+            try_req(
+                format!("--kv-dtype {label}"),
+                FitRequest {
+                    kv_dtype: k,
+                    ..req.clone()
+                },
+                ctx,
+            );
         }
         if let Some(c) = max_context_that_fits(model, req, ctx)
-            && c >= 512 && c < ctx {
-                try_req(format!("--context {c}"), req.clone(), c);
-            }
+            && c >= 512
+            && c < ctx
+        {
+            try_req(format!("--context {c}"), req.clone(), c);
+        }
         let formats: Vec<WeightFormat> = if req.engine == Engine::Llamacpp {
-            vec![WeightFormat::Gguf("Q8_0".into()), WeightFormat::Gguf("Q4_K_M".into())]
+            vec![
+                WeightFormat::Gguf("Q8_0".into()),
+                WeightFormat::Gguf("Q4_K_M".into()),
+            ]
         } else {
             vec![WeightFormat::Fp8, WeightFormat::Int8, WeightFormat::Int4]
         };
@@ -839,20 +1055,55 @@ pub fn estimate(model: &ModelSpecOrParams, req: &FitRequest) -> FitReport {
         for f in formats {
             let (w, _, _) = weights(model, &f);
             if w < cur * 0.95 {
-                try_req(format!("--dtype {f}"), FitRequest { dtype: f, ..req.clone() }, ctx);
+                try_req(
+                    format!("--dtype {f}"),
+                    FitRequest {
+                        dtype: f,
+                        ..req.clone()
+                    },
+                    ctx,
+                );
             }
         }
         for g in (n + 1)..=8 {
-            let r = FitRequest { gpus: g, ..req.clone() };
+            let r = FitRequest {
+                gpus: g,
+                ..req.clone()
+            };
             if memory(model, &r, ctx).verdict == Verdict::Fits || g == 8 {
                 try_req(format!("--gpus {g}"), r, ctx);
                 break;
             }
         }
-        let mut others: Vec<&GpuSpec> = gpu_catalog().iter().filter(|g| g.memory_bytes > req.gpu.memory_bytes).collect();
-        others.sort_by(|a, b| a.usd_per_hour.unwrap_or(f64::MAX).total_cmp(&b.usd_per_hour.unwrap_or(f64::MAX)));
-        if let Some(g) = others.into_iter().find(|g| memory(model, &FitRequest { gpu: (*g).clone(), ..req.clone() }, ctx).verdict == Verdict::Fits) {
-            try_req(format!("--gpu \"{}\"", g.name), FitRequest { gpu: g.clone(), ..req.clone() }, ctx);
+        let mut others: Vec<&GpuSpec> = gpu_catalog()
+            .iter()
+            .filter(|g| g.memory_bytes > req.gpu.memory_bytes)
+            .collect();
+        others.sort_by(|a, b| {
+            a.usd_per_hour
+                .unwrap_or(f64::MAX)
+                .total_cmp(&b.usd_per_hour.unwrap_or(f64::MAX))
+        });
+        if let Some(g) = others.into_iter().find(|g| {
+            memory(
+                model,
+                &FitRequest {
+                    gpu: (*g).clone(),
+                    ..req.clone()
+                },
+                ctx,
+            )
+            .verdict
+                == Verdict::Fits
+        }) {
+            try_req(
+                format!("--gpu \"{}\"", g.name),
+                FitRequest {
+                    gpu: g.clone(),
+                    ..req.clone()
+                },
+                ctx,
+            );
         }
     }
     let nearest_change = suggestions
@@ -865,29 +1116,67 @@ pub fn estimate(model: &ModelSpecOrParams, req: &FitRequest) -> FitReport {
     }
 
     let mut explain = vec![
-        ex("params", model.params.map(|p| p.to_string()).unwrap_or("?".into()), model.params_source.clone()),
+        ex(
+            "params",
+            model.params.map(|p| p.to_string()).unwrap_or("?".into()),
+            model.params_source.clone(),
+        ),
         ex("weights", gb(m.weights), m.weights_formula.clone()),
-        ex("KV cache", m.kv.map(gb).unwrap_or("?".into()), m.kv_formula.clone()),
-        ex("activation peak", m.act.map(gb).unwrap_or("?".into()), m.act_formula.clone()),
+        ex(
+            "KV cache",
+            m.kv.map(gb).unwrap_or("?".into()),
+            m.kv_formula.clone(),
+        ),
+        ex(
+            "activation peak",
+            m.act.map(gb).unwrap_or("?".into()),
+            m.act_formula.clone(),
+        ),
         ex("overhead", gb(m.overhead), m.overhead_formula.clone()),
         ex("total per GPU", gb(m.per_gpu), m.per_gpu_formula.clone()),
-        ex("capacity per GPU", gb(m.capacity), m.capacity_formula.clone()),
-        ex("verdict", m.verdict.to_string(), format!("fits if total ≤ {TIGHT_FRACTION} × capacity, tight if ≤ capacity")),
+        ex(
+            "capacity per GPU",
+            gb(m.capacity),
+            m.capacity_formula.clone(),
+        ),
+        ex(
+            "verdict",
+            m.verdict.to_string(),
+            format!("fits if total ≤ {TIGHT_FRACTION} × capacity, tight if ≤ capacity"),
+        ),
     ];
     if let Some(a) = &model.arch {
-        explain.insert(1, ex("architecture", a.family.clone(), format!(
-            "{} layers, hidden {}, {}, head_dim {}, intermediate {}, vocab {}{}{}",
-            a.layers,
-            a.hidden,
-            a.attention_kind(),
-            a.head_dim,
-            a.intermediate,
-            a.vocab,
-            a.moe.as_ref().map(|m| format!(", MoE {} experts / {} active", m.experts, m.active)).unwrap_or_default(),
-            a.sliding_window.map(|w| format!(", sliding window {w} on {} layers", a.layers - a.full_attention_layers())).unwrap_or_default()
-        )));
+        explain.insert(
+            1,
+            ex(
+                "architecture",
+                a.family.clone(),
+                format!(
+                    "{} layers, hidden {}, {}, head_dim {}, intermediate {}, vocab {}{}{}",
+                    a.layers,
+                    a.hidden,
+                    a.attention_kind(),
+                    a.head_dim,
+                    a.intermediate,
+                    a.vocab,
+                    a.moe
+                        .as_ref()
+                        .map(|m| format!(", MoE {} experts / {} active", m.experts, m.active))
+                        .unwrap_or_default(),
+                    a.sliding_window
+                        .map(|w| format!(
+                            ", sliding window {w} on {} layers",
+                            a.layers - a.full_attention_layers()
+                        ))
+                        .unwrap_or_default()
+                ),
+            ),
+        );
     }
-    let max_fit = if matches!(m.verdict, Verdict::DoesNotFit | Verdict::Tight | Verdict::Fits) {
+    let max_fit = if matches!(
+        m.verdict,
+        Verdict::DoesNotFit | Verdict::Tight | Verdict::Fits
+    ) {
         max_context_that_fits(model, req, max_ctx.unwrap_or(ctx).max(ctx))
     } else {
         None
@@ -897,7 +1186,10 @@ pub fn estimate(model: &ModelSpecOrParams, req: &FitRequest) -> FitReport {
         explain.extend(e);
         s
     });
-    let wl = req.workload.as_ref().map(|w| workload::estimate_workload(model, req, w));
+    let wl = req
+        .workload
+        .as_ref()
+        .map(|w| workload::estimate_workload(model, req, w));
     if let Some(w) = &wl {
         explain.extend(w.explain.iter().cloned());
     }

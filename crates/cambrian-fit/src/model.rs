@@ -16,9 +16,15 @@ pub enum ModelSource {
     /// A Hugging Face `config.json`.
     Config(Value),
     /// Only parameter counts (a listing entry or the Hub's `safetensors` field).
-    ParamsOnly { total: u64, per_dtype: BTreeMap<String, u64> },
+    ParamsOnly {
+        total: u64,
+        per_dtype: BTreeMap<String, u64>,
+    },
     /// safetensors headers (all shards), with the config when available.
-    Safetensors { config: Option<Value>, headers: Vec<SafetensorsHeader> },
+    Safetensors {
+        config: Option<Value>,
+        headers: Vec<SafetensorsHeader>,
+    },
     /// A GGUF header.
     Gguf(Box<GgufHeader>),
     /// A Hub `GET /api/models/{id}` response (uses `safetensors`, `gguf`, and
@@ -87,7 +93,11 @@ impl ModelSpec {
                 m.params = Some(t);
                 m.params_active = Some(act);
                 m.params_source = format!("computed from config.json ({} layout)", a.family);
-                if let Some(d) = cfg.get("torch_dtype").or_else(|| cfg.get("dtype")).and_then(Value::as_str) {
+                if let Some(d) = cfg
+                    .get("torch_dtype")
+                    .or_else(|| cfg.get("dtype"))
+                    .and_then(Value::as_str)
+                {
                     m.params_by_dtype.insert(hf_dtype(d), t);
                 }
                 m.arch = Some(a);
@@ -103,7 +113,10 @@ impl ModelSpec {
                 let mut bytes = 0u64;
                 for h in &headers {
                     for i in &h.issues {
-                        m.notes.push(format!("safetensors header problem ({}): {}", i.code, i.message));
+                        m.notes.push(format!(
+                            "safetensors header problem ({}): {}",
+                            i.code, i.message
+                        ));
                     }
                     for t in &h.tensors {
                         let n = t.numel().unwrap_or(0);
@@ -111,14 +124,19 @@ impl ModelSpec {
                         if is_buffer(&t.name) {
                             m.buffer_elems = m.buffer_elems.saturating_add(n);
                         }
-                        let b = dtype_bits(&t.dtype).map(|bits| n.saturating_mul(bits) / 8).unwrap_or(0);
+                        let b = dtype_bits(&t.dtype)
+                            .map(|bits| n.saturating_mul(bits) / 8)
+                            .unwrap_or(0);
                         bytes = bytes.saturating_add(b);
                         *m.params_by_dtype.entry(t.dtype.clone()).or_insert(0) += n;
                     }
                 }
                 m.params = Some(total);
                 m.stored_bytes = Some(bytes);
-                m.params_source = format!("sum of tensor shapes in {} safetensors header(s)", headers.len());
+                m.params_source = format!(
+                    "sum of tensor shapes in {} safetensors header(s)",
+                    headers.len()
+                );
                 if m.buffer_elems > 0 {
                     m.notes.push(format!("{} elements are saved buffers (attention masks, position ids), not trainable parameters", m.buffer_elems));
                 }
@@ -126,7 +144,11 @@ impl ModelSpec {
                     let a = Arch::from_config(&cfg)?;
                     let (ct, ca) = a.param_count();
                     // Active share from the config, applied to the exact total.
-                    m.params_active = Some(if ct > 0 { ((total as f64) * (ca as f64 / ct as f64)) as u64 } else { total });
+                    m.params_active = Some(if ct > 0 {
+                        ((total as f64) * (ca as f64 / ct as f64)) as u64
+                    } else {
+                        total
+                    });
                     m.arch = Some(a);
                 } else {
                     m.params_active = Some(total);
@@ -137,7 +159,11 @@ impl ModelSpec {
                 let (ct, ca) = a.param_count();
                 let total = h.param_count();
                 m.params = Some(total);
-                m.params_active = Some(if ct > 0 { ((total as f64) * (ca as f64 / ct as f64)).min(total as f64) as u64 } else { total });
+                m.params_active = Some(if ct > 0 {
+                    ((total as f64) * (ca as f64 / ct as f64)).min(total as f64) as u64
+                } else {
+                    total
+                });
                 m.stored_bytes = Some(h.data_bytes());
                 m.gguf_types = h.by_type();
                 m.file_type = h.file_type().map(str::to_owned);
@@ -153,16 +179,28 @@ impl ModelSpec {
                 let per: BTreeMap<String, u64> = st
                     .and_then(|s| s.get("parameters"))
                     .and_then(Value::as_object)
-                    .map(|o| o.iter().filter_map(|(k, v)| v.as_u64().map(|n| (k.clone(), n))).collect())
+                    .map(|o| {
+                        o.iter()
+                            .filter_map(|(k, v)| v.as_u64().map(|n| (k.clone(), n)))
+                            .collect()
+                    })
                     .unwrap_or_default();
-                let gguf_total = v.get("gguf").and_then(|g| g.get("total")).and_then(Value::as_u64);
+                let gguf_total = v
+                    .get("gguf")
+                    .and_then(|g| g.get("total"))
+                    .and_then(Value::as_u64);
                 // Listing / trending entries carry `numParameters` instead.
                 let num_params = v.get("numParameters").and_then(Value::as_u64);
-                let cfg = v.get("config").filter(|c| Arch::from_config(c).is_ok()).cloned();
+                let cfg = v
+                    .get("config")
+                    .filter(|c| Arch::from_config(c).is_ok())
+                    .cloned();
                 if let Some(c) = cfg {
                     m = ModelSpec::from_source(name, ModelSource::Config(c))?;
                     if let Some(t) = total {
-                        m.params_source = "Hub safetensors field (exact); architecture from the Hub config".into();
+                        m.params_source =
+                            "Hub safetensors field (exact); architecture from the Hub config"
+                                .into();
                         m.params = Some(t);
                     }
                     m.params_by_dtype = per;
@@ -183,9 +221,10 @@ impl ModelSpec {
                     });
                 }
                 if let Some(id) = v.get("id").and_then(Value::as_str)
-                    && m.name.is_empty() {
-                        m.name = id.to_owned();
-                    }
+                    && m.name.is_empty()
+                {
+                    m.name = id.to_owned();
+                }
             }
         }
         if let Some(a) = &m.arch {

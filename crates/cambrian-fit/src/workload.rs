@@ -1,6 +1,8 @@
 //! Workloads (`"1000000 docs x 1500 in / 200 out"`) → hours and cost per GPU option.
 
-use crate::{Engine, Explain, FitError, FitRequest, ModelSpec, Verdict, gpu_catalog, quick, quick_speed};
+use crate::{
+    Engine, Explain, FitError, FitRequest, ModelSpec, Verdict, gpu_catalog, quick, quick_speed,
+};
 use serde::Serialize;
 
 /// A batch job: `docs` documents of `input_tokens` in and `output_tokens` out.
@@ -42,10 +44,16 @@ fn parse_count(s: &str, input: &str) -> Result<u64, FitError> {
         Some('b') | Some('g') => (&t[..t.len() - 1], 1e9),
         _ => (t.as_str(), 1.0),
     };
-    let v: f64 = num.trim().parse().map_err(|_| FitError::Workload { input: input.into(), detail: format!("{s:?} is not a number (e.g. 1000000, 1.5k, 2M)") })?;
+    let v: f64 = num.trim().parse().map_err(|_| FitError::Workload {
+        input: input.into(),
+        detail: format!("{s:?} is not a number (e.g. 1000000, 1.5k, 2M)"),
+    })?;
     let r = v * mult;
     if !(r.is_finite() && (1.0..1e15).contains(&r)) {
-        return Err(FitError::Workload { input: input.into(), detail: format!("{s:?} must be between 1 and 10^15") });
+        return Err(FitError::Workload {
+            input: input.into(),
+            detail: format!("{s:?} must be between 1 and 10^15"),
+        });
     }
     Ok(r.round() as u64)
 }
@@ -53,21 +61,45 @@ fn parse_count(s: &str, input: &str) -> Result<u64, FitError> {
 /// Parse `"N docs x IN in / OUT out"` (also `×`, `*`, `k`/`M` suffixes).
 pub fn parse_workload(s: &str) -> Result<Workload, FitError> {
     let norm = s.replace(['×', '*'], " x ");
-    let (left, right) = norm
-        .split_once(" x ")
-        .ok_or_else(|| FitError::Workload { input: s.into(), detail: "expected \"N docs x IN in / OUT out\"".into() })?;
-    let docs = left.trim().trim_end_matches("documents").trim_end_matches("docs").trim_end_matches("doc");
-    let (inp, out) = right
-        .split_once('/')
-        .ok_or_else(|| FitError::Workload { input: s.into(), detail: "expected \"IN in / OUT out\" after the x".into() })?;
-    let inp = inp.trim().trim_end_matches("tokens").trim().trim_end_matches("in").trim();
-    let out = out.trim().trim_end_matches("tokens").trim().trim_end_matches("out").trim();
-    Ok(Workload { docs: parse_count(docs, s)?, input_tokens: parse_count(inp, s)?, output_tokens: parse_count(out, s)? })
+    let (left, right) = norm.split_once(" x ").ok_or_else(|| FitError::Workload {
+        input: s.into(),
+        detail: "expected \"N docs x IN in / OUT out\"".into(),
+    })?;
+    let docs = left
+        .trim()
+        .trim_end_matches("documents")
+        .trim_end_matches("docs")
+        .trim_end_matches("doc");
+    let (inp, out) = right.split_once('/').ok_or_else(|| FitError::Workload {
+        input: s.into(),
+        detail: "expected \"IN in / OUT out\" after the x".into(),
+    })?;
+    let inp = inp
+        .trim()
+        .trim_end_matches("tokens")
+        .trim()
+        .trim_end_matches("in")
+        .trim();
+    let out = out
+        .trim()
+        .trim_end_matches("tokens")
+        .trim()
+        .trim_end_matches("out")
+        .trim();
+    Ok(Workload {
+        docs: parse_count(docs, s)?,
+        input_tokens: parse_count(inp, s)?,
+        output_tokens: parse_count(out, s)?,
+    })
 }
 
 fn run(model: &ModelSpec, req: &FitRequest, w: &Workload) -> Option<(WorkloadOption, String)> {
     let ctx = w.input_tokens + w.output_tokens;
-    let base = FitRequest { context: ctx, batch: 1, ..req.clone() };
+    let base = FitRequest {
+        context: ctx,
+        batch: 1,
+        ..req.clone()
+    };
     let (_, v) = quick(model, &base);
     if v == Verdict::DoesNotFit {
         return None;
@@ -77,13 +109,22 @@ fn run(model: &ModelSpec, req: &FitRequest, w: &Workload) -> Option<(WorkloadOpt
         Engine::Vllm => crate::VLLM_MAX_NUM_SEQS,
         _ => req.batch.max(1) as u64,
     };
-    let conc = s1.max_concurrent_sequences.unwrap_or(1).clamp(1, cap.max(1));
-    let r = FitRequest { batch: conc as u32, ..base };
+    let conc = s1
+        .max_concurrent_sequences
+        .unwrap_or(1)
+        .clamp(1, cap.max(1));
+    let r = FitRequest {
+        batch: conc as u32,
+        ..base
+    };
     let s = quick_speed(model, &r)?;
     let prefill_s = (w.docs * w.input_tokens) as f64 / s.prefill_tok_s;
     let decode_s = (w.docs * w.output_tokens) as f64 / s.decode_tok_s_batch;
     let hours = (prefill_s + decode_s) / 3600.0;
-    let usd = req.gpu.usd_per_hour.map(|p| p * hours * req.gpus.max(1) as f64);
+    let usd = req
+        .gpu
+        .usd_per_hour
+        .map(|p| p * hours * req.gpus.max(1) as f64);
     let f = format!(
         "({} docs × {} in) / {:.0} prefill tok/s + ({} docs × {} out) / {:.1} decode tok/s at {conc} concurrent sequences = {hours:.2} h{}",
         w.docs,
@@ -92,15 +133,36 @@ fn run(model: &ModelSpec, req: &FitRequest, w: &Workload) -> Option<(WorkloadOpt
         w.docs,
         w.output_tokens,
         s.decode_tok_s_batch,
-        req.gpu.usd_per_hour.map(|p| format!(" × ${p}/h × {} GPU(s)", req.gpus.max(1))).unwrap_or_default()
+        req.gpu
+            .usd_per_hour
+            .map(|p| format!(" × ${p}/h × {} GPU(s)", req.gpus.max(1)))
+            .unwrap_or_default()
     );
-    Some((WorkloadOption { gpu: req.gpu.name.clone(), gpus: req.gpus.max(1), verdict: v, concurrency: conc, hours, usd }, f))
+    Some((
+        WorkloadOption {
+            gpu: req.gpu.name.clone(),
+            gpus: req.gpus.max(1),
+            verdict: v,
+            concurrency: conc,
+            hours,
+            usd,
+        },
+        f,
+    ))
 }
 
-pub(crate) fn estimate_workload(model: &ModelSpec, req: &FitRequest, w: &Workload) -> WorkloadEstimate {
+pub(crate) fn estimate_workload(
+    model: &ModelSpec,
+    req: &FitRequest,
+    w: &Workload,
+) -> WorkloadEstimate {
     let mut explain = Vec::new();
     let requested = run(model, req, w).map(|(o, f)| {
-        explain.push(Explain { figure: format!("workload on {} × {}", o.gpus, o.gpu), value: format!("{:.2} h", o.hours), formula: f });
+        explain.push(Explain {
+            figure: format!("workload on {} × {}", o.gpus, o.gpu),
+            value: format!("{:.2} h", o.hours),
+            formula: f,
+        });
         o
     });
     let mut options = Vec::new();
@@ -109,15 +171,28 @@ pub(crate) fn estimate_workload(model: &ModelSpec, req: &FitRequest, w: &Workloa
             continue;
         }
         for n in [1u32, 2, 4, 8] {
-            let r = FitRequest { gpu: g.clone(), gpus: n, ..req.clone() };
+            let r = FitRequest {
+                gpu: g.clone(),
+                gpus: n,
+                ..req.clone()
+            };
             if let Some((o, _)) = run(model, &r, w) {
                 options.push(o);
                 break;
             }
         }
     }
-    options.sort_by(|a, b| a.usd.unwrap_or(f64::MAX).total_cmp(&b.usd.unwrap_or(f64::MAX)));
-    WorkloadEstimate { workload: w.clone(), requested, options, explain }
+    options.sort_by(|a, b| {
+        a.usd
+            .unwrap_or(f64::MAX)
+            .total_cmp(&b.usd.unwrap_or(f64::MAX))
+    });
+    WorkloadEstimate {
+        workload: w.clone(),
+        requested,
+        options,
+        explain,
+    }
 }
 
 #[cfg(test)]
@@ -127,9 +202,23 @@ mod tests {
     #[test]
     fn parses_workloads() {
         let w = parse_workload("1000000 docs x 1500 in / 200 out").unwrap();
-        assert_eq!(w, Workload { docs: 1_000_000, input_tokens: 1500, output_tokens: 200 });
+        assert_eq!(
+            w,
+            Workload {
+                docs: 1_000_000,
+                input_tokens: 1500,
+                output_tokens: 200
+            }
+        );
         let w = parse_workload("1M docs × 1.5k in / 200 out").unwrap();
-        assert_eq!(w, Workload { docs: 1_000_000, input_tokens: 1500, output_tokens: 200 });
+        assert_eq!(
+            w,
+            Workload {
+                docs: 1_000_000,
+                input_tokens: 1500,
+                output_tokens: 200
+            }
+        );
         assert!(parse_workload("lots of docs").is_err());
         assert!(parse_workload("10 docs x abc in / 2 out").is_err());
         assert!(parse_workload("0 docs x 1 in / 2 out").is_err());

@@ -18,7 +18,10 @@ fn preset(name: &str) -> Value {
 }
 
 fn params(cfg: Value) -> u64 {
-    ModelSpec::from_source("t", ModelSource::Config(cfg)).unwrap().params.unwrap()
+    ModelSpec::from_source("t", ModelSource::Config(cfg))
+        .unwrap()
+        .params
+        .unwrap()
 }
 
 #[test]
@@ -28,7 +31,14 @@ fn print_all_presets() {
         match Arch::from_config(v) {
             Ok(a) => {
                 let (t, act) = a.param_count();
-                println!("{k:28} {:14} total {t:>15} active {act:>15} ctx {:?}/{:?} kv {} {}", a.family, a.max_context, a.max_context_scaled, a.attention_kind(), a.notes.join("; "));
+                println!(
+                    "{k:28} {:14} total {t:>15} active {act:>15} ctx {:?}/{:?} kv {} {}",
+                    a.family,
+                    a.max_context,
+                    a.max_context_scaled,
+                    a.attention_kind(),
+                    a.notes.join("; ")
+                );
             }
             Err(e) => println!("{k:28} ERROR {e}"),
         }
@@ -99,13 +109,25 @@ fn moe_and_mla() {
     assert_eq!(mla.kv_lora_rank, 512);
     // MLA cache: compressed latent (vLLM/llama.cpp) vs decompressed K,V (eager transformers).
     assert_eq!(a.kv_elems_per_token_layer(true), 512 + 64);
-    assert_eq!(a.kv_elems_per_token_layer(false), 16 * (128 + 64) + 16 * 128);
+    assert_eq!(
+        a.kv_elems_per_token_layer(false),
+        16 * (128 + 64) + 16 * 128
+    );
     let m = a.moe.as_ref().unwrap();
-    assert_eq!((m.experts, m.active, m.first_dense, m.shared_intermediate), (64, 6, 1, 2 * 1408));
+    assert_eq!(
+        (m.experts, m.active, m.first_dense, m.shared_intermediate),
+        (64, 6, 1, 2 * 1408)
+    );
     // MiniCPM3: MLA with q_lora_rank, v_head_dim = hidden / heads.
-    let a = Arch::from_config(&json_file("configs/ollama-testdata_minicpm3-4b.config.json")).unwrap();
+    let a = Arch::from_config(&json_file(
+        "configs/ollama-testdata_minicpm3-4b.config.json",
+    ))
+    .unwrap();
     let mla = a.mla.as_ref().unwrap();
-    assert_eq!((mla.q_lora_rank, mla.kv_lora_rank, mla.v_head_dim), (Some(768), 256, 64));
+    assert_eq!(
+        (mla.q_lora_rank, mla.kv_lora_rank, mla.v_head_dim),
+        (Some(768), 256, 64)
+    );
     let (t, _) = a.param_count();
     // MiniCPM3-4B is published as 4.07 B parameters (tied embeddings, as the MiniCPM family).
     assert!((t as f64 - 4.07e9).abs() < 0.01 * 4.07e9, "{t}");
@@ -129,7 +151,15 @@ fn sliding_windows_and_layer_types() {
     let mut c = preset("llama3_2_1b");
     let n = c["num_hidden_layers"].as_u64().unwrap() as usize;
     c["sliding_window"] = json!(1024);
-    c["layer_types"] = json!((0..n).map(|i| if i % 4 == 3 { "full_attention" } else { "sliding_attention" }).collect::<Vec<_>>());
+    c["layer_types"] = json!(
+        (0..n)
+            .map(|i| if i % 4 == 3 {
+                "full_attention"
+            } else {
+                "sliding_attention"
+            })
+            .collect::<Vec<_>>()
+    );
     let a = Arch::from_config(&c).unwrap();
     assert_eq!(a.full_attention_layers(), (n / 4) as u64);
     // Mistral v0.1-style window on every layer.
@@ -148,9 +178,14 @@ fn rope_scaling_contexts() {
     let a = Arch::from_config(&preset("llama3_1_8b")).unwrap();
     assert_eq!(a.max_context, Some(131072));
     let a = Arch::from_config(&json_file("configs/ollama-testdata_phi3.config.json")).unwrap();
-    assert!(a.notes.iter().any(|n| n.contains("longrope")), "{:?}", a.notes);
+    assert!(
+        a.notes.iter().any(|n| n.contains("longrope")),
+        "{:?}",
+        a.notes
+    );
     let mut c = preset("qwen2_7b");
-    c["rope_scaling"] = json!({"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768});
+    c["rope_scaling"] =
+        json!({"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768});
     let a = Arch::from_config(&c).unwrap();
     assert_eq!(a.max_context_scaled, Some(131072));
 }
@@ -189,14 +224,16 @@ fn mpt_yaml_fields() {
             }
             let t = line.trim();
             if let Some(v) = t.strip_prefix("max_seq_len:")
-                && let Ok(n) = v.trim().parse::<u64>() {
-                    max_seq = Some(n);
-                }
+                && let Ok(n) = v.trim().parse::<u64>()
+            {
+                max_seq = Some(n);
+            }
             if in_model
                 && let Some((k, v)) = t.split_once(':')
-                    && let Ok(n) = v.trim().parse::<u64>() {
-                        m.insert(k.trim().into(), json!(n));
-                    }
+                && let Ok(n) = v.trim().parse::<u64>()
+            {
+                m.insert(k.trim().into(), json!(n));
+            }
         }
         m.insert("model_type".into(), json!("mpt"));
         m.entry("max_seq_len").or_insert(json!(max_seq));
@@ -204,7 +241,10 @@ fn mpt_yaml_fields() {
     }
     let c7 = yaml_model("configs/mpt-7b.yaml");
     let a = Arch::from_config(&c7).unwrap();
-    assert_eq!((a.hidden, a.heads, a.layers, a.intermediate, a.vocab), (4096, 32, 32, 16384, 50368));
+    assert_eq!(
+        (a.hidden, a.heads, a.layers, a.intermediate, a.vocab),
+        (4096, 32, 32, 16384, 50368)
+    );
     assert_eq!(a.max_context, Some(2048));
     // MPT-7B on the Hub: 6.65 B with its padded 50432 vocabulary; the YAML's 50368 gives 0.004 % less.
     assert!((a.param_count().0 as f64 - 6_649_286_656.0).abs() < 0.005 * 6.65e9);
@@ -232,15 +272,32 @@ fn gguf_from_json(p: &str) -> cambrian_formats::gguf::GgufHeader {
             (k.clone(), val)
         })
         .collect();
-    GgufHeader { version: 3, metadata, tensors: vec![], alignment: 32, header_end: 0, data_start: 0, issues: vec![] }
+    GgufHeader {
+        version: 3,
+        metadata,
+        tensors: vec![],
+        alignment: 32,
+        header_end: 0,
+        data_start: 0,
+        issues: vec![],
+    }
 }
 
 #[test]
 fn gguf_metadata_of_real_models() {
-    let a = Arch::from_gguf(&gguf_from_json("configs/gguf_metadata/Mixtral-8x7B-Instruct-v0.1.json")).unwrap();
-    assert_eq!((a.layers, a.hidden, a.heads, a.kv_heads, a.max_context), (32, 4096, 32, 8, Some(32768)));
+    let a = Arch::from_gguf(&gguf_from_json(
+        "configs/gguf_metadata/Mixtral-8x7B-Instruct-v0.1.json",
+    ))
+    .unwrap();
+    assert_eq!(
+        (a.layers, a.hidden, a.heads, a.kv_heads, a.max_context),
+        (32, 4096, 32, 8, Some(32768))
+    );
     assert_eq!(a.moe.as_ref().map(|m| (m.experts, m.active)), Some((8, 2)));
-    let a = Arch::from_gguf(&gguf_from_json("configs/gguf_metadata/Meta-Llama-3-8B-Instruct.json")).unwrap();
+    let a = Arch::from_gguf(&gguf_from_json(
+        "configs/gguf_metadata/Meta-Llama-3-8B-Instruct.json",
+    ))
+    .unwrap();
     assert_eq!((a.layers, a.kv_heads, a.intermediate), (32, 8, 14336));
     for f in std::fs::read_dir(td("configs/gguf_metadata")).unwrap() {
         let p = f.unwrap().path();
@@ -252,7 +309,10 @@ fn gguf_metadata_of_real_models() {
         match Arch::from_gguf(&h) {
             Ok(a) => assert!(a.layers > 0 && a.hidden > 0, "{name}"),
             // Some ollama fixtures hold only a few keys: the error names the missing one.
-            Err(e) => assert!(e.to_string().contains("missing from the GGUF metadata"), "{name}: {e}"),
+            Err(e) => assert!(
+                e.to_string().contains("missing from the GGUF metadata"),
+                "{name}: {e}"
+            ),
         }
     }
 }

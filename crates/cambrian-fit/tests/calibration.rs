@@ -5,13 +5,23 @@
 //! The model configs are the rows' own `config` (published config.json values)
 //! with the family's defaults, as the measuring script built them.
 
-use cambrian_fit::{Engine, FitRequest, KvDtype, ModelSource, ModelSpec, WeightFormat, estimate, parse_gpu};
+use cambrian_fit::{
+    Engine, FitRequest, KvDtype, ModelSource, ModelSpec, WeightFormat, estimate, parse_gpu,
+};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 fn rows() -> Vec<Value> {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/fit/h200_transformers.jsonl");
-    std::fs::read_to_string(p).unwrap().lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../testdata/fit/h200_transformers.jsonl"
+    );
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// The config the script built: its kwargs plus the class's model_type.
@@ -65,32 +75,58 @@ fn every_calibration_row() {
             "weights" => {
                 let cfg = config_for(&name, &r["config"]);
                 let spec = ModelSpec::from_source(&name, ModelSource::Config(cfg)).unwrap();
-                let dtype = if r["dtype"] == "float32" { WeightFormat::F32 } else { WeightFormat::Bf16 };
-                let m = Model { spec, dtype, weight_bytes: r["weight_bytes"].as_f64().unwrap(), params: r["params"].as_u64().unwrap() };
+                let dtype = if r["dtype"] == "float32" {
+                    WeightFormat::F32
+                } else {
+                    WeightFormat::Bf16
+                };
+                let m = Model {
+                    spec,
+                    dtype,
+                    weight_bytes: r["weight_bytes"].as_f64().unwrap(),
+                    params: r["params"].as_u64().unwrap(),
+                };
                 let rep = estimate(&m.spec, &request(&m, 512, 1));
                 let p = rep.params.unwrap();
-                table += &format!("{name} params {p} vs {} | weights {} vs {}\n", m.params, rep.weights_bytes, m.weight_bytes);
+                table += &format!(
+                    "{name} params {p} vs {} | weights {} vs {}\n",
+                    m.params, rep.weights_bytes, m.weight_bytes
+                );
                 if p != m.params {
                     failures.push(format!("{name}: params {p} != measured {}", m.params));
                 }
                 if !within(rep.weights_bytes as f64, m.weight_bytes, 0.01) {
-                    failures.push(format!("{name}: weights {} vs measured {}", rep.weights_bytes, m.weight_bytes));
+                    failures.push(format!(
+                        "{name}: weights {} vs measured {}",
+                        rep.weights_bytes, m.weight_bytes
+                    ));
                 }
                 checked += 1;
                 models.insert(name, m);
             }
             "context" | "batch" => {
-                let Some(m) = models.get(&name) else { panic!("row before its weights row: {r}") };
+                let Some(m) = models.get(&name) else {
+                    panic!("row before its weights row: {r}")
+                };
                 let ctx = r["ctx"].as_u64().unwrap();
                 let batch = r["batch"].as_u64().unwrap() as u32;
                 let rep = estimate(&m.spec, &request(m, ctx, batch));
                 let kv = rep.kv_cache_bytes.unwrap() as f64;
                 let peak = kv + rep.activation_peak_bytes.unwrap() as f64;
-                let measured_peak = r.get("prefill_peak_over_weights").or_else(|| r.get("peak_over_weights")).and_then(Value::as_f64).unwrap();
+                let measured_peak = r
+                    .get("prefill_peak_over_weights")
+                    .or_else(|| r.get("peak_over_weights"))
+                    .and_then(Value::as_f64)
+                    .unwrap();
                 let err_peak = (peak - measured_peak) / measured_peak * 100.0;
-                let mut line = format!("{name} {kind} b{batch} ctx{ctx}: peak {peak:.0} vs {measured_peak:.0} ({err_peak:+.2} %)");
+                let mut line = format!(
+                    "{name} {kind} b{batch} ctx{ctx}: peak {peak:.0} vs {measured_peak:.0} ({err_peak:+.2} %)"
+                );
                 if let Some(mkv) = r.get("kv_and_state_bytes").and_then(Value::as_f64) {
-                    line += &format!(" | kv {kv:.0} vs {mkv:.0} ({:+.3} %)", (kv - mkv) / mkv * 100.0);
+                    line += &format!(
+                        " | kv {kv:.0} vs {mkv:.0} ({:+.3} %)",
+                        (kv - mkv) / mkv * 100.0
+                    );
                     if !within(kv, mkv, 0.01) {
                         failures.push(format!("{name} ctx {ctx}: KV {kv} vs measured {mkv}"));
                     }
@@ -117,8 +153,12 @@ fn roofline_rows_are_consistent_with_catalog() {
     for r in rows().iter().filter(|r| r["kind"] == "roofline") {
         let v = r["value"].as_f64().unwrap();
         match r["what"].as_str().unwrap() {
-            "d2d_copy_read_plus_write_bytes_per_s" => assert!(v < h200.bandwidth.unwrap() && v > 0.8 * h200.bandwidth.unwrap()),
-            "bf16_matmul_flop_per_s" => assert!(v < h200.flops.unwrap() && v > 0.5 * h200.flops.unwrap()),
+            "d2d_copy_read_plus_write_bytes_per_s" => {
+                assert!(v < h200.bandwidth.unwrap() && v > 0.8 * h200.bandwidth.unwrap())
+            }
+            "bf16_matmul_flop_per_s" => {
+                assert!(v < h200.flops.unwrap() && v > 0.5 * h200.flops.unwrap())
+            }
             _ => {}
         }
     }
@@ -132,15 +172,32 @@ fn roofline_rows_are_consistent_with_catalog() {
 #[test]
 fn held_back_architectures_parameter_counts() {
     let cases = [
-        ("llama-2-13b", json!({"model_type":"llama","hidden_size":5120,"intermediate_size":13824,"num_hidden_layers":40,"num_attention_heads":40,"num_key_value_heads":40,"vocab_size":32000,"max_position_embeddings":4096}), 13_015_864_320u64),
-        ("qwen2.5-32b", json!({"model_type":"qwen2","hidden_size":5120,"intermediate_size":27648,"num_hidden_layers":64,"num_attention_heads":40,"num_key_value_heads":8,"vocab_size":152064,"max_position_embeddings":32768,"tie_word_embeddings":false}), 32_763_876_352),
-        ("mixtral-8x7b", json!({"model_type":"mixtral","hidden_size":4096,"intermediate_size":14336,"num_hidden_layers":32,"num_attention_heads":32,"num_key_value_heads":8,"vocab_size":32000,"max_position_embeddings":32768,"num_local_experts":8,"num_experts_per_tok":2}), 46_702_792_704),
+        (
+            "llama-2-13b",
+            json!({"model_type":"llama","hidden_size":5120,"intermediate_size":13824,"num_hidden_layers":40,"num_attention_heads":40,"num_key_value_heads":40,"vocab_size":32000,"max_position_embeddings":4096}),
+            13_015_864_320u64,
+        ),
+        (
+            "qwen2.5-32b",
+            json!({"model_type":"qwen2","hidden_size":5120,"intermediate_size":27648,"num_hidden_layers":64,"num_attention_heads":40,"num_key_value_heads":8,"vocab_size":152064,"max_position_embeddings":32768,"tie_word_embeddings":false}),
+            32_763_876_352,
+        ),
+        (
+            "mixtral-8x7b",
+            json!({"model_type":"mixtral","hidden_size":4096,"intermediate_size":14336,"num_hidden_layers":32,"num_attention_heads":32,"num_key_value_heads":8,"vocab_size":32000,"max_position_embeddings":32768,"num_local_experts":8,"num_experts_per_tok":2}),
+            46_702_792_704,
+        ),
     ];
     for (name, cfg, want) in cases {
         let spec = ModelSpec::from_source(name, ModelSource::Config(cfg)).unwrap();
         assert_eq!(spec.params, Some(want), "{name}");
         for ctx in [512u64, 8192] {
-            let m = Model { spec: spec.clone(), dtype: WeightFormat::Bf16, weight_bytes: 0.0, params: want };
+            let m = Model {
+                spec: spec.clone(),
+                dtype: WeightFormat::Bf16,
+                weight_bytes: 0.0,
+                params: want,
+            };
             let r = estimate(&m.spec, &request(&m, ctx, 1));
             println!(
                 "{name} ctx {ctx}: weights {} kv {} peak-over-weights {}",
@@ -152,5 +209,8 @@ fn held_back_architectures_parameter_counts() {
     }
     // Mixtral: 12.9 B parameters active per token (2 of 8 experts).
     let spec = ModelSpec::from_source("m", ModelSource::Config(json!({"model_type":"mixtral","hidden_size":4096,"intermediate_size":14336,"num_hidden_layers":32,"num_attention_heads":32,"num_key_value_heads":8,"vocab_size":32000,"num_local_experts":8,"num_experts_per_tok":2}))).unwrap();
-    assert_eq!(spec.params_active, Some(46_702_792_704 - 6 * 3 * 4096 * 14336 * 32));
+    assert_eq!(
+        spec.params_active,
+        Some(46_702_792_704 - 6 * 3 * 4096 * 14336 * 32)
+    );
 }

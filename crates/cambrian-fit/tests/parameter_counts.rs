@@ -3,8 +3,8 @@
 //! tested explanation. Where the data set also holds the model's config, the
 //! count computed from the config is cross-checked too.
 
-use cambrian_formats::{gguf, safetensors};
 use cambrian_fit::{ModelSource, ModelSpec};
+use cambrian_formats::{gguf, safetensors};
 use serde_json::Value;
 
 fn td(p: &str) -> String {
@@ -12,7 +12,8 @@ fn td(p: &str) -> String {
 }
 
 fn json(p: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(td(p)).unwrap_or_else(|e| panic!("{p}: {e}"))).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(td(p)).unwrap_or_else(|e| panic!("{p}: {e}")))
+        .unwrap()
 }
 
 fn preset(name: &str) -> Value {
@@ -32,26 +33,48 @@ fn close(got: u64, want: u64) -> bool {
 fn config_check(id: &str, observed: u64) -> Option<(u64, u64, &'static str)> {
     let gpt2_buffers = 12 * 1024 * 1024; // 12 layers × attn.bias 1×1×1024×1024 saved in the checkpoint
     Some(match id {
-        "HuggingFaceH4/zephyr-7b-beta" => (from_config(preset("mistral_7b")).params?, observed, "Mistral-7B layout"),
-        "meta-llama/Llama-3.1-8B-Instruct" | "meta-llama/Meta-Llama-3-8B-Instruct" => {
-            (from_config(preset("llama3_1_8b")).params?, observed, "Llama-3 8B layout")
-        }
-        "meta-llama/Meta-Llama-3-70B-Instruct" => (from_config(preset("llama3_1_70b")).params?, observed, "Llama-3 70B layout"),
+        "HuggingFaceH4/zephyr-7b-beta" => (
+            from_config(preset("mistral_7b")).params?,
+            observed,
+            "Mistral-7B layout",
+        ),
+        "meta-llama/Llama-3.1-8B-Instruct" | "meta-llama/Meta-Llama-3-8B-Instruct" => (
+            from_config(preset("llama3_1_8b")).params?,
+            observed,
+            "Llama-3 8B layout",
+        ),
+        "meta-llama/Meta-Llama-3-70B-Instruct" => (
+            from_config(preset("llama3_1_70b")).params?,
+            observed,
+            "Llama-3 70B layout",
+        ),
         "gpt2" | "openai-community/gpt2" => {
             let p = from_config(preset("gpt2")).params?;
             assert_eq!(p, 124_439_808, "GPT-2's usual 124M");
-            (p + gpt2_buffers, observed, "GPT-2 checkpoint also stores 12 attention-mask buffers of 1×1×1024×1024")
+            (
+                p + gpt2_buffers,
+                observed,
+                "GPT-2 checkpoint also stores 12 attention-mask buffers of 1×1×1024×1024",
+            )
         }
         "microsoft/DialoGPT-small" => {
             let mut c = preset("gpt2");
             c["tie_word_embeddings"] = Value::Bool(false);
             let p = from_config(c).params?;
-            (p + gpt2_buffers, observed, "GPT-2 small layout; the checkpoint stores lm_head.weight separately (50257×768) and the 12 mask buffers")
+            (
+                p + gpt2_buffers,
+                observed,
+                "GPT-2 small layout; the checkpoint stores lm_head.weight separately (50257×768) and the 12 mask buffers",
+            )
         }
         "sentence-transformers/all-MiniLM-L6-v2" => {
             let p = from_config(json("minilm.config.json")).params?;
             assert_eq!(p, 22_713_216);
-            (p + 512, observed, "BERT layout; plus the 512-element I64 position_ids buffer")
+            (
+                p + 512,
+                observed,
+                "BERT layout; plus the 512-element I64 position_ids buffer",
+            )
         }
         _ => return None,
     })
@@ -82,27 +105,44 @@ fn all_186_rows() {
                 if let Some((computed, want, why)) = config_check(id, observed.unwrap()) {
                     cross_checked += 1;
                     if !close(computed, want) {
-                        failures.push(format!("{id}: config gives {computed}, expected {want} ({why})"));
+                        failures.push(format!(
+                            "{id}: config gives {computed}, expected {want} ({why})"
+                        ));
                     }
                 }
                 m.params
             }
             "hub_api.trending.repoData.numParameters" => {
                 let day = json(&format!("trending/{file}"));
-                let entry = day.get(id).map(|e| e["repoData"].clone()).unwrap_or_else(|| panic!("{id} not in {file}"));
-                ModelSpec::from_source(id, ModelSource::HubModelInfo(entry)).unwrap().params
+                let entry = day
+                    .get(id)
+                    .map(|e| e["repoData"].clone())
+                    .unwrap_or_else(|| panic!("{id} not in {file}"));
+                ModelSpec::from_source(id, ModelSource::HubModelInfo(entry))
+                    .unwrap()
+                    .params
             }
             "computed_from_safetensors_header" => {
                 let b = std::fs::read(td("minilm.safetensors.header-only")).unwrap();
                 let h = safetensors::parse(&b, None).unwrap().complete().unwrap();
-                let m = ModelSpec::from_source(id, ModelSource::Safetensors { config: Some(json("minilm.config.json")), headers: vec![h] }).unwrap();
+                let m = ModelSpec::from_source(
+                    id,
+                    ModelSource::Safetensors {
+                        config: Some(json("minilm.config.json")),
+                        headers: vec![h],
+                    },
+                )
+                .unwrap();
                 assert_eq!(m.buffer_elems, 512, "position_ids recognised as a buffer");
                 assert_eq!(m.trainable_params(), Some(22_713_216));
                 m.params
             }
             "computed_from_gguf_tensor_infos" => {
                 let b = std::fs::read(td("llama-2-tiny-random.gguf")).unwrap();
-                let h = gguf::parse(&b, Some(b.len() as u64), &gguf::ParseOptions::default()).unwrap().complete().unwrap();
+                let h = gguf::parse(&b, Some(b.len() as u64), &gguf::ParseOptions::default())
+                    .unwrap()
+                    .complete()
+                    .unwrap();
                 let m = ModelSpec::from_source(id, ModelSource::Gguf(Box::new(h))).unwrap();
                 // The architecture read from the metadata gives the same count.
                 assert_eq!(m.arch.as_ref().unwrap().param_count().0, 513_048);
@@ -112,7 +152,13 @@ fn all_186_rows() {
                 // The card says 7B / 13B / 70B. The configs give the exact counts
                 // (equal to the published safetensors totals); a nominal size is a
                 // rounded label, so 7B and 70B differ by more than 0.5 %.
-                let nominal: f64 = r["parameters_nominal"].as_str().unwrap().trim_end_matches('B').parse::<f64>().unwrap() * 1e9;
+                let nominal: f64 = r["parameters_nominal"]
+                    .as_str()
+                    .unwrap()
+                    .trim_end_matches('B')
+                    .parse::<f64>()
+                    .unwrap()
+                    * 1e9;
                 let (preset_name, exact) = match nominal as u64 {
                     7_000_000_000 => ("llama2_7b", 6_738_415_616u64),
                     13_000_000_000 => ("llama2_13b", 13_015_864_320),

@@ -38,7 +38,10 @@ pub struct ParseOptions {
 
 impl Default for ParseOptions {
     fn default() -> Self {
-        ParseOptions { max_header_bytes: 1 << 30, max_array_values: 256 }
+        ParseOptions {
+            max_header_bytes: 1 << 30,
+            max_array_values: 256,
+        }
     }
 }
 
@@ -48,18 +51,44 @@ pub enum GgufError {
     BadMagic { found: [u8; 4] },
     #[error("GGUF version {version} is not supported (1, 2 and 3 are){}", if *.big_endian { "; this looks like a big-endian GGUF file" } else { "" })]
     UnsupportedVersion { version: u32, big_endian: bool },
-    #[error("file is truncated: {what} at byte offset {offset} needs {needed} bytes but the file ends at byte {file_len}")]
-    Truncated { what: String, offset: u64, needed: u64, file_len: u64 },
-    #[error("{what} declares {count} entries at byte offset {offset}; at least {min_bytes} bytes each cannot fit in the {available} bytes that remain")]
-    CountTooLarge { what: String, count: u64, offset: u64, min_bytes: u64, available: u64 },
-    #[error("{what} at byte offset {offset} declares a length of {len} bytes, more than the {available} bytes that remain")]
-    LengthTooLarge { what: String, len: u64, offset: u64, available: u64 },
+    #[error(
+        "file is truncated: {what} at byte offset {offset} needs {needed} bytes but the file ends at byte {file_len}"
+    )]
+    Truncated {
+        what: String,
+        offset: u64,
+        needed: u64,
+        file_len: u64,
+    },
+    #[error(
+        "{what} declares {count} entries at byte offset {offset}; at least {min_bytes} bytes each cannot fit in the {available} bytes that remain"
+    )]
+    CountTooLarge {
+        what: String,
+        count: u64,
+        offset: u64,
+        min_bytes: u64,
+        available: u64,
+    },
+    #[error(
+        "{what} at byte offset {offset} declares a length of {len} bytes, more than the {available} bytes that remain"
+    )]
+    LengthTooLarge {
+        what: String,
+        len: u64,
+        offset: u64,
+        available: u64,
+    },
     #[error("header is larger than the {limit}-byte limit (needs at least {needed} bytes)")]
     HeaderTooLarge { needed: u64, limit: u64 },
     #[error("{what} at byte offset {offset} is not valid UTF-8")]
     NotUtf8 { what: String, offset: u64 },
     #[error("metadata key {key:?} at byte offset {offset}: unknown value type {value_type}")]
-    BadValueType { key: String, value_type: u32, offset: u64 },
+    BadValueType {
+        key: String,
+        value_type: u32,
+        offset: u64,
+    },
     #[error("metadata key {key:?}: arrays nested deeper than {MAX_NESTING} levels")]
     TooDeep { key: String },
     #[error("tensor {name:?}: {detail}")]
@@ -93,7 +122,12 @@ impl GgmlType {
 
 macro_rules! t {
     ($id:expr, $n:expr, $b:expr, $s:expr) => {
-        GgmlType { id: $id, name: $n, block_size: $b, type_size: $s }
+        GgmlType {
+            id: $id,
+            name: $n,
+            block_size: $b,
+            type_size: $s,
+        }
     };
 }
 
@@ -144,7 +178,9 @@ pub fn ggml_type(id: u32) -> Option<&'static GgmlType> {
 
 /// Look up a ggml type by name (case-insensitive).
 pub fn ggml_type_by_name(name: &str) -> Option<&'static GgmlType> {
-    GGML_TYPES.iter().find(|t| t.name.eq_ignore_ascii_case(name))
+    GGML_TYPES
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(name))
 }
 
 /// `general.file_type` (llama.cpp `enum llama_ftype`) → its name.
@@ -284,7 +320,10 @@ pub struct GgufTensorInfo {
 impl GgufTensorInfo {
     pub fn numel(&self) -> u64 {
         // Checked when parsed.
-        self.dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).unwrap_or(u64::MAX)
+        self.dims
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .unwrap_or(u64::MAX)
     }
     pub fn type_info(&self) -> Option<&'static GgmlType> {
         ggml_type(self.ggml_type)
@@ -339,17 +378,26 @@ impl GgufHeader {
     }
     /// Total number of elements over all tensors.
     pub fn param_count(&self) -> u64 {
-        self.tensors.iter().map(|t| t.numel()).fold(0u64, u64::saturating_add)
+        self.tensors
+            .iter()
+            .map(|t| t.numel())
+            .fold(0u64, u64::saturating_add)
     }
     /// Total tensor data bytes (tensors of unknown type count as 0).
     pub fn data_bytes(&self) -> u64 {
-        self.tensors.iter().filter_map(|t| t.byte_size()).fold(0u64, u64::saturating_add)
+        self.tensors
+            .iter()
+            .filter_map(|t| t.byte_size())
+            .fold(0u64, u64::saturating_add)
     }
     /// (element count, bytes) per ggml type name.
     pub fn by_type(&self) -> BTreeMap<String, (u64, u64)> {
         let mut m = BTreeMap::new();
         for t in &self.tensors {
-            let name = t.type_info().map(|x| x.name.to_owned()).unwrap_or_else(|| format!("type{}", t.ggml_type));
+            let name = t
+                .type_info()
+                .map(|x| x.name.to_owned())
+                .unwrap_or_else(|| format!("type{}", t.ggml_type));
             let e: &mut (u64, u64) = m.entry(name).or_default();
             e.0 = e.0.saturating_add(t.numel());
             e.1 = e.1.saturating_add(t.byte_size().unwrap_or(0));
@@ -385,14 +433,28 @@ impl<'a> Cur<'a> {
     }
     fn take(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&'a [u8], Stop> {
         let end = self.pos.checked_add(n).ok_or_else(|| {
-            Stop::Err(GgufError::LengthTooLarge { what: what(), len: n, offset: self.pos, available: self.available() })
+            Stop::Err(GgufError::LengthTooLarge {
+                what: what(),
+                len: n,
+                offset: self.pos,
+                available: self.available(),
+            })
         })?;
         if let Some(fl) = self.file_len
-            && end > fl {
-                return Err(Stop::Err(GgufError::Truncated { what: what(), offset: self.pos, needed: n, file_len: fl }));
-            }
+            && end > fl
+        {
+            return Err(Stop::Err(GgufError::Truncated {
+                what: what(),
+                offset: self.pos,
+                needed: n,
+                file_len: fl,
+            }));
+        }
         if end > self.max_header && self.file_len.is_none() {
-            return Err(Stop::Err(GgufError::HeaderTooLarge { needed: end, limit: self.max_header }));
+            return Err(Stop::Err(GgufError::HeaderTooLarge {
+                needed: end,
+                limit: self.max_header,
+            }));
         }
         let s = self.pos as usize;
         match self.buf.get(s..end as usize) {
@@ -417,9 +479,18 @@ impl<'a> Cur<'a> {
     }
     /// A count or length: u64, or u32 in v1.
     fn len(&mut self, what: &dyn Fn() -> String) -> Result<u64, Stop> {
-        if self.wide { self.u64(what) } else { self.u32(what).map(u64::from) }
+        if self.wide {
+            self.u64(what)
+        } else {
+            self.u32(what).map(u64::from)
+        }
     }
-    fn check_count(&self, what: &dyn Fn() -> String, count: u64, min_bytes: u64) -> Result<(), Stop> {
+    fn check_count(
+        &self,
+        what: &dyn Fn() -> String,
+        count: u64,
+        min_bytes: u64,
+    ) -> Result<(), Stop> {
         let avail = self.available();
         if count.checked_mul(min_bytes).is_none_or(|need| need > avail) {
             return Err(Stop::Err(GgufError::CountTooLarge {
@@ -436,19 +507,32 @@ impl<'a> Cur<'a> {
         let at = self.pos;
         let n = self.len(what)?;
         if n > self.available() {
-            return Err(Stop::Err(GgufError::LengthTooLarge { what: what(), len: n, offset: at, available: self.available() }));
+            return Err(Stop::Err(GgufError::LengthTooLarge {
+                what: what(),
+                len: n,
+                offset: at,
+                available: self.available(),
+            }));
         }
         let b = self.take(n, what)?;
         match std::str::from_utf8(b) {
             Ok(s) => Ok(s.to_owned()),
-            Err(_) => Err(Stop::Err(GgufError::NotUtf8 { what: what(), offset: at })),
+            Err(_) => Err(Stop::Err(GgufError::NotUtf8 {
+                what: what(),
+                offset: at,
+            })),
         }
     }
     fn skip_string(&mut self, what: &dyn Fn() -> String) -> Result<(), Stop> {
         let at = self.pos;
         let n = self.len(what)?;
         if n > self.available() {
-            return Err(Stop::Err(GgufError::LengthTooLarge { what: what(), len: n, offset: at, available: self.available() }));
+            return Err(Stop::Err(GgufError::LengthTooLarge {
+                what: what(),
+                len: n,
+                offset: at,
+                available: self.available(),
+            }));
         }
         self.take(n, what).map(|_| ())
     }
@@ -461,13 +545,32 @@ fn min_size(ty: u32, wide: bool) -> Option<u64> {
         2 | 3 => 2,
         4..=6 => 4,
         10..=12 => 8,
-        8 => if wide { 8 } else { 4 },
-        9 => if wide { 12 } else { 8 },
+        8 => {
+            if wide {
+                8
+            } else {
+                4
+            }
+        }
+        9 => {
+            if wide {
+                12
+            } else {
+                8
+            }
+        }
         _ => return None,
     })
 }
 
-fn read_value(c: &mut Cur, ty: u32, key: &str, depth: u32, keep: bool, opts: &ParseOptions) -> Result<Option<GgufValue>, Stop> {
+fn read_value(
+    c: &mut Cur,
+    ty: u32,
+    key: &str,
+    depth: u32,
+    keep: bool,
+    opts: &ParseOptions,
+) -> Result<Option<GgufValue>, Stop> {
     let w = || format!("value of {key:?}");
     let v = match ty {
         0 => GgufValue::U8(c.arr::<1>(&w)?[0]),
@@ -488,12 +591,20 @@ fn read_value(c: &mut Cur, ty: u32, key: &str, depth: u32, keep: bool, opts: &Pa
         }
         9 => {
             if depth >= MAX_NESTING {
-                return Err(GgufError::TooDeep { key: key.to_owned() }.into());
+                return Err(GgufError::TooDeep {
+                    key: key.to_owned(),
+                }
+                .into());
             }
             let at = c.pos;
             let elem = c.u32(&w)?;
             let Some(min) = min_size(elem, c.wide) else {
-                return Err(GgufError::BadValueType { key: key.to_owned(), value_type: elem, offset: at }.into());
+                return Err(GgufError::BadValueType {
+                    key: key.to_owned(),
+                    value_type: elem,
+                    offset: at,
+                }
+                .into());
             };
             let len = c.len(&w)?;
             c.check_count(&|| format!("array {key:?}"), len, min)?;
@@ -501,29 +612,48 @@ fn read_value(c: &mut Cur, ty: u32, key: &str, depth: u32, keep: bool, opts: &Pa
             for i in 0..len {
                 let k = keep && (i as usize) < opts.max_array_values;
                 if let Some(v) = read_value(c, elem, key, depth + 1, k, opts)?
-                    && k {
-                        values.push(v);
-                    }
+                    && k
+                {
+                    values.push(v);
+                }
             }
-            GgufValue::Array(GgufArray { elem_type: elem, len, values })
+            GgufValue::Array(GgufArray {
+                elem_type: elem,
+                len,
+                values,
+            })
         }
         10 => GgufValue::U64(u64::from_le_bytes(c.arr(&w)?)),
         11 => GgufValue::I64(i64::from_le_bytes(c.arr(&w)?)),
         12 => GgufValue::F64(f64::from_le_bytes(c.arr(&w)?)),
         _ => {
-            return Err(GgufError::BadValueType { key: key.to_owned(), value_type: ty, offset: c.pos.saturating_sub(4) }.into());
+            return Err(GgufError::BadValueType {
+                key: key.to_owned(),
+                value_type: ty,
+                offset: c.pos.saturating_sub(4),
+            }
+            .into());
         }
     };
     Ok(if keep { Some(v) } else { None })
 }
 
 fn issue(code: &'static str, severity: Severity, subject: Option<&str>, message: String) -> Issue {
-    Issue { code, severity, subject: subject.map(str::to_owned), message }
+    Issue {
+        code,
+        severity,
+        subject: subject.map(str::to_owned),
+        message,
+    }
 }
 
 /// Parse a GGUF header from a prefix of the file. `file_len`, when known,
 /// bounds every count and enables checks of tensor data against the file end.
-pub fn parse(prefix: &[u8], file_len: Option<u64>, opts: &ParseOptions) -> Result<Parse<GgufHeader>, GgufError> {
+pub fn parse(
+    prefix: &[u8],
+    file_len: Option<u64>,
+    opts: &ParseOptions,
+) -> Result<Parse<GgufHeader>, GgufError> {
     match parse_inner(prefix, file_len, opts) {
         Ok(h) => Ok(Parse::Complete(h)),
         Err(Stop::More(total)) => Ok(Parse::NeedMore { total }),
@@ -533,7 +663,14 @@ pub fn parse(prefix: &[u8], file_len: Option<u64>, opts: &ParseOptions) -> Resul
 
 fn parse_inner(buf: &[u8], file_len: Option<u64>, opts: &ParseOptions) -> Result<GgufHeader, Stop> {
     let limit = file_len.unwrap_or(opts.max_header_bytes);
-    let mut c = Cur { buf, pos: 0, limit, file_len, max_header: opts.max_header_bytes, wide: true };
+    let mut c = Cur {
+        buf,
+        pos: 0,
+        limit,
+        file_len,
+        max_header: opts.max_header_bytes,
+        wide: true,
+    };
     let magic: [u8; 4] = c.arr(&|| "magic".into())?;
     if &magic != MAGIC {
         return Err(GgufError::BadMagic { found: magic }.into());
@@ -541,7 +678,11 @@ fn parse_inner(buf: &[u8], file_len: Option<u64>, opts: &ParseOptions) -> Result
     let version = c.u32(&|| "version".into())?;
     if !(1..=3).contains(&version) {
         let big_endian = (1..=3).contains(&version.swap_bytes());
-        return Err(GgufError::UnsupportedVersion { version, big_endian }.into());
+        return Err(GgufError::UnsupportedVersion {
+            version,
+            big_endian,
+        }
+        .into());
     }
     c.wide = version >= 2;
     let tensor_count = c.len(&|| "tensor count".into())?;
@@ -560,11 +701,21 @@ fn parse_inner(buf: &[u8], file_len: Option<u64>, opts: &ParseOptions) -> Result
         let at = c.pos;
         let ty = c.u32(&|| format!("value type of {key:?}"))?;
         if min_size(ty, c.wide).is_none() {
-            return Err(GgufError::BadValueType { key, value_type: ty, offset: at }.into());
+            return Err(GgufError::BadValueType {
+                key,
+                value_type: ty,
+                offset: at,
+            }
+            .into());
         }
         let v = read_value(&mut c, ty, &key, 0, true, opts)?;
         if !seen.insert(key.clone()) {
-            issues.push(issue("duplicate-key", Severity::Error, Some(&key), format!("metadata key {key:?} appears more than once")));
+            issues.push(issue(
+                "duplicate-key",
+                Severity::Error,
+                Some(&key),
+                format!("metadata key {key:?} appears more than once"),
+            ));
         }
         if let Some(v) = v {
             metadata.push((key, v));
@@ -577,7 +728,11 @@ fn parse_inner(buf: &[u8], file_len: Option<u64>, opts: &ParseOptions) -> Result
         let name = c.string(&|| format!("tensor #{i} name"))?;
         let n_dims = c.u32(&|| format!("tensor {name:?} dimension count"))?;
         if n_dims > MAX_DIMS {
-            return Err(GgufError::InvalidTensor { name, detail: format!("{n_dims} dimensions, ggml allows at most {MAX_DIMS}") }.into());
+            return Err(GgufError::InvalidTensor {
+                name,
+                detail: format!("{n_dims} dimensions, ggml allows at most {MAX_DIMS}"),
+            }
+            .into());
         }
         let mut dims = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
@@ -585,13 +740,31 @@ fn parse_inner(buf: &[u8], file_len: Option<u64>, opts: &ParseOptions) -> Result
         }
         let ggml_t = c.u32(&|| format!("tensor {name:?} type"))?;
         let offset = c.u64(&|| format!("tensor {name:?} offset"))?;
-        if dims.iter().try_fold(1u64, |a, &d| a.checked_mul(d)).is_none() {
-            return Err(GgufError::InvalidTensor { name, detail: format!("dimensions {dims:?}: element count overflows 64 bits") }.into());
+        if dims
+            .iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d))
+            .is_none()
+        {
+            return Err(GgufError::InvalidTensor {
+                name,
+                detail: format!("dimensions {dims:?}: element count overflows 64 bits"),
+            }
+            .into());
         }
         if !names.insert(name.clone()) {
-            issues.push(issue("duplicate-tensor", Severity::Error, Some(&name), format!("tensor name {name:?} appears more than once")));
+            issues.push(issue(
+                "duplicate-tensor",
+                Severity::Error,
+                Some(&name),
+                format!("tensor name {name:?} appears more than once"),
+            ));
         }
-        tensors.push(GgufTensorInfo { name, dims, ggml_type: ggml_t, offset });
+        tensors.push(GgufTensorInfo {
+            name,
+            dims,
+            ggml_type: ggml_t,
+            offset,
+        });
     }
     let header_end = c.pos;
     let mut alignment = DEFAULT_ALIGNMENT;
@@ -606,7 +779,15 @@ fn parse_inner(buf: &[u8], file_len: Option<u64>, opts: &ParseOptions) -> Result
         )),
     }
     let data_start = header_end.div_ceil(alignment).saturating_mul(alignment);
-    let h = GgufHeader { version, metadata, tensors, alignment, header_end, data_start, issues };
+    let h = GgufHeader {
+        version,
+        metadata,
+        tensors,
+        alignment,
+        header_end,
+        data_start,
+        issues,
+    };
     Ok(validate(h, file_len))
 }
 
@@ -614,7 +795,12 @@ fn validate(mut h: GgufHeader, file_len: Option<u64>) -> GgufHeader {
     let mut spans: Vec<(u64, u64, usize)> = Vec::new();
     for (i, t) in h.tensors.iter().enumerate() {
         let Some(ty) = t.type_info() else {
-            h.issues.push(issue("unknown-type", Severity::Error, Some(&t.name), format!("ggml type id {} is unknown", t.ggml_type)));
+            h.issues.push(issue(
+                "unknown-type",
+                Severity::Error,
+                Some(&t.name),
+                format!("ggml type id {} is unknown", t.ggml_type),
+            ));
             continue;
         };
         let numel = t.numel();
@@ -623,7 +809,10 @@ fn validate(mut h: GgufHeader, file_len: Option<u64>) -> GgufHeader {
                 "partial-block",
                 Severity::Error,
                 Some(&t.name),
-                format!("{numel} elements is not a whole number of {}-element {} blocks", ty.block_size, ty.name),
+                format!(
+                    "{numel} elements is not a whole number of {}-element {} blocks",
+                    ty.block_size, ty.name
+                ),
             ));
             continue;
         };
@@ -632,12 +821,20 @@ fn validate(mut h: GgufHeader, file_len: Option<u64>) -> GgufHeader {
                 "misaligned-tensor",
                 Severity::Error,
                 Some(&t.name),
-                format!("data offset {} is not a multiple of the alignment {}", t.offset, h.alignment),
+                format!(
+                    "data offset {} is not a multiple of the alignment {}",
+                    t.offset, h.alignment
+                ),
             ));
         }
         match t.offset.checked_add(size) {
             Some(end) => spans.push((t.offset, end, i)),
-            None => h.issues.push(issue("offset-overflow", Severity::Error, Some(&t.name), "offset + size overflows 64 bits".into())),
+            None => h.issues.push(issue(
+                "offset-overflow",
+                Severity::Error,
+                Some(&t.name),
+                "offset + size overflows 64 bits".into(),
+            )),
         }
     }
     spans.sort();
@@ -646,13 +843,21 @@ fn validate(mut h: GgufHeader, file_len: Option<u64>) -> GgufHeader {
     for &(b, e, i) in &spans {
         let name = h.tensors.get(i).map(|t| t.name.as_str());
         if b < cursor {
-            issues.push(issue("offsets-overlap", Severity::Error, name, format!("data [{b}, {e}) overlaps the previous tensor, which ends at {cursor}")));
+            issues.push(issue(
+                "offsets-overlap",
+                Severity::Error,
+                name,
+                format!("data [{b}, {e}) overlaps the previous tensor, which ends at {cursor}"),
+            ));
         } else if b.saturating_sub(cursor) >= h.alignment {
             issues.push(issue(
                 "offsets-hole",
                 Severity::Warning,
                 name,
-                format!("{} unreferenced bytes before this tensor's data (more than alignment padding)", b - cursor),
+                format!(
+                    "{} unreferenced bytes before this tensor's data (more than alignment padding)",
+                    b - cursor
+                ),
             ));
         }
         cursor = cursor.max(e);
@@ -718,7 +923,10 @@ mod tests {
         let mut f = w.0.clone();
         let pad = f.len().div_ceil(32) * 32 - f.len();
         f.extend(std::iter::repeat_n(0u8, pad + 64 * 2 * 4));
-        let h = parse(&f, Some(f.len() as u64), &ParseOptions::default()).unwrap().complete().unwrap();
+        let h = parse(&f, Some(f.len() as u64), &ParseOptions::default())
+            .unwrap()
+            .complete()
+            .unwrap();
         assert_eq!(h.architecture(), Some("llama"));
         assert_eq!(h.arch_u64("block_count"), Some(2));
         assert_eq!(h.param_count(), 128);
@@ -737,30 +945,60 @@ mod tests {
         let o = ParseOptions::default();
         // 2^60 tensors.
         let w = W::new(3, 1 << 60, 0);
-        assert!(matches!(parse(&w.0, None, &o), Err(GgufError::CountTooLarge { .. })));
-        assert!(matches!(parse(&w.0, Some(w.0.len() as u64), &o), Err(GgufError::CountTooLarge { .. })));
+        assert!(matches!(
+            parse(&w.0, None, &o),
+            Err(GgufError::CountTooLarge { .. })
+        ));
+        assert!(matches!(
+            parse(&w.0, Some(w.0.len() as u64), &o),
+            Err(GgufError::CountTooLarge { .. })
+        ));
         // 1 TB string.
         let mut w = W::new(3, 0, 1);
         w.u64(1 << 40);
-        assert!(matches!(parse(&w.0, None, &o), Err(GgufError::LengthTooLarge { .. })));
+        assert!(matches!(
+            parse(&w.0, None, &o),
+            Err(GgufError::LengthTooLarge { .. })
+        ));
         // 2^62 array elements.
         let mut w = W::new(3, 0, 1);
         w.str("a").u32(9).u32(0).u64(1 << 62);
-        assert!(matches!(parse(&w.0, None, &o), Err(GgufError::CountTooLarge { .. })));
+        assert!(matches!(
+            parse(&w.0, None, &o),
+            Err(GgufError::CountTooLarge { .. })
+        ));
         // Overflowing dims.
         let mut w = W::new(3, 1, 0);
         w.str("t").u32(2).u64(1 << 40).u64(1 << 40).u32(0).u64(0);
-        assert!(matches!(parse(&w.0, None, &o), Err(GgufError::InvalidTensor { .. })));
+        assert!(matches!(
+            parse(&w.0, None, &o),
+            Err(GgufError::InvalidTensor { .. })
+        ));
         // Bad magic, version, value type.
-        assert!(matches!(parse(b"GGUX\x03\0\0\0", None, &o), Err(GgufError::BadMagic { .. })));
-        assert!(matches!(parse(b"GGUF\0\0\0\x03", None, &o), Err(GgufError::UnsupportedVersion { big_endian: true, .. })));
+        assert!(matches!(
+            parse(b"GGUX\x03\0\0\0", None, &o),
+            Err(GgufError::BadMagic { .. })
+        ));
+        assert!(matches!(
+            parse(b"GGUF\0\0\0\x03", None, &o),
+            Err(GgufError::UnsupportedVersion {
+                big_endian: true,
+                ..
+            })
+        ));
         let mut w = W::new(3, 0, 1);
         w.str("a").u32(99);
-        assert!(matches!(parse(&w.0, None, &o), Err(GgufError::BadValueType { .. })));
+        assert!(matches!(
+            parse(&w.0, None, &o),
+            Err(GgufError::BadValueType { .. })
+        ));
         // Truncated with known length.
         let mut w = W::new(3, 0, 1);
         w.str("general.name").u32(8).u64(100);
-        assert!(matches!(parse(&w.0, Some(w.0.len() as u64 + 10), &o), Err(GgufError::LengthTooLarge { .. })));
+        assert!(matches!(
+            parse(&w.0, Some(w.0.len() as u64 + 10), &o),
+            Err(GgufError::LengthTooLarge { .. })
+        ));
     }
 
     #[test]
@@ -772,6 +1010,9 @@ mod tests {
             w.u32(9).u64(1);
         }
         w.u32(0).u64(1).0.push(1);
-        assert!(matches!(parse(&w.0, None, &ParseOptions::default()), Err(GgufError::TooDeep { .. })));
+        assert!(matches!(
+            parse(&w.0, None, &ParseOptions::default()),
+            Err(GgufError::TooDeep { .. })
+        ));
     }
 }

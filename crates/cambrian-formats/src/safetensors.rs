@@ -23,11 +23,15 @@ pub const MAX_HEADER_SIZE: u64 = 100_000_000;
 /// Hard errors: the header cannot be interpreted.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum SafetensorsError {
-    #[error("file is {file_len} bytes, too short for a safetensors header (needs at least {needed})")]
+    #[error(
+        "file is {file_len} bytes, too short for a safetensors header (needs at least {needed})"
+    )]
     Truncated { file_len: u64, needed: u64 },
     #[error("declared header length {len} bytes exceeds the {limit}-byte limit")]
     HeaderTooLarge { len: u64, limit: u64 },
-    #[error("declared header length {header_len} bytes (+8) goes beyond the end of the {file_len}-byte file")]
+    #[error(
+        "declared header length {header_len} bytes (+8) goes beyond the end of the {file_len}-byte file"
+    )]
     HeaderBeyondFile { header_len: u64, file_len: u64 },
     #[error("header JSON must start with '{{' at byte 8, found byte 0x{found:02x}")]
     InvalidHeaderStart { found: u8 },
@@ -36,7 +40,11 @@ pub enum SafetensorsError {
     #[error("header is not valid JSON at byte offset {offset} in the file: {message}")]
     InvalidJson { offset: u64, message: String },
     #[error("tensor {name:?}: field `{field}` {detail}")]
-    InvalidTensor { name: String, field: &'static str, detail: String },
+    InvalidTensor {
+        name: String,
+        field: &'static str,
+        detail: String,
+    },
     #[error("tensor {name:?}: element count or byte size overflows 64 bits (shape {shape:?})")]
     SizeOverflow { name: String, shape: Vec<u64> },
     #[error("index file is not valid: {0}")]
@@ -72,7 +80,9 @@ pub struct TensorInfo {
 impl TensorInfo {
     /// Number of elements (∏ shape); `None` on overflow (never for a parsed header).
     pub fn numel(&self) -> Option<u64> {
-        self.shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        self.shape
+            .iter()
+            .try_fold(1u64, |acc, &d| acc.checked_mul(d))
     }
 }
 
@@ -96,7 +106,11 @@ impl SafetensorsHeader {
     }
     /// Largest `end` offset of any tensor: the data buffer length the header implies.
     pub fn data_len(&self) -> u64 {
-        self.tensors.iter().map(|t| t.data_offsets.1).max().unwrap_or(0)
+        self.tensors
+            .iter()
+            .map(|t| t.data_offsets.1)
+            .max()
+            .unwrap_or(0)
     }
     /// The file size the header implies.
     pub fn expected_file_len(&self) -> u64 {
@@ -104,7 +118,10 @@ impl SafetensorsHeader {
     }
     /// Total number of elements over all tensors.
     pub fn param_count(&self) -> u64 {
-        self.tensors.iter().map(|t| t.numel().unwrap_or(0)).fold(0u64, u64::saturating_add)
+        self.tensors
+            .iter()
+            .map(|t| t.numel().unwrap_or(0))
+            .fold(0u64, u64::saturating_add)
     }
     /// Elements per dtype (the Hub's `safetensors.parameters` shape).
     pub fn params_by_dtype(&self) -> BTreeMap<String, u64> {
@@ -136,22 +153,36 @@ pub fn header_len(prefix: &[u8]) -> Parse<u64> {
 /// Parse a header from a prefix of the file. `file_len`, when known (local
 /// file, or the total of an HTTP `Content-Range`), enables the checks against
 /// the end of the file.
-pub fn parse(prefix: &[u8], file_len: Option<u64>) -> Result<Parse<SafetensorsHeader>, SafetensorsError> {
+pub fn parse(
+    prefix: &[u8],
+    file_len: Option<u64>,
+) -> Result<Parse<SafetensorsHeader>, SafetensorsError> {
     if let Some(fl) = file_len
-        && fl < 8 {
-            return Err(SafetensorsError::Truncated { file_len: fl, needed: 8 });
-        }
+        && fl < 8
+    {
+        return Err(SafetensorsError::Truncated {
+            file_len: fl,
+            needed: 8,
+        });
+    }
     let n = match header_len(prefix) {
         Parse::Complete(n) => n,
         Parse::NeedMore { total } => return Ok(Parse::NeedMore { total }),
     };
     if n > MAX_HEADER_SIZE {
-        return Err(SafetensorsError::HeaderTooLarge { len: n, limit: MAX_HEADER_SIZE });
+        return Err(SafetensorsError::HeaderTooLarge {
+            len: n,
+            limit: MAX_HEADER_SIZE,
+        });
     }
     if let Some(fl) = file_len
-        && 8 + n > fl {
-            return Err(SafetensorsError::HeaderBeyondFile { header_len: n, file_len: fl });
-        }
+        && 8 + n > fl
+    {
+        return Err(SafetensorsError::HeaderBeyondFile {
+            header_len: n,
+            file_len: fl,
+        });
+    }
     // n ≤ 100 MB, so the cast cannot truncate.
     let end = 8 + n as usize;
     let Some(json) = prefix.get(8..end) else {
@@ -186,12 +217,20 @@ pub fn parse(prefix: &[u8], file_len: Option<u64>) -> Result<Parse<SafetensorsHe
 /// Read and parse a header from a reader positioned at the start of a file.
 /// Allocates at most the declared header length, which is checked against
 /// [`MAX_HEADER_SIZE`] and `file_len` first.
-pub fn read_header<R: std::io::Read>(mut r: R, file_len: Option<u64>) -> Result<SafetensorsHeader, SafetensorsError> {
+pub fn read_header<R: std::io::Read>(
+    mut r: R,
+    file_len: Option<u64>,
+) -> Result<SafetensorsHeader, SafetensorsError> {
     let mut first = [0u8; 8];
     let mut got = 0usize;
     while got < 8 {
         match r.read(&mut first[got..]) {
-            Ok(0) => return Err(SafetensorsError::Truncated { file_len: got as u64, needed: 8 }),
+            Ok(0) => {
+                return Err(SafetensorsError::Truncated {
+                    file_len: got as u64,
+                    needed: 8,
+                });
+            }
             Ok(k) => got += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(SafetensorsError::Io(e.to_string())),
@@ -199,24 +238,39 @@ pub fn read_header<R: std::io::Read>(mut r: R, file_len: Option<u64>) -> Result<
     }
     let n = u64::from_le_bytes(first);
     if n > MAX_HEADER_SIZE {
-        return Err(SafetensorsError::HeaderTooLarge { len: n, limit: MAX_HEADER_SIZE });
+        return Err(SafetensorsError::HeaderTooLarge {
+            len: n,
+            limit: MAX_HEADER_SIZE,
+        });
     }
     if let Some(fl) = file_len
-        && 8 + n > fl {
-            return Err(SafetensorsError::HeaderBeyondFile { header_len: n, file_len: fl });
-        }
+        && 8 + n > fl
+    {
+        return Err(SafetensorsError::HeaderBeyondFile {
+            header_len: n,
+            file_len: fl,
+        });
+    }
     let mut buf = first.to_vec();
     let body = crate::read_prefix(&mut r, n).map_err(|e| SafetensorsError::Io(e.to_string()))?;
     let got = body.len() as u64;
     buf.extend_from_slice(&body);
     match parse(&buf, file_len)? {
         Parse::Complete(h) => Ok(h),
-        Parse::NeedMore { .. } => Err(SafetensorsError::HeaderBeyondFile { header_len: n, file_len: 8 + got }),
+        Parse::NeedMore { .. } => Err(SafetensorsError::HeaderBeyondFile {
+            header_len: n,
+            file_len: 8 + got,
+        }),
     }
 }
 
 fn issue(code: &'static str, severity: Severity, subject: Option<&str>, message: String) -> Issue {
-    Issue { code, severity, subject: subject.map(str::to_owned), message }
+    Issue {
+        code,
+        severity,
+        subject: subject.map(str::to_owned),
+        message,
+    }
 }
 
 /// Top-level JSON object kept as an ordered list of entries so that duplicate
@@ -250,14 +304,22 @@ pub fn parse_json(json: &[u8], header_len: u64) -> Result<SafetensorsHeader, Saf
         Some(b'{') => {}
         Some(&b) => return Err(SafetensorsError::InvalidHeaderStart { found: b }),
         None => {
-            return Err(SafetensorsError::InvalidJson { offset: 8, message: "empty header".into() });
+            return Err(SafetensorsError::InvalidJson {
+                offset: 8,
+                message: "empty header".into(),
+            });
         }
     }
-    let text = std::str::from_utf8(json).map_err(|e| SafetensorsError::NotUtf8 { offset: 8 + e.valid_up_to() as u64 })?;
+    let text = std::str::from_utf8(json).map_err(|e| SafetensorsError::NotUtf8 {
+        offset: 8 + e.valid_up_to() as u64,
+    })?;
     let entries: Entries = serde_json::from_str(text).map_err(|e| {
         // The header is normally one line; turn line/column into a byte offset.
         let offset = line_col_to_offset(text, e.line(), e.column());
-        SafetensorsError::InvalidJson { offset: 8 + offset as u64, message: e.to_string() }
+        SafetensorsError::InvalidJson {
+            offset: 8 + offset as u64,
+            message: e.to_string(),
+        }
     })?;
     let mut issues = Vec::new();
     let mut metadata = BTreeMap::new();
@@ -285,7 +347,10 @@ pub fn parse_json(json: &[u8], header_len: u64) -> Result<SafetensorsHeader, Saf
                                 "metadata-not-string",
                                 Severity::Error,
                                 Some(&k),
-                                format!("__metadata__ value for {k:?} is {}, not a string", json_kind(&other)),
+                                format!(
+                                    "__metadata__ value for {k:?} is {}, not a string",
+                                    json_kind(&other)
+                                ),
                             )),
                         }
                     }
@@ -294,7 +359,10 @@ pub fn parse_json(json: &[u8], header_len: u64) -> Result<SafetensorsHeader, Saf
                     "metadata-not-object",
                     Severity::Error,
                     Some("__metadata__"),
-                    format!("__metadata__ is {}, not an object of strings", json_kind(&other)),
+                    format!(
+                        "__metadata__ is {}, not an object of strings",
+                        json_kind(&other)
+                    ),
                 )),
             }
             continue;
@@ -302,7 +370,12 @@ pub fn parse_json(json: &[u8], header_len: u64) -> Result<SafetensorsHeader, Saf
         tensors.push(tensor_entry(name, value)?);
     }
     validate(&tensors, &mut issues)?;
-    Ok(SafetensorsHeader { header_len, tensors, metadata, issues })
+    Ok(SafetensorsHeader {
+        header_len,
+        tensors,
+        metadata,
+        issues,
+    })
 }
 
 fn line_col_to_offset(text: &str, line: usize, column: usize) -> usize {
@@ -328,16 +401,30 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 }
 
 fn bad(name: &str, field: &'static str, detail: impl Into<String>) -> SafetensorsError {
-    SafetensorsError::InvalidTensor { name: name.to_owned(), field, detail: detail.into() }
+    SafetensorsError::InvalidTensor {
+        name: name.to_owned(),
+        field,
+        detail: detail.into(),
+    }
 }
 
 fn tensor_entry(name: String, value: serde_json::Value) -> Result<TensorInfo, SafetensorsError> {
     let serde_json::Value::Object(obj) = value else {
-        return Err(bad(&name, "(entry)", format!("is {}, expected an object", json_kind(&value))));
+        return Err(bad(
+            &name,
+            "(entry)",
+            format!("is {}, expected an object", json_kind(&value)),
+        ));
     };
     let dtype = match obj.get("dtype") {
         Some(serde_json::Value::String(s)) => s.clone(),
-        Some(v) => return Err(bad(&name, "dtype", format!("is {}, expected a string", json_kind(v)))),
+        Some(v) => {
+            return Err(bad(
+                &name,
+                "dtype",
+                format!("is {}, expected a string", json_kind(v)),
+            ));
+        }
         None => return Err(bad(&name, "dtype", "is missing")),
     };
     let shape = match obj.get("shape") {
@@ -350,14 +437,22 @@ fn tensor_entry(name: String, value: serde_json::Value) -> Result<TensorInfo, Sa
                         return Err(bad(
                             &name,
                             "shape",
-                            format!("dimension {i} is {d}, expected a non-negative integer below 2^64"),
+                            format!(
+                                "dimension {i} is {d}, expected a non-negative integer below 2^64"
+                            ),
                         ));
                     }
                 }
             }
             s
         }
-        Some(v) => return Err(bad(&name, "shape", format!("is {}, expected an array", json_kind(v)))),
+        Some(v) => {
+            return Err(bad(
+                &name,
+                "shape",
+                format!("is {}, expected an array", json_kind(v)),
+            ));
+        }
         None => return Err(bad(&name, "shape", "is missing")),
     };
     let data_offsets = match obj.get("data_offsets") {
@@ -370,17 +465,34 @@ fn tensor_entry(name: String, value: serde_json::Value) -> Result<TensorInfo, Sa
                     return Err(bad(
                         &name,
                         "data_offsets",
-                        format!("is {}, expected two non-negative integers", serde_json::Value::Array(a.clone())),
+                        format!(
+                            "is {}, expected two non-negative integers",
+                            serde_json::Value::Array(a.clone())
+                        ),
                     ));
                 }
             }
         }
-        Some(v) => return Err(bad(&name, "data_offsets", format!("is {v}, expected [begin, end]"))),
+        Some(v) => {
+            return Err(bad(
+                &name,
+                "data_offsets",
+                format!("is {v}, expected [begin, end]"),
+            ));
+        }
         None => return Err(bad(&name, "data_offsets", "is missing")),
     };
-    let t = TensorInfo { name, dtype, shape, data_offsets };
+    let t = TensorInfo {
+        name,
+        dtype,
+        shape,
+        data_offsets,
+    };
     if t.numel().is_none() {
-        return Err(SafetensorsError::SizeOverflow { name: t.name, shape: t.shape });
+        return Err(SafetensorsError::SizeOverflow {
+            name: t.name,
+            shape: t.shape,
+        });
     }
     Ok(t)
 }
@@ -407,7 +519,10 @@ fn validate(tensors: &[TensorInfo], issues: &mut Vec<Issue>) -> Result<(), Safet
             )),
             Some(bits) => {
                 let Some(total_bits) = numel.checked_mul(bits) else {
-                    return Err(SafetensorsError::SizeOverflow { name: t.name.clone(), shape: t.shape.clone() });
+                    return Err(SafetensorsError::SizeOverflow {
+                        name: t.name.clone(),
+                        shape: t.shape.clone(),
+                    });
                 };
                 if total_bits % 8 != 0 {
                     issues.push(issue(
@@ -434,7 +549,10 @@ fn validate(tensors: &[TensorInfo], issues: &mut Vec<Issue>) -> Result<(), Safet
         }
     }
     // Contiguity: sorted by (begin, end), each must start where the previous ended, from 0.
-    let mut order: Vec<&TensorInfo> = tensors.iter().filter(|t| t.data_offsets.1 >= t.data_offsets.0).collect();
+    let mut order: Vec<&TensorInfo> = tensors
+        .iter()
+        .filter(|t| t.data_offsets.1 >= t.data_offsets.0)
+        .collect();
     order.sort_by_key(|t| t.data_offsets);
     let mut cursor = 0u64;
     let mut prev: Option<&str> = None;
@@ -489,12 +607,21 @@ impl ShardIndex {
 /// Parse a `model.safetensors.index.json`. Shard names that could escape the
 /// repository (absolute, `..`, backslashes) are reported as issues.
 pub fn parse_index(bytes: &[u8]) -> Result<ShardIndex, SafetensorsError> {
-    let v: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| SafetensorsError::InvalidIndex(format!("not JSON: {e}")))?;
-    let obj = v.as_object().ok_or_else(|| SafetensorsError::InvalidIndex("top level is not an object".into()))?;
-    let total_size = obj.get("metadata").and_then(|m| m.get("total_size")).and_then(|t| {
-        t.as_u64().or_else(|| t.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f as u64))
-    });
+    let v: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| SafetensorsError::InvalidIndex(format!("not JSON: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| SafetensorsError::InvalidIndex("top level is not an object".into()))?;
+    let total_size = obj
+        .get("metadata")
+        .and_then(|m| m.get("total_size"))
+        .and_then(|t| {
+            t.as_u64().or_else(|| {
+                t.as_f64()
+                    .filter(|f| *f >= 0.0 && f.is_finite())
+                    .map(|f| f as u64)
+            })
+        });
     let wm = obj
         .get("weight_map")
         .and_then(|w| w.as_object())
@@ -503,7 +630,9 @@ pub fn parse_index(bytes: &[u8]) -> Result<ShardIndex, SafetensorsError> {
     let mut issues = Vec::new();
     for (k, f) in wm {
         let Some(f) = f.as_str() else {
-            return Err(SafetensorsError::InvalidIndex(format!("weight_map[{k:?}] is not a string")));
+            return Err(SafetensorsError::InvalidIndex(format!(
+                "weight_map[{k:?}] is not a string"
+            )));
         };
         if f.starts_with('/') || f.contains('\\') || f.split('/').any(|p| p == "..") {
             issues.push(issue(
@@ -515,7 +644,11 @@ pub fn parse_index(bytes: &[u8]) -> Result<ShardIndex, SafetensorsError> {
         }
         weight_map.insert(k.clone(), f.to_owned());
     }
-    Ok(ShardIndex { total_size, weight_map, issues })
+    Ok(ShardIndex {
+        total_size,
+        weight_map,
+        issues,
+    })
 }
 
 #[cfg(test)]
@@ -562,34 +695,69 @@ mod tests {
         let j = r#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
         let f = file(j, 4);
         assert_eq!(parse(&f[..5], None).unwrap(), Parse::NeedMore { total: 8 });
-        assert_eq!(parse(&f[..20], None).unwrap(), Parse::NeedMore { total: 8 + j.len() as u64 });
+        assert_eq!(
+            parse(&f[..20], None).unwrap(),
+            Parse::NeedMore {
+                total: 8 + j.len() as u64
+            }
+        );
         assert!(matches!(parse(&f, None).unwrap(), Parse::Complete(_)));
     }
 
     #[test]
     fn hostile_headers_are_errors() {
         // Truncated file.
-        assert!(matches!(parse(&[1, 2, 3], Some(3)), Err(SafetensorsError::Truncated { .. })));
+        assert!(matches!(
+            parse(&[1, 2, 3], Some(3)),
+            Err(SafetensorsError::Truncated { .. })
+        ));
         // Header length beyond the file.
         let mut f = 1000u64.to_le_bytes().to_vec();
         f.extend_from_slice(b"{}");
-        assert!(matches!(parse(&f, Some(f.len() as u64)), Err(SafetensorsError::HeaderBeyondFile { .. })));
+        assert!(matches!(
+            parse(&f, Some(f.len() as u64)),
+            Err(SafetensorsError::HeaderBeyondFile { .. })
+        ));
         // Giant declared length.
         let f = u64::MAX.to_le_bytes();
-        assert!(matches!(parse(&f, None), Err(SafetensorsError::HeaderTooLarge { .. })));
+        assert!(matches!(
+            parse(&f, None),
+            Err(SafetensorsError::HeaderTooLarge { .. })
+        ));
         // Not an object.
-        assert!(matches!(parse_full(&file("[1,2]", 0)), Err(SafetensorsError::InvalidHeaderStart { found: b'[' })));
-        assert!(matches!(parse_full(&file("{\"a\":1}", 0)), Err(SafetensorsError::InvalidTensor { .. })));
-        assert!(matches!(parse_full(&file("{\"a\":", 0)), Err(SafetensorsError::InvalidJson { .. })));
+        assert!(matches!(
+            parse_full(&file("[1,2]", 0)),
+            Err(SafetensorsError::InvalidHeaderStart { found: b'[' })
+        ));
+        assert!(matches!(
+            parse_full(&file("{\"a\":1}", 0)),
+            Err(SafetensorsError::InvalidTensor { .. })
+        ));
+        assert!(matches!(
+            parse_full(&file("{\"a\":", 0)),
+            Err(SafetensorsError::InvalidJson { .. })
+        ));
         // Negative and overflowing dims.
         let neg = r#"{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#;
-        assert!(matches!(parse_full(&file(neg, 4)), Err(SafetensorsError::InvalidTensor { field: "shape", .. })));
+        assert!(matches!(
+            parse_full(&file(neg, 4)),
+            Err(SafetensorsError::InvalidTensor { field: "shape", .. })
+        ));
         let big = r#"{"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}"#;
-        assert!(matches!(parse_full(&file(big, 4)), Err(SafetensorsError::SizeOverflow { .. })));
+        assert!(matches!(
+            parse_full(&file(big, 4)),
+            Err(SafetensorsError::SizeOverflow { .. })
+        ));
         let big2 = r#"{"a":{"dtype":"F64","shape":[4294967296,1073741824],"data_offsets":[0,4]}}"#;
-        assert!(matches!(parse_full(&file(big2, 4)), Err(SafetensorsError::SizeOverflow { .. })));
+        assert!(matches!(
+            parse_full(&file(big2, 4)),
+            Err(SafetensorsError::SizeOverflow { .. })
+        ));
         let huge = r#"{"a":{"dtype":"F32","shape":[1e30],"data_offsets":[0,4]}}"#;
-        assert!(matches!(parse_full(&file(huge, 4)), Err(SafetensorsError::InvalidTensor { .. })));
+        assert!(matches!(
+            parse_full(&file(huge, 4)),
+            Err(SafetensorsError::InvalidTensor { .. })
+        ));
     }
 
     #[test]

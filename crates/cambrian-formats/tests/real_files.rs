@@ -24,7 +24,10 @@ fn minilm_safetensors_header() {
     assert!(h.issues.is_empty(), "{:?}", h.issues);
     assert_eq!(h.expected_file_len(), 90_868_376);
     // A 64 KB ranged read covers it; a 4 KB one asks for exactly the header.
-    assert_eq!(safetensors::parse(&b[..4096], None).unwrap(), Parse::NeedMore { total: 11_416 });
+    assert_eq!(
+        safetensors::parse(&b[..4096], None).unwrap(),
+        Parse::NeedMore { total: 11_416 }
+    );
     // The reader interface gives the same.
     let h2 = safetensors::read_header(&b[..], None).unwrap();
     assert_eq!(h2.tensors, h.tensors);
@@ -34,7 +37,10 @@ fn minilm_safetensors_header() {
 fn tiny_llama_gguf() {
     let b = testdata("llama-2-tiny-random.gguf");
     let o = gguf::ParseOptions::default();
-    let h = gguf::parse(&b, Some(b.len() as u64), &o).unwrap().complete().unwrap();
+    let h = gguf::parse(&b, Some(b.len() as u64), &o)
+        .unwrap()
+        .complete()
+        .unwrap();
     assert_eq!(h.version, 3);
     assert_eq!(h.metadata.len(), 18);
     assert_eq!(h.tensors.len(), 12);
@@ -48,7 +54,10 @@ fn tiny_llama_gguf() {
     assert_eq!(h.arch_u64("feed_forward_length"), Some(32));
     assert!(h.issues.is_empty(), "{:?}", h.issues);
     let types = h.by_type();
-    assert!(types.contains_key("F16") && types.contains_key("F32"), "{types:?}");
+    assert!(
+        types.contains_key("F16") && types.contains_key("F32"),
+        "{types:?}"
+    );
     // Data section plus tensor bytes ends at the end of the file.
     assert!(h.data_start + h.data_bytes() <= b.len() as u64);
     // The vocabulary array is counted in full but only partly kept.
@@ -79,7 +88,10 @@ fn tiny_llama_gguf() {
     // Every truncation of the real file is NeedMore (no length known) or an
     // error (length known), never a panic.
     for cut in (0..h.header_end as usize).step_by(20_011) {
-        assert!(matches!(gguf::parse(&b[..cut], None, &o), Ok(Parse::NeedMore { .. })));
+        assert!(matches!(
+            gguf::parse(&b[..cut], None, &o),
+            Ok(Parse::NeedMore { .. })
+        ));
         assert!(gguf::parse(&b[..cut], Some(cut as u64), &o).is_err());
     }
 }

@@ -8,14 +8,28 @@ use std::time::Instant;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let endpoint = args.get(1).cloned().ok_or("usage: list_all ENDPOINT [sort] [limit] [expand,...]")?;
+    let endpoint = args
+        .get(1)
+        .cloned()
+        .ok_or("usage: list_all ENDPOINT [sort] [limit] [expand,...]")?;
     let q = ListQuery {
         sort: args.get(2).filter(|s| !s.is_empty()).cloned(),
         limit: Some(args.get(3).and_then(|s| s.parse().ok()).unwrap_or(1000)),
-        expand: args.get(4).map(|s| s.split(',').filter(|x| !x.is_empty()).map(str::to_string).collect()).unwrap_or_default(),
+        expand: args
+            .get(4)
+            .map(|s| {
+                s.split(',')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
         ..Default::default()
     };
-    let c = HubClient::new(HubConfig { endpoint, ..HubConfig::default() })?;
+    let c = HubClient::new(HubConfig {
+        endpoint,
+        ..HubConfig::default()
+    })?;
     let t = Instant::now();
     let mut cursor = PageCursor::First(q);
     let (mut n, mut pages) = (0usize, 0usize);

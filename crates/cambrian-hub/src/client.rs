@@ -15,10 +15,10 @@ use crate::query::PageCursor;
 use crate::ratelimit::{backoff_delay, parse_ratelimit, parse_retry_after};
 use bytes::{Bytes, BytesMut};
 use cambrian_types::ModelRecord;
-use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_RANGE, RANGE, USER_AGENT};
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, HeaderMap, HeaderValue, RANGE, USER_AGENT};
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use url::Url;
 
@@ -84,7 +84,9 @@ pub struct HubClient {
 
 impl std::fmt::Debug for HubClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HubClient").field("cfg", &self.inner.cfg).finish()
+        f.debug_struct("HubClient")
+            .field("cfg", &self.inner.cfg)
+            .finish()
     }
 }
 
@@ -106,10 +108,13 @@ enum BodyMode {
 impl HubClient {
     pub fn new(cfg: HubConfig) -> Result<HubClient, HubError> {
         let trimmed = cfg.endpoint.trim_end_matches('/');
-        let endpoint = Url::parse(trimmed)
-            .map_err(|e| HubError::Config { reason: format!("endpoint `{trimmed}` is not a URL: {e}") })?;
+        let endpoint = Url::parse(trimmed).map_err(|e| HubError::Config {
+            reason: format!("endpoint `{trimmed}` is not a URL: {e}"),
+        })?;
         if !matches!(endpoint.scheme(), "http" | "https") || endpoint.cannot_be_a_base() {
-            return Err(HubError::Config { reason: format!("endpoint `{trimmed}` must be an http(s) URL") });
+            return Err(HubError::Config {
+                reason: format!("endpoint `{trimmed}` must be an http(s) URL"),
+            });
         }
         let auth = match &cfg.token {
             None => None,
@@ -117,7 +122,10 @@ impl HubClient {
             Some(t) => {
                 let mut v = HeaderValue::from_str(&format!("Bearer {t}"))
                     // Do not echo the token: say only that it is malformed.
-                    .map_err(|_| HubError::Config { reason: "the token contains characters not allowed in an HTTP header".into() })?;
+                    .map_err(|_| HubError::Config {
+                        reason: "the token contains characters not allowed in an HTTP header"
+                            .into(),
+                    })?;
                 v.set_sensitive(true);
                 Some(v)
             }
@@ -126,8 +134,18 @@ impl HubClient {
             .connect_timeout(cfg.connect_timeout)
             .pool_max_idle_per_host(16)
             .build()
-            .map_err(|e| HubError::Config { reason: format!("cannot build the HTTP client: {e}") })?;
-        Ok(HubClient { inner: Arc::new(Inner { cfg, endpoint, http, auth, counters: Counters::default() }) })
+            .map_err(|e| HubError::Config {
+                reason: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(HubClient {
+            inner: Arc::new(Inner {
+                cfg,
+                endpoint,
+                http,
+                auth,
+                counters: Counters::default(),
+            }),
+        })
     }
 
     pub fn config(&self) -> &HubConfig {
@@ -149,8 +167,9 @@ impl HubClient {
     pub async fn list_page(&self, cursor: &PageCursor) -> Result<ListPage, HubError> {
         let url = match cursor {
             PageCursor::First(q) => q.first_page_url(&self.inner.endpoint),
-            PageCursor::Next(s) => Url::parse(s)
-                .map_err(|e| HubError::InvalidRequest { reason: format!("next-page URL `{s}` is not a URL: {e}") })?,
+            PageCursor::Next(s) => Url::parse(s).map_err(|e| HubError::InvalidRequest {
+                reason: format!("next-page URL `{s}` is not a URL: {e}"),
+            })?,
         };
         let max = self.inner.cfg.max_json_bytes;
         self.fetch(&url, BodyMode::Whole(max), |raw| {
@@ -160,22 +179,40 @@ impl HubClient {
                 Some(p) => p,
                 None => {
                     let v = json_body(&raw)?;
-                    parse_listing(&v).map_err(|e| HubError::Unexpected { url: raw.url.to_string(), reason: e.reason })?
+                    parse_listing(&v).map_err(|e| HubError::Unexpected {
+                        url: raw.url.to_string(),
+                        reason: e.reason,
+                    })?
                 }
             };
-            let links: Vec<&str> =
-                raw.headers.get_all(reqwest::header::LINK).iter().filter_map(|h| h.to_str().ok()).collect();
+            let links: Vec<&str> = raw
+                .headers
+                .get_all(reqwest::header::LINK)
+                .iter()
+                .filter_map(|h| h.to_str().ok())
+                .collect();
             let next = next_link(&links, &raw.url).map(String::from);
-            Ok(ListPage { models: parsed.models, next, item_warnings: parsed.item_warnings })
+            Ok(ListPage {
+                models: parsed.models,
+                next,
+                item_warnings: parsed.item_warnings,
+            })
         })
         .await
     }
 
     /// `GET /api/models/{id}` or `/api/models/{id}/revision/{rev}`, with `expand[]`.
-    pub async fn model_info(&self, id: &str, revision: Option<&str>, expand: &[String]) -> Result<ModelInfo, HubError> {
+    pub async fn model_info(
+        &self,
+        id: &str,
+        revision: Option<&str>,
+        expand: &[String],
+    ) -> Result<ModelInfo, HubError> {
         let mut url = self.inner.endpoint.clone();
         {
-            let mut segs = url.path_segments_mut().map_err(|()| HubError::Config { reason: "endpoint cannot be a base".into() })?;
+            let mut segs = url.path_segments_mut().map_err(|()| HubError::Config {
+                reason: "endpoint cannot be a base".into(),
+            })?;
             segs.pop_if_empty().push("api").push("models");
             push_repo_id(&mut segs, id)?;
             if let Some(rev) = revision {
@@ -191,11 +228,19 @@ impl HubClient {
         let max = self.inner.cfg.max_json_bytes;
         self.fetch(&url, BodyMode::Whole(max), |raw| {
             let v = json_body(&raw)?;
-            let (record, warnings) =
-                parse_model(&v).map_err(|e| HubError::Unexpected { url: raw.url.to_string(), reason: e.reason })?;
+            let (record, warnings) = parse_model(&v).map_err(|e| HubError::Unexpected {
+                url: raw.url.to_string(),
+                reason: e.reason,
+            })?;
             let config = v.get("config").filter(|c| c.is_object()).cloned();
             let card_data = v.get("cardData").filter(|c| c.is_object()).cloned();
-            Ok(ModelInfo { record, raw: v, config, card_data, warnings })
+            Ok(ModelInfo {
+                record,
+                raw: v,
+                config,
+                card_data,
+                warnings,
+            })
         })
         .await
     }
@@ -204,24 +249,43 @@ impl HubClient {
     /// (`GET /{id}/resolve/{rev}/{file}` with `Range: bytes=a-b`). The result
     /// is shorter than asked only when the file ends inside the range. A
     /// server that ignores `Range` (200) is read only up to `range.end`.
-    pub async fn read_range(&self, id: &str, revision: &str, file: &str, range: Range<u64>) -> Result<Bytes, HubError> {
+    pub async fn read_range(
+        &self,
+        id: &str,
+        revision: &str,
+        file: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, HubError> {
         if range.start > range.end {
-            return Err(HubError::InvalidRequest { reason: format!("empty byte range {}..{}", range.start, range.end) });
+            return Err(HubError::InvalidRequest {
+                reason: format!("empty byte range {}..{}", range.start, range.end),
+            });
         }
         if range.start == range.end {
             return Ok(Bytes::new());
         }
         let url = self.resolve_url(id, revision, file)?;
-        self.fetch(&url, BodyMode::Range(range.start, range.end), |raw| Ok(raw.body)).await
+        self.fetch(&url, BodyMode::Range(range.start, range.end), |raw| {
+            Ok(raw.body)
+        })
+        .await
     }
 
     /// Like [`HubClient::read_range`], and also the file's total length as the
     /// server states it (`Content-Range: bytes a-b/TOTAL` on 206, `Content-Length`
     /// on a 200 that ignored the range); `None` when it states none (`*`).
     /// Lets a caller learn a remote file's size and read its head in one request.
-    pub async fn read_range_with_len(&self, id: &str, revision: &str, file: &str, range: Range<u64>) -> Result<(Bytes, Option<u64>), HubError> {
+    pub async fn read_range_with_len(
+        &self,
+        id: &str,
+        revision: &str,
+        file: &str,
+        range: Range<u64>,
+    ) -> Result<(Bytes, Option<u64>), HubError> {
         if range.start >= range.end {
-            return Err(HubError::InvalidRequest { reason: format!("empty byte range {}..{}", range.start, range.end) });
+            return Err(HubError::InvalidRequest {
+                reason: format!("empty byte range {}..{}", range.start, range.end),
+            });
         }
         let url = self.resolve_url(id, revision, file)?;
         self.fetch(&url, BodyMode::Range(range.start, range.end), |raw| {
@@ -241,24 +305,37 @@ impl HubClient {
     /// A whole repository file, refused (without downloading it) when the
     /// server announces more than `max_bytes`, and cut off with an error when
     /// the body grows past it.
-    pub async fn read_file(&self, id: &str, revision: &str, file: &str, max_bytes: u64) -> Result<Bytes, HubError> {
+    pub async fn read_file(
+        &self,
+        id: &str,
+        revision: &str,
+        file: &str,
+        max_bytes: u64,
+    ) -> Result<Bytes, HubError> {
         let url = self.resolve_url(id, revision, file)?;
-        self.fetch(&url, BodyMode::Whole(max_bytes), |raw| Ok(raw.body)).await
+        self.fetch(&url, BodyMode::Whole(max_bytes), |raw| Ok(raw.body))
+            .await
     }
 
     fn resolve_url(&self, id: &str, revision: &str, file: &str) -> Result<Url, HubError> {
         if revision.is_empty() || file.is_empty() {
-            return Err(HubError::InvalidRequest { reason: "revision and file name must not be empty".into() });
+            return Err(HubError::InvalidRequest {
+                reason: "revision and file name must not be empty".into(),
+            });
         }
         let mut url = self.inner.endpoint.clone();
         {
-            let mut segs = url.path_segments_mut().map_err(|()| HubError::Config { reason: "endpoint cannot be a base".into() })?;
+            let mut segs = url.path_segments_mut().map_err(|()| HubError::Config {
+                reason: "endpoint cannot be a base".into(),
+            })?;
             segs.pop_if_empty();
             push_repo_id(&mut segs, id)?;
             segs.push("resolve").push(revision);
             for part in file.split('/') {
                 if part.is_empty() || part == "." || part == ".." {
-                    return Err(HubError::InvalidRequest { reason: format!("file path `{file}` has an empty or dot segment") });
+                    return Err(HubError::InvalidRequest {
+                        reason: format!("file path `{file}` has an empty or dot segment"),
+                    });
                 }
                 segs.push(part);
             }
@@ -267,7 +344,12 @@ impl HubClient {
     }
 
     /// The retry loop.
-    async fn fetch<T>(&self, url: &Url, mode: BodyMode, process: impl Fn(Raw) -> Result<T, HubError>) -> Result<T, HubError> {
+    async fn fetch<T>(
+        &self,
+        url: &Url,
+        mode: BodyMode,
+        process: impl Fn(Raw) -> Result<T, HubError>,
+    ) -> Result<T, HubError> {
         let cfg = &self.inner.cfg;
         let c = &self.inner.counters;
         let mut attempt: u32 = 0;
@@ -294,7 +376,11 @@ impl HubClient {
                 return Err(if attempt == 0 {
                     err
                 } else {
-                    HubError::GaveUp { url: url.to_string(), attempts: attempt + 1, last: Box::new(err) }
+                    HubError::GaveUp {
+                        url: url.to_string(),
+                        attempts: attempt + 1,
+                        last: Box::new(err),
+                    }
                 });
             }
             let wait = match &err {
@@ -302,13 +388,15 @@ impl HubClient {
                     c.rate_limited_waits.fetch_add(1, Ordering::Relaxed);
                     // A little jitter on top so that parallel workers do not
                     // all return at the same instant.
-                    let jitter = backoff_delay(0, cfg.backoff_base, cfg.backoff_cap, &mut rand::rng());
+                    let jitter =
+                        backoff_delay(0, cfg.backoff_base, cfg.backoff_cap, &mut rand::rng());
                     (*w).min(cfg.max_rate_limit_wait) + jitter.min(Duration::from_millis(250))
                 }
                 _ => backoff_delay(attempt, cfg.backoff_base, cfg.backoff_cap, &mut rand::rng()),
             };
             tracing::debug!(url = %url, attempt, wait_ms = wait.as_millis() as u64, error = %err, "retrying Hub request");
-            c.wait_ms.fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+            c.wait_ms
+                .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
             tokio::time::sleep(wait).await;
             attempt += 1;
             c.retries.fetch_add(1, Ordering::Relaxed);
@@ -318,7 +406,11 @@ impl HubClient {
     /// One attempt: send, wait for headers, read the body as `mode` says.
     async fn attempt(&self, url: &Url, mode: &BodyMode) -> Result<Raw, HubError> {
         let cfg = &self.inner.cfg;
-        let mut req = self.inner.http.get(url.clone()).header(USER_AGENT, &cfg.user_agent);
+        let mut req = self
+            .inner
+            .http
+            .get(url.clone())
+            .header(USER_AGENT, &cfg.user_agent);
         if let Some(auth) = &self.inner.auth {
             // The token goes only to the configured endpoint's origin, never
             // to a host named by a Link header.
@@ -333,7 +425,13 @@ impl HubClient {
         let deadline = start + cfg.total_timeout;
         let first_byte = cfg.first_byte_timeout.min(cfg.total_timeout);
         let mut resp = match tokio::time::timeout(first_byte, req.send()).await {
-            Err(_) => return Err(HubError::Timeout { url: url.to_string(), phase: "first-byte", after: first_byte }),
+            Err(_) => {
+                return Err(HubError::Timeout {
+                    url: url.to_string(),
+                    phase: "first-byte",
+                    after: first_byte,
+                });
+            }
             Ok(Err(e)) => return Err(send_error(url, &e, cfg.connect_timeout)),
             Ok(Ok(r)) => r,
         };
@@ -348,9 +446,14 @@ impl HubClient {
             match *mode {
                 BodyMode::Whole(max) => {
                     if let Some(len) = resp.content_length()
-                        && len > max {
-                            return Err(HubError::TooLarge { url: url.to_string(), limit: max, size: Some(len) });
-                        }
+                        && len > max
+                    {
+                        return Err(HubError::TooLarge {
+                            url: url.to_string(),
+                            limit: max,
+                            size: Some(len),
+                        });
+                    }
                     (max, false, 0)
                 }
                 BodyMode::Range(a, b) if status == 206 => {
@@ -378,19 +481,37 @@ impl HubClient {
         let mut buf = BytesMut::with_capacity(usize::try_from(announced).unwrap_or(0));
         loop {
             let chunk = match tokio::time::timeout_at(deadline.into(), resp.chunk()).await {
-                Err(_) => return Err(HubError::Timeout { url: url.to_string(), phase: "total", after: cfg.total_timeout }),
-                Ok(Err(e)) => return Err(HubError::Body { url: url.to_string(), reason: error_chain(&e) }),
+                Err(_) => {
+                    return Err(HubError::Timeout {
+                        url: url.to_string(),
+                        phase: "total",
+                        after: cfg.total_timeout,
+                    });
+                }
+                Ok(Err(e)) => {
+                    return Err(HubError::Body {
+                        url: url.to_string(),
+                        reason: error_chain(&e),
+                    });
+                }
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(c))) => c,
             };
-            self.inner.counters.bytes_received.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            self.inner
+                .counters
+                .bytes_received
+                .fetch_add(chunk.len() as u64, Ordering::Relaxed);
             let room = limit.saturating_sub(buf.len() as u64) as usize;
             if chunk.len() > room {
                 if cut_ok {
                     buf.extend_from_slice(&chunk[..room]);
                     break; // dropping `resp` closes the connection
                 }
-                return Err(HubError::TooLarge { url: url.to_string(), limit, size: resp.content_length() });
+                return Err(HubError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                    size: resp.content_length(),
+                });
             }
             buf.extend_from_slice(&chunk);
             if cut_ok && buf.len() as u64 == limit {
@@ -399,26 +520,46 @@ impl HubClient {
         }
         let mut body = buf.freeze();
         if skip > 0 {
-            body = if (skip as usize) < body.len() { body.slice(skip as usize..) } else { Bytes::new() };
+            body = if (skip as usize) < body.len() {
+                body.slice(skip as usize..)
+            } else {
+                Bytes::new()
+            };
         }
         if status == 206
-            && let BodyMode::Range(a, b) = *mode {
-                let expected = content_range_len(&headers).unwrap_or(b - a);
-                if body.len() as u64 != expected {
-                    return Err(HubError::Body {
-                        url: url.to_string(),
-                        reason: format!("expected {expected} bytes of range, received {}", body.len()),
-                    });
-                }
+            && let BodyMode::Range(a, b) = *mode
+        {
+            let expected = content_range_len(&headers).unwrap_or(b - a);
+            if body.len() as u64 != expected {
+                return Err(HubError::Body {
+                    url: url.to_string(),
+                    reason: format!(
+                        "expected {expected} bytes of range, received {}",
+                        body.len()
+                    ),
+                });
             }
-        Ok(Raw { status, headers, url: final_url, body })
+        }
+        Ok(Raw {
+            status,
+            headers,
+            url: final_url,
+            body,
+        })
     }
 }
 
 fn push_repo_id(segs: &mut url::PathSegmentsMut<'_>, id: &str) -> Result<(), HubError> {
     let parts: Vec<&str> = id.split('/').collect();
-    if id.is_empty() || parts.len() > 2 || parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
-        return Err(HubError::InvalidRequest { reason: format!("`{id}` is not a model id (expected `owner/name` or `name`)") });
+    if id.is_empty()
+        || parts.len() > 2
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return Err(HubError::InvalidRequest {
+            reason: format!("`{id}` is not a model id (expected `owner/name` or `name`)"),
+        });
     }
     for p in parts {
         segs.push(p);
@@ -430,8 +571,18 @@ fn push_repo_id(segs: &mut url::PathSegmentsMut<'_>, id: &str) -> Result<(), Hub
 fn json_body(raw: &Raw) -> Result<serde_json::Value, HubError> {
     serde_json::from_slice(&raw.body).map_err(|e| {
         // A body that ends early (truncation) is reported at its end.
-        let offset = if e.is_eof() { raw.body.len() as u64 } else { byte_offset(&raw.body, e.line(), e.column()) };
-        HubError::InvalidJson { url: raw.url.to_string(), offset, line: e.line(), column: e.column(), reason: e.to_string() }
+        let offset = if e.is_eof() {
+            raw.body.len() as u64
+        } else {
+            byte_offset(&raw.body, e.line(), e.column())
+        };
+        HubError::InvalidJson {
+            url: raw.url.to_string(),
+            offset,
+            line: e.line(),
+            column: e.column(),
+            reason: e.to_string(),
+        }
     })
 }
 
@@ -457,7 +608,13 @@ fn byte_offset(body: &[u8], line: usize, column: usize) -> u64 {
 fn status_error(raw: &Raw) -> HubError {
     let url = raw.url.to_string();
     if raw.status == 429 {
-        let rl = raw.headers.get_all("ratelimit").iter().filter_map(|v| v.to_str().ok()).filter_map(parse_ratelimit).max();
+        let rl = raw
+            .headers
+            .get_all("ratelimit")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(parse_ratelimit)
+            .max();
         let ra = raw
             .headers
             .get(reqwest::header::RETRY_AFTER)
@@ -481,17 +638,30 @@ fn status_error(raw: &Raw) -> HubError {
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
         })
         .or_else(|| {
-            let s = String::from_utf8_lossy(&raw.body[..raw.body.len().min(200)]).trim().to_string();
+            let s = String::from_utf8_lossy(&raw.body[..raw.body.len().min(200)])
+                .trim()
+                .to_string();
             (!s.is_empty()).then_some(s)
         });
-    HubError::Http { url, status: raw.status, detail }
+    HubError::Http {
+        url,
+        status: raw.status,
+        detail,
+    }
 }
 
 fn send_error(url: &Url, e: &reqwest::Error, connect_timeout: Duration) -> HubError {
     if e.is_timeout() {
-        return HubError::Timeout { url: url.to_string(), phase: "connect", after: connect_timeout };
+        return HubError::Timeout {
+            url: url.to_string(),
+            phase: "connect",
+            after: connect_timeout,
+        };
     }
-    HubError::Connect { url: url.to_string(), reason: error_chain(e) }
+    HubError::Connect {
+        url: url.to_string(),
+        reason: error_chain(e),
+    }
 }
 
 /// `e` and its sources, joined by `: ` (reqwest's Display alone hides the cause).
@@ -530,12 +700,21 @@ fn content_range_total(headers: &HeaderMap) -> Option<u64> {
     v.trim().rsplit_once('/')?.1.trim().parse().ok()
 }
 
-fn check_content_range(url: &Url, headers: &HeaderMap, start: u64, end: u64) -> Result<(), HubError> {
+fn check_content_range(
+    url: &Url,
+    headers: &HeaderMap,
+    start: u64,
+    end: u64,
+) -> Result<(), HubError> {
     match parse_content_range(headers) {
         Some((a, b)) if a == start && b < end => Ok(()),
         Some((a, b)) => Err(HubError::Unexpected {
             url: url.to_string(),
-            reason: format!("asked for bytes {}-{}, server sent Content-Range {a}-{b}", start, end - 1),
+            reason: format!(
+                "asked for bytes {}-{}, server sent Content-Range {a}-{b}",
+                start,
+                end - 1
+            ),
         }),
         None => Err(HubError::Unexpected {
             url: url.to_string(),
@@ -561,7 +740,10 @@ mod tests {
 
     #[test]
     fn token_redacted_in_debug() {
-        let cfg = HubConfig { token: Some("hf_SENTINEL_do_not_print".into()), ..Default::default() };
+        let cfg = HubConfig {
+            token: Some("hf_SENTINEL_do_not_print".into()),
+            ..Default::default()
+        };
         let c = HubClient::new(cfg.clone()).unwrap();
         assert!(!format!("{cfg:?}").contains("SENTINEL"));
         assert!(!format!("{c:?}").contains("SENTINEL"));
@@ -570,13 +752,25 @@ mod tests {
 
     #[test]
     fn urls() {
-        let c = HubClient::new(HubConfig { endpoint: "http://127.0.0.1:1/".into(), ..Default::default() }).unwrap();
+        let c = HubClient::new(HubConfig {
+            endpoint: "http://127.0.0.1:1/".into(),
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(
-            c.resolve_url("org/m", "refs/pr/1", "sub dir/model.safetensors").unwrap().as_str(),
+            c.resolve_url("org/m", "refs/pr/1", "sub dir/model.safetensors")
+                .unwrap()
+                .as_str(),
             "http://127.0.0.1:1/org/m/resolve/refs%2Fpr%2F1/sub%20dir/model.safetensors"
         );
         assert!(c.resolve_url("a/b/c", "main", "x").is_err());
         assert!(c.resolve_url("a/b", "main", "../x").is_err());
-        assert!(HubClient::new(HubConfig { endpoint: "ftp://x".into(), ..Default::default() }).is_err());
+        assert!(
+            HubClient::new(HubConfig {
+                endpoint: "ftp://x".into(),
+                ..Default::default()
+            })
+            .is_err()
+        );
     }
 }

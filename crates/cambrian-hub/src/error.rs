@@ -46,10 +46,18 @@ pub enum HubError {
     Connect { url: String, reason: String },
 
     #[error("{phase} timeout after {after:?} for {url}")]
-    Timeout { url: String, phase: &'static str, after: Duration },
+    Timeout {
+        url: String,
+        phase: &'static str,
+        after: Duration,
+    },
 
     #[error("HTTP {status} from {url}{}", detail.as_ref().map(|d| format!(": {d}")).unwrap_or_default())]
-    Http { url: String, status: u16, detail: Option<String> },
+    Http {
+        url: String,
+        status: u16,
+        detail: Option<String>,
+    },
 
     #[error("rate limited by {url} (HTTP 429); the announced reset was {wait:?}")]
     RateLimited { url: String, wait: Option<Duration> },
@@ -58,16 +66,30 @@ pub enum HubError {
     Body { url: String, reason: String },
 
     #[error("invalid JSON from {url} at byte {offset} (line {line}, column {column}): {reason}")]
-    InvalidJson { url: String, offset: u64, line: usize, column: usize, reason: String },
+    InvalidJson {
+        url: String,
+        offset: u64,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
 
     #[error("unexpected response from {url}: {reason}")]
     Unexpected { url: String, reason: String },
 
     #[error("{url} is larger than the allowed {limit} bytes{}", size.map(|s| format!(" ({s} bytes)")).unwrap_or_default())]
-    TooLarge { url: String, limit: u64, size: Option<u64> },
+    TooLarge {
+        url: String,
+        limit: u64,
+        size: Option<u64>,
+    },
 
     #[error("giving up on {url} after {attempts} attempts: {last}")]
-    GaveUp { url: String, attempts: u32, last: Box<HubError> },
+    GaveUp {
+        url: String,
+        attempts: u32,
+        last: Box<HubError>,
+    },
 }
 
 impl HubError {
@@ -121,11 +143,15 @@ impl HubError {
             HubError::Connect { .. } | HubError::Timeout { .. } => Some(
                 "check the network or the endpoint (HF_ENDPOINT / --endpoint); cambrian works offline with `cambrian import`",
             ),
-            HubError::Http { status: 401 | 403, .. } => Some(
+            HubError::Http {
+                status: 401 | 403, ..
+            } => Some(
                 "the repository may be private or gated: accept its terms on the Hub and set HF_TOKEN",
             ),
             HubError::Http { status: 404, .. } => Some("check the model id and revision"),
-            HubError::RateLimited { .. } => Some("wait and retry, or set HF_TOKEN for a higher rate limit"),
+            HubError::RateLimited { .. } => {
+                Some("wait and retry, or set HF_TOKEN for a higher rate limit")
+            }
             HubError::TooLarge { .. } => Some("the file is larger than the configured limit"),
             _ => None,
         }
@@ -137,15 +163,28 @@ mod tests {
     use super::*;
 
     fn http(status: u16) -> HubError {
-        HubError::Http { url: "u".into(), status, detail: None }
+        HubError::Http {
+            url: "u".into(),
+            status,
+            detail: None,
+        }
     }
 
     #[test]
     fn kinds_and_transience() {
         assert_eq!(http(404).kind(), ErrorKind::NotFound);
         assert_eq!(http(403).kind(), ErrorKind::Remote);
-        assert_eq!(HubError::Config { reason: "x".into() }.kind(), ErrorKind::Usage);
-        let bad_json = HubError::InvalidJson { url: "u".into(), offset: 3, line: 1, column: 4, reason: "r".into() };
+        assert_eq!(
+            HubError::Config { reason: "x".into() }.kind(),
+            ErrorKind::Usage
+        );
+        let bad_json = HubError::InvalidJson {
+            url: "u".into(),
+            offset: 3,
+            line: 1,
+            column: 4,
+            reason: "r".into(),
+        };
         assert!(bad_json.is_transient());
         assert_eq!(bad_json.kind(), ErrorKind::BadInput);
         for s in [408, 429, 500, 502, 503, 504] {
@@ -154,7 +193,11 @@ mod tests {
         for s in [400, 401, 403, 404, 416] {
             assert!(!http(s).is_transient(), "{s}");
         }
-        let gave_up = HubError::GaveUp { url: "u".into(), attempts: 3, last: Box::new(http(503)) };
+        let gave_up = HubError::GaveUp {
+            url: "u".into(),
+            attempts: 3,
+            last: Box::new(http(503)),
+        };
         assert!(!gave_up.is_transient());
         assert_eq!(gave_up.kind(), ErrorKind::Remote);
         assert_eq!(gave_up.status(), Some(503));

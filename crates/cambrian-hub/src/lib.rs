@@ -18,6 +18,6 @@ pub mod ratelimit;
 pub use client::{ClientStats, HubClient, ListPage, ModelInfo};
 pub use config::HubConfig;
 pub use error::{FieldWarning, HubError, ItemWarning, ParseError};
-pub use link::{next_link, parse_link_header, LinkValue};
-pub use parse::{parse_listing, parse_listing_bytes, parse_model, ParsedListing};
+pub use link::{LinkValue, next_link, parse_link_header};
+pub use parse::{ParsedListing, parse_listing, parse_listing_bytes, parse_model};
 pub use query::{ListQuery, PageCursor};

@@ -45,7 +45,9 @@ pub fn parse_link_header(value: &str) -> Vec<LinkValue> {
             i = skip_to_comma(b, i);
             continue;
         }
-        let Some(close) = value[i + 1..].find('>') else { break };
+        let Some(close) = value[i + 1..].find('>') else {
+            break;
+        };
         let target = value[i + 1..i + 1 + close].trim().to_string();
         i = i + 1 + close + 1;
         let mut params = Vec::new();
@@ -62,7 +64,8 @@ pub fn parse_link_header(value: &str) -> Vec<LinkValue> {
                 i += 1;
             }
             let start = i;
-            while i < b.len() && !matches!(b[i], b'=' | b';' | b',') && !b[i].is_ascii_whitespace() {
+            while i < b.len() && !matches!(b[i], b'=' | b';' | b',') && !b[i].is_ascii_whitespace()
+            {
                 i += 1;
             }
             let name = value[start..i].to_ascii_lowercase();
@@ -151,7 +154,10 @@ mod tests {
     fn hub_style_absolute_next() {
         let h = r#"<https://huggingface.co/api/models?limit=2&cursor=eyJ2Ijp7fX0%3D>; rel="next""#;
         let u = next_link(&[h], &base()).unwrap();
-        assert_eq!(u.as_str(), "https://huggingface.co/api/models?limit=2&cursor=eyJ2Ijp7fX0%3D");
+        assert_eq!(
+            u.as_str(),
+            "https://huggingface.co/api/models?limit=2&cursor=eyJ2Ijp7fX0%3D"
+        );
     }
 
     #[test]
@@ -166,7 +172,10 @@ mod tests {
         let links = parse_link_header(h);
         assert_eq!(links.len(), 2);
         assert_eq!(links[0].target, "https://x.test/a,b");
-        assert_eq!(links[0].params[1], ("title".to_string(), "a, b".to_string()));
+        assert_eq!(
+            links[0].params[1],
+            ("title".to_string(), "a, b".to_string())
+        );
         let u = next_link(&[h], &base()).unwrap();
         assert_eq!(u.as_str(), "https://x.test/n?c=1,2");
     }

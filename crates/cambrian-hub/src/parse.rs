@@ -24,10 +24,10 @@
 //!   list), de-duplicated in first-seen order.
 
 use crate::error::{FieldWarning, ItemWarning, ParseError};
-use cambrian_types::{GgufInfo, ModelRecord, SafetensorsInfo, HUB_UNKNOWN_CREATED_AT};
+use cambrian_types::{GgufInfo, HUB_UNKNOWN_CREATED_AT, ModelRecord, SafetensorsInfo};
 use chrono::{DateTime, Utc};
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -45,9 +45,14 @@ pub struct ParsedListing {
 /// value is not an array.
 pub fn parse_listing(v: &Value) -> Result<ParsedListing, ParseError> {
     let Value::Array(items) = v else {
-        return Err(ParseError { reason: format!("expected a JSON array of models, found {}", type_name(v)) });
+        return Err(ParseError {
+            reason: format!("expected a JSON array of models, found {}", type_name(v)),
+        });
     };
-    let mut out = ParsedListing { models: Vec::with_capacity(items.len()), item_warnings: Vec::new() };
+    let mut out = ParsedListing {
+        models: Vec::with_capacity(items.len()),
+        item_warnings: Vec::new(),
+    };
     for (index, item) in items.iter().enumerate() {
         push_item(&mut out, index, parse_model(item));
     }
@@ -65,18 +70,30 @@ pub fn parse_listing(v: &Value) -> Result<ParsedListing, ParseError> {
 /// [`parse_listing`], which report those cases exactly.
 pub fn parse_listing_bytes(body: &[u8]) -> Option<ParsedListing> {
     let items: Vec<Wire<'_>> = serde_json::from_slice(body).ok()?;
-    let mut out = ParsedListing { models: Vec::with_capacity(items.len()), item_warnings: Vec::new() };
+    let mut out = ParsedListing {
+        models: Vec::with_capacity(items.len()),
+        item_warnings: Vec::new(),
+    };
     for (index, item) in items.into_iter().enumerate() {
         push_item(&mut out, index, map_wire(item));
     }
     Some(out)
 }
 
-fn push_item(out: &mut ParsedListing, index: usize, r: Result<(ModelRecord, Vec<FieldWarning>), ParseError>) {
+fn push_item(
+    out: &mut ParsedListing,
+    index: usize,
+    r: Result<(ModelRecord, Vec<FieldWarning>), ParseError>,
+) {
     match r {
         Ok((rec, warns)) => {
             for w in warns {
-                out.item_warnings.push(ItemWarning { index, id: Some(rec.id.clone()), field: Some(w.field), reason: w.reason });
+                out.item_warnings.push(ItemWarning {
+                    index,
+                    id: Some(rec.id.clone()),
+                    field: Some(w.field),
+                    reason: w.reason,
+                });
             }
             out.models.push(rec);
         }
@@ -92,11 +109,15 @@ fn push_item(out: &mut ParsedListing, index: usize, r: Result<(ModelRecord, Vec<
 /// Maps one model object (`/api/models/{id}` or a listing item).
 pub fn parse_model(v: &Value) -> Result<(ModelRecord, Vec<FieldWarning>), ParseError> {
     if !v.is_object() {
-        return Err(ParseError { reason: format!("expected a JSON object, found {}", type_name(v)) });
+        return Err(ParseError {
+            reason: format!("expected a JSON object, found {}", type_name(v)),
+        });
     }
     // Reading an object into `Wire` cannot fail: every field accepts any
     // value and a `Value` map has no duplicate keys.
-    let wire = Wire::deserialize(v).map_err(|e| ParseError { reason: format!("unreadable record: {e}") })?;
+    let wire = Wire::deserialize(v).map_err(|e| ParseError {
+        reason: format!("unreadable record: {e}"),
+    })?;
     map_wire(wire)
 }
 
@@ -147,7 +168,11 @@ impl<'de> Visitor<'de> for LaxVisitor {
     fn visit_i64<E>(self, n: i64) -> Result<Lax<'de>, E> {
         // serde_json hands non-negative integers to visit_u64; keep the same
         // split whatever the source.
-        Ok(if n >= 0 { Lax::U64(n as u64) } else { Lax::I64(n) })
+        Ok(if n >= 0 {
+            Lax::U64(n as u64)
+        } else {
+            Lax::I64(n)
+        })
     }
     fn visit_f64<E>(self, n: f64) -> Result<Lax<'de>, E> {
         Ok(Lax::F64(n))
@@ -195,7 +220,9 @@ impl Lax<'_> {
             Lax::Bool(b) => Value::Bool(*b),
             Lax::U64(n) => Value::from(*n),
             Lax::I64(n) => Value::from(*n),
-            Lax::F64(n) => serde_json::Number::from_f64(*n).map(Value::Number).unwrap_or(Value::Null),
+            Lax::F64(n) => serde_json::Number::from_f64(*n)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
             Lax::Str(s) => Value::String(s.to_string()),
             Lax::Seq(a) => Value::Array(a.iter().map(Lax::to_value).collect()),
             Lax::Map(v) => (**v).clone(),
@@ -252,14 +279,27 @@ struct Wire<'a> {
 fn map_wire(o: Wire<'_>) -> Result<(ModelRecord, Vec<FieldWarning>), ParseError> {
     let id = match o.id {
         Lax::Str(s) if !s.is_empty() => s.into_owned(),
-        Lax::Str(_) => return Err(ParseError { reason: "`id` is empty".into() }),
-        Lax::Null => return Err(ParseError { reason: "missing `id`".into() }),
+        Lax::Str(_) => {
+            return Err(ParseError {
+                reason: "`id` is empty".into(),
+            });
+        }
+        Lax::Null => {
+            return Err(ParseError {
+                reason: "missing `id`".into(),
+            });
+        }
         other => {
-            return Err(ParseError { reason: format!("`id` must be a string, found {}", other.type_name()) });
+            return Err(ParseError {
+                reason: format!("`id` must be a string, found {}", other.type_name()),
+            });
         }
     };
     let mut w = Vec::new();
-    let mut r = ModelRecord { id, ..Default::default() };
+    let mut r = ModelRecord {
+        id,
+        ..Default::default()
+    };
     r.author = lax_string(o.author, "author", &mut w);
     r.sha = lax_string(o.sha, "sha", &mut w);
     r.created_at = lax_date(o.created_at, "createdAt", &mut w);
@@ -276,7 +316,11 @@ fn map_wire(o: Wire<'_>) -> Result<(ModelRecord, Vec<FieldWarning>), ParseError>
         None | Some(Value::Null) => None,
         Some(Value::Object(c)) => Some(c),
         Some(other) => {
-            warn(&mut w, "cardData", format!("expected an object, found {}", type_name(other)));
+            warn(
+                &mut w,
+                "cardData",
+                format!("expected an object, found {}", type_name(other)),
+            );
             None
         }
     };
@@ -288,12 +332,20 @@ fn map_wire(o: Wire<'_>) -> Result<(ModelRecord, Vec<FieldWarning>), ParseError>
             Some(Value::Array(a)) => {
                 let first = a.iter().find_map(|x| x.as_str().map(str::to_string));
                 if a.len() > 1 {
-                    warn(&mut w, "cardData.license", format!("a list of {} licenses; using the first", a.len()));
+                    warn(
+                        &mut w,
+                        "cardData.license",
+                        format!("a list of {} licenses; using the first", a.len()),
+                    );
                 }
                 first
             }
             Some(other) => {
-                warn(&mut w, "cardData.license", format!("expected a string, found {}", type_name(other)));
+                warn(
+                    &mut w,
+                    "cardData.license",
+                    format!("expected a string, found {}", type_name(other)),
+                );
                 None
             }
         };
@@ -301,13 +353,22 @@ fn map_wire(o: Wire<'_>) -> Result<(ModelRecord, Vec<FieldWarning>), ParseError>
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s.clone()),
             Some(other) => {
-                warn(&mut w, "cardData.license_name", format!("expected a string, found {}", type_name(other)));
+                warn(
+                    &mut w,
+                    "cardData.license_name",
+                    format!("expected a string, found {}", type_name(other)),
+                );
                 None
             }
         };
     }
     if r.license.is_none() {
-        r.license = r.tags.iter().find_map(|t| t.strip_prefix("license:")).filter(|s| !s.is_empty()).map(str::to_string);
+        r.license = r
+            .tags
+            .iter()
+            .find_map(|t| t.strip_prefix("license:"))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
     }
 
     r.gated = match o.gated {
@@ -315,7 +376,11 @@ fn map_wire(o: Wire<'_>) -> Result<(ModelRecord, Vec<FieldWarning>), ParseError>
         Lax::Bool(b) => Some(b.to_string()),
         Lax::Str(s) => Some(s.into_owned()),
         other => {
-            warn(&mut w, "gated", format!("expected false or a string, found {}", other.type_name()));
+            warn(
+                &mut w,
+                "gated",
+                format!("expected false or a string, found {}", other.type_name()),
+            );
             None
         }
     };
@@ -328,7 +393,11 @@ fn map_wire(o: Wire<'_>) -> Result<(ModelRecord, Vec<FieldWarning>), ParseError>
             r.architectures = string_list(c.get("architectures"), "config.architectures", &mut w);
             r.model_type = string_at(c, "model_type", "config.model_type", &mut w);
         }
-        Some(other) => warn(&mut w, "config", format!("expected an object, found {}", type_name(other))),
+        Some(other) => warn(
+            &mut w,
+            "config",
+            format!("expected an object, found {}", type_name(other)),
+        ),
     }
 
     // Base models: tags first, then cardData.base_model.
@@ -347,7 +416,11 @@ fn map_wire(o: Wire<'_>) -> Result<(ModelRecord, Vec<FieldWarning>), ParseError>
             Some(Value::String(s)) => vec![s.clone()],
             Some(v @ Value::Array(_)) => string_list(Some(v), "cardData.base_model", &mut w),
             Some(other) => {
-                warn(&mut w, "cardData.base_model", format!("expected a string or a list, found {}", type_name(other)));
+                warn(
+                    &mut w,
+                    "cardData.base_model",
+                    format!("expected a string or a list, found {}", type_name(other)),
+                );
                 Vec::new()
             }
         };
@@ -366,11 +439,19 @@ fn map_wire(o: Wire<'_>) -> Result<(ModelRecord, Vec<FieldWarning>), ParseError>
             for (i, s) in a.iter().enumerate() {
                 match s.get("rfilename") {
                     Some(Value::String(f)) => r.siblings.push(f.clone()),
-                    _ => warn(&mut w, &format!("siblings[{i}].rfilename"), "missing or not a string; dropped".into()),
+                    _ => warn(
+                        &mut w,
+                        &format!("siblings[{i}].rfilename"),
+                        "missing or not a string; dropped".into(),
+                    ),
                 }
             }
         }
-        Some(other) => warn(&mut w, "siblings", format!("expected a list, found {}", type_name(other))),
+        Some(other) => warn(
+            &mut w,
+            "siblings",
+            format!("expected a list, found {}", type_name(other)),
+        ),
     }
     Ok((r, w))
 }
@@ -380,7 +461,11 @@ fn lax_string(v: Lax<'_>, key: &str, w: &mut Vec<FieldWarning>) -> Option<String
         Lax::Null => None,
         Lax::Str(s) => Some(s.into_owned()),
         other => {
-            warn(w, key, format!("expected a string, found {}", other.type_name()));
+            warn(
+                w,
+                key,
+                format!("expected a string, found {}", other.type_name()),
+            );
             None
         }
     }
@@ -394,13 +479,21 @@ fn lax_string_list(v: Lax<'_>, key: &str, w: &mut Vec<FieldWarning>) -> Vec<Stri
             for (i, x) in a.into_iter().enumerate() {
                 match x {
                     Lax::Str(s) => out.push(s.into_owned()),
-                    other => warn(w, &format!("{key}[{i}]"), format!("expected a string, found {}; dropped", other.type_name())),
+                    other => warn(
+                        w,
+                        &format!("{key}[{i}]"),
+                        format!("expected a string, found {}; dropped", other.type_name()),
+                    ),
                 }
             }
             out
         }
         other => {
-            warn(w, key, format!("expected a list of strings, found {}", other.type_name()));
+            warn(
+                w,
+                key,
+                format!("expected a list of strings, found {}", other.type_name()),
+            );
             Vec::new()
         }
     }
@@ -414,7 +507,11 @@ fn lax_count(v: Lax<'_>, key: &str, w: &mut Vec<FieldWarning>) -> Option<u64> {
         _ => None,
     };
     if c.is_none() {
-        warn(w, key, format!("expected a non-negative integer, found {}", v.short()));
+        warn(
+            w,
+            key,
+            format!("expected a non-negative integer, found {}", v.short()),
+        );
     }
     c
 }
@@ -426,7 +523,11 @@ fn lax_float(v: Lax<'_>, key: &str, w: &mut Vec<FieldWarning>) -> Option<f64> {
         Lax::I64(n) => Some(n as f64),
         Lax::F64(f) => Some(f).filter(|f| f.is_finite()),
         other => {
-            warn(w, key, format!("expected a number, found {}", other.short()));
+            warn(
+                w,
+                key,
+                format!("expected a number, found {}", other.short()),
+            );
             None
         }
     }
@@ -439,12 +540,23 @@ fn lax_date(v: Lax<'_>, key: &str, w: &mut Vec<FieldWarning>) -> Option<DateTime
         Lax::Str(s) => match parse_date(&s) {
             Ok(d) => Some(d),
             Err(e) => {
-                warn(w, key, format!("not an RFC 3339 date ({e}): {}", short(&Value::String(s.into_owned()))));
+                warn(
+                    w,
+                    key,
+                    format!(
+                        "not an RFC 3339 date ({e}): {}",
+                        short(&Value::String(s.into_owned()))
+                    ),
+                );
                 None
             }
         },
         other => {
-            warn(w, key, format!("expected a date string, found {}", other.type_name()));
+            warn(
+                w,
+                key,
+                format!("expected a date string, found {}", other.type_name()),
+            );
             None
         }
     }
@@ -461,7 +573,15 @@ fn parse_date(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
 }
 
 fn parse_hub_date(b: &[u8]) -> Option<DateTime<Utc>> {
-    if b.len() != 24 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'.' || b[23] != b'Z' {
+    if b.len() != 24
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[23] != b'Z'
+    {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
@@ -496,19 +616,31 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
 }
 
 fn warn(w: &mut Vec<FieldWarning>, field: &str, reason: String) {
-    w.push(FieldWarning { field: field.to_string(), reason });
+    w.push(FieldWarning {
+        field: field.to_string(),
+        reason,
+    });
 }
 
 fn string_field(o: &Map<String, Value>, key: &str, w: &mut Vec<FieldWarning>) -> Option<String> {
     string_at(o, key, key, w)
 }
 
-fn string_at(o: &Map<String, Value>, key: &str, path: &str, w: &mut Vec<FieldWarning>) -> Option<String> {
+fn string_at(
+    o: &Map<String, Value>,
+    key: &str,
+    path: &str,
+    w: &mut Vec<FieldWarning>,
+) -> Option<String> {
     match o.get(key) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => {
-            warn(w, path, format!("expected a string, found {}", type_name(other)));
+            warn(
+                w,
+                path,
+                format!("expected a string, found {}", type_name(other)),
+            );
             None
         }
     }
@@ -522,13 +654,21 @@ fn string_list(v: Option<&Value>, key: &str, w: &mut Vec<FieldWarning>) -> Vec<S
             for (i, x) in a.iter().enumerate() {
                 match x {
                     Value::String(s) => out.push(s.clone()),
-                    other => warn(w, &format!("{key}[{i}]"), format!("expected a string, found {}; dropped", type_name(other))),
+                    other => warn(
+                        w,
+                        &format!("{key}[{i}]"),
+                        format!("expected a string, found {}; dropped", type_name(other)),
+                    ),
                 }
             }
             out
         }
         Some(other) => {
-            warn(w, key, format!("expected a list of strings, found {}", type_name(other)));
+            warn(
+                w,
+                key,
+                format!("expected a list of strings, found {}", type_name(other)),
+            );
             Vec::new()
         }
     }
@@ -552,7 +692,11 @@ fn count_field(o: &Map<String, Value>, key: &str, w: &mut Vec<FieldWarning>) -> 
         Some(v) => {
             let c = as_count(v);
             if c.is_none() {
-                warn(w, key, format!("expected a non-negative integer, found {}", short(v)));
+                warn(
+                    w,
+                    key,
+                    format!("expected a non-negative integer, found {}", short(v)),
+                );
             }
             c
         }
@@ -564,7 +708,11 @@ fn safetensors_field(v: Option<&Value>, w: &mut Vec<FieldWarning>) -> Option<Saf
         None | Some(Value::Null) => return None,
         Some(Value::Object(o)) => o,
         Some(other) => {
-            warn(w, "safetensors", format!("expected an object, found {}", type_name(other)));
+            warn(
+                w,
+                "safetensors",
+                format!("expected an object, found {}", type_name(other)),
+            );
             return None;
         }
     };
@@ -576,22 +724,41 @@ fn safetensors_field(v: Option<&Value>, w: &mut Vec<FieldWarning>) -> Option<Saf
                     Some(c) => {
                         parameters.insert(dtype.clone(), c);
                     }
-                    None => warn(w, &format!("safetensors.parameters.{dtype}"), format!("expected a non-negative integer, found {}; dropped", short(n))),
+                    None => warn(
+                        w,
+                        &format!("safetensors.parameters.{dtype}"),
+                        format!(
+                            "expected a non-negative integer, found {}; dropped",
+                            short(n)
+                        ),
+                    ),
                 }
             }
         }
         None | Some(Value::Null) => {}
-        Some(other) => warn(w, "safetensors.parameters", format!("expected an object, found {}", type_name(other))),
+        Some(other) => warn(
+            w,
+            "safetensors.parameters",
+            format!("expected an object, found {}", type_name(other)),
+        ),
     }
     let total = match o.get("total").and_then(as_count) {
         Some(t) => t,
         None => {
             if parameters.is_empty() {
-                warn(w, "safetensors", "neither a usable `total` nor `parameters`; dropped".into());
+                warn(
+                    w,
+                    "safetensors",
+                    "neither a usable `total` nor `parameters`; dropped".into(),
+                );
                 return None;
             }
             let sum = parameters.values().fold(0u64, |a, b| a.saturating_add(*b));
-            warn(w, "safetensors.total", format!("missing or not an integer; using the sum of parameters ({sum})"));
+            warn(
+                w,
+                "safetensors.total",
+                format!("missing or not an integer; using the sum of parameters ({sum})"),
+            );
             sum
         }
     };
@@ -603,7 +770,11 @@ fn gguf_field(v: Option<&Value>, w: &mut Vec<FieldWarning>) -> Option<GgufInfo> 
         None | Some(Value::Null) => return None,
         Some(Value::Object(o)) => o,
         Some(other) => {
-            warn(w, "gguf", format!("expected an object, found {}", type_name(other)));
+            warn(
+                w,
+                "gguf",
+                format!("expected an object, found {}", type_name(other)),
+            );
             return None;
         }
     };
@@ -647,7 +818,8 @@ mod tests {
             "0001-01-01T00:00:00.000Z",
         ];
         for s in ok {
-            let fast = parse_hub_date(s.as_bytes()).unwrap_or_else(|| panic!("{s}: fast path refused"));
+            let fast =
+                parse_hub_date(s.as_bytes()).unwrap_or_else(|| panic!("{s}: fast path refused"));
             let slow = DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
             assert_eq!(fast, slow, "{s}");
         }

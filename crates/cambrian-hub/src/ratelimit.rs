@@ -26,9 +26,15 @@ pub fn parse_ratelimit(value: &str) -> Option<Duration> {
         let mut t: Option<u64> = None;
         for part in item.split(';') {
             let part = part.trim();
-            let Some((k, v)) = part.split_once('=') else { continue };
+            let Some((k, v)) = part.split_once('=') else {
+                continue;
+            };
             let v = v.trim().trim_matches('"');
-            let num = v.parse::<f64>().ok().filter(|x| x.is_finite() && *x >= 0.0).map(|x| x.ceil() as u64);
+            let num = v
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite() && *x >= 0.0)
+                .map(|x| x.ceil() as u64);
             match k.trim().to_ascii_lowercase().as_str() {
                 "r" => r = num,
                 "t" => t = num,
@@ -50,10 +56,9 @@ pub fn parse_ratelimit(value: &str) -> Option<Duration> {
     if let Some(e) = exhausted {
         return Some(Duration::from_secs(e));
     }
-    if !saw_r
-        && let Some(t) = any_t {
-            return Some(Duration::from_secs(t));
-        }
+    if !saw_r && let Some(t) = any_t {
+        return Some(Duration::from_secs(t));
+    }
     match (legacy_remaining, legacy_reset) {
         (Some(0) | None, Some(reset)) => Some(Duration::from_secs(reset)),
         _ => None,
@@ -89,11 +94,23 @@ mod tests {
 
     #[test]
     fn hub_ratelimit_header() {
-        assert_eq!(parse_ratelimit(r#""api";r=0;t=12"#), Some(Duration::from_secs(12)));
+        assert_eq!(
+            parse_ratelimit(r#""api";r=0;t=12"#),
+            Some(Duration::from_secs(12))
+        );
         assert_eq!(parse_ratelimit(r#""api";r=499;t=12"#), None);
-        assert_eq!(parse_ratelimit(r#""api";r=3;t=5, "burst";r=0;t=2"#), Some(Duration::from_secs(2)));
-        assert_eq!(parse_ratelimit(r#""api";t=7"#), Some(Duration::from_secs(7)));
-        assert_eq!(parse_ratelimit("limit=500, remaining=0, reset=30"), Some(Duration::from_secs(30)));
+        assert_eq!(
+            parse_ratelimit(r#""api";r=3;t=5, "burst";r=0;t=2"#),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            parse_ratelimit(r#""api";t=7"#),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_ratelimit("limit=500, remaining=0, reset=30"),
+            Some(Duration::from_secs(30))
+        );
         assert_eq!(parse_ratelimit("garbage"), None);
         assert_eq!(parse_ratelimit(r#""api";r=0;t=-3"#), None);
     }
@@ -101,10 +118,19 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         // Wed, 21 Oct 2015 07:28:00 GMT = 1445412480
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now), Some(Duration::from_secs(10)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 
@@ -119,7 +145,9 @@ mod tests {
             assert!(d <= ceiling, "attempt {attempt}: {d:?} > {ceiling:?}");
         }
         // Jitter: not all equal.
-        let v: Vec<_> = (0..20).map(|_| backoff_delay(5, base, cap, &mut rng)).collect();
+        let v: Vec<_> = (0..20)
+            .map(|_| backoff_delay(5, base, cap, &mut rng))
+            .collect();
         assert!(v.iter().any(|d| *d != v[0]));
     }
 }

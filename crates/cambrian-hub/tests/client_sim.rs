@@ -3,7 +3,7 @@
 //! reads, malformed content and token redaction.
 
 use cambrian_hub::{HubClient, HubConfig, HubError, ListQuery, PageCursor};
-use cambrian_hubsim::{start, FaultKind, RunningSim, SimConfig};
+use cambrian_hubsim::{FaultKind, RunningSim, SimConfig, start};
 use cambrian_types::{ErrorKind, ModelRecord};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -61,7 +61,12 @@ async fn list_all(c: &HubClient, q: &ListQuery) -> Result<(Vec<ModelRecord>, usi
 }
 
 fn by_likes() -> ListQuery {
-    ListQuery { sort: Some("likes".into()), direction: Some(-1), limit: Some(50), ..Default::default() }
+    ListQuery {
+        sort: Some("likes".into()),
+        direction: Some(-1),
+        limit: Some(50),
+        ..Default::default()
+    }
 }
 
 fn ids(v: &[ModelRecord]) -> Vec<String> {
@@ -72,11 +77,15 @@ fn ids(v: &[ModelRecord]) -> Vec<String> {
 async fn paging_follows_link_headers_in_sort_order() {
     let s = sim(2500, &[], 0.0).await;
     let c = client(&s);
-    let q = ListQuery { limit: Some(100), ..by_likes() };
+    let q = ListQuery {
+        limit: Some(100),
+        ..by_likes()
+    };
     let (got, pages) = list_all(&c, &q).await.unwrap();
     // The expected order, computed here from the population: likes
     // descending, ties by id ascending.
-    let mut expected: Vec<(u64, String)> = s.models().iter().map(|m| (m.likes, m.id.clone())).collect();
+    let mut expected: Vec<(u64, String)> =
+        s.models().iter().map(|m| (m.likes, m.id.clone())).collect();
     expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
     assert_eq!(expected.len(), 2501); // 2500 generated + the declared 7B repo
@@ -85,8 +94,14 @@ async fn paging_follows_link_headers_in_sort_order() {
     assert_eq!(c.stats().requests, 26);
     assert_eq!(c.stats().retries, 0);
     // Every listed record carries the compact field set.
-    assert!(got.iter().all(|m| m.likes.is_some() && m.downloads_30d.is_some() && m.trending_score.is_some()));
-    assert!(got.iter().all(|m| m.downloads_all_time.is_none() && m.safetensors.is_none()));
+    assert!(
+        got.iter()
+            .all(|m| m.likes.is_some() && m.downloads_30d.is_some() && m.trending_score.is_some())
+    );
+    assert!(
+        got.iter()
+            .all(|m| m.downloads_all_time.is_none() && m.safetensors.is_none())
+    );
     // The token was sent on every request.
     assert_eq!(s.stats().authorized_requests, 26);
 }
@@ -98,7 +113,11 @@ async fn filters_author_search_pipeline_and_expand() {
     let q = ListQuery {
         filter: vec!["license:apache-2.0".into(), "transformers".into()],
         pipeline_tag: Some("text-generation".into()),
-        expand: vec!["downloadsAllTime".into(), "safetensors".into(), "tags".into()],
+        expand: vec![
+            "downloadsAllTime".into(),
+            "safetensors".into(),
+            "tags".into(),
+        ],
         limit: Some(7),
         ..Default::default()
     };
@@ -114,15 +133,29 @@ async fn filters_author_search_pipeline_and_expand() {
         .map(|m| m.id.clone())
         .collect();
     expected.sort();
-    assert!(expected.len() > 20, "population too small for the test: {}", expected.len());
+    assert!(
+        expected.len() > 20,
+        "population too small for the test: {}",
+        expected.len()
+    );
     assert_eq!(ids(&got), expected);
-    assert!(got.iter().all(|m| m.downloads_all_time.is_some() && m.safetensors.is_some()));
+    assert!(
+        got.iter()
+            .all(|m| m.downloads_all_time.is_some() && m.safetensors.is_some())
+    );
     assert!(got.iter().all(|m| m.likes.is_none())); // not expanded
-    assert!(got.iter().all(|m| m.license.as_deref() == Some("apache-2.0")));
+    assert!(
+        got.iter()
+            .all(|m| m.license.as_deref() == Some("apache-2.0"))
+    );
 
     // author + search
     let author = s.models()[0].author.clone();
-    let q = ListQuery { author: Some(author.clone()), search: Some("B-".into()), ..Default::default() };
+    let q = ListQuery {
+        author: Some(author.clone()),
+        search: Some("B-".into()),
+        ..Default::default()
+    };
     let (got, _) = list_all(&c, &q).await.unwrap();
     let mut expected: Vec<String> = s
         .models()
@@ -135,7 +168,10 @@ async fn filters_author_search_pipeline_and_expand() {
     assert_eq!(ids(&got), expected);
 
     // An unknown expand name is a 400, not retried.
-    let bad = ListQuery { expand: vec!["nope".into()], ..Default::default() };
+    let bad = ListQuery {
+        expand: vec!["nope".into()],
+        ..Default::default()
+    };
     let before = c.stats().requests;
     let e = c.list_page(&PageCursor::First(bad)).await.unwrap_err();
     assert_eq!(e.status(), Some(400));
@@ -162,12 +198,18 @@ async fn every_transient_fault_kind_is_retried_to_the_same_result() {
     ] {
         let s = sim(600, &[kind], 0.35).await;
         let c = client(&s);
-        let (got, _) = list_all(&c, &by_likes()).await.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        let (got, _) = list_all(&c, &by_likes())
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
         assert_eq!(got, clean, "{kind:?}");
         let injected = s.stats().faults.get(kind.name()).copied().unwrap_or(0);
         assert!(injected > 0, "{kind:?}: no fault injected");
         if kind != FaultKind::UnknownFields {
-            assert_eq!(c.stats().retries, injected, "{kind:?}: one retry per injected fault");
+            assert_eq!(
+                c.stats().retries,
+                injected,
+                "{kind:?}: one retry per injected fault"
+            );
         }
         if kind == FaultKind::RateLimit {
             assert_eq!(c.stats().rate_limited_waits, injected);
@@ -183,7 +225,10 @@ async fn repeated_items_across_pages_are_visible_but_nothing_is_lost() {
     let (got, _) = list_all(&client(&s), &by_likes()).await.unwrap();
     assert!(got.len() > clean.len(), "expected duplicates");
     let mut seen = HashSet::new();
-    let dedup: Vec<ModelRecord> = got.into_iter().filter(|m| seen.insert(m.id.clone())).collect();
+    let dedup: Vec<ModelRecord> = got
+        .into_iter()
+        .filter(|m| seen.insert(m.id.clone()))
+        .collect();
     assert_eq!(dedup, clean);
 }
 
@@ -200,7 +245,15 @@ async fn rate_limit_waits_for_the_announced_reset() {
     .await
     .unwrap();
     let c = client(&s);
-    let (got, _) = list_all(&c, &ListQuery { limit: Some(40), ..Default::default() }).await.unwrap();
+    let (got, _) = list_all(
+        &c,
+        &ListQuery {
+            limit: Some(40),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(got.len(), 201);
     let st = c.stats();
     assert!(st.rate_limited_waits >= 1);
@@ -214,9 +267,16 @@ async fn persistent_invalid_json_gives_up_naming_url_and_offset() {
     let mut cfg = client(&s).config().clone();
     cfg.max_retries = 2;
     let c = HubClient::new(cfg).unwrap();
-    let e = c.list_page(&PageCursor::First(ListQuery::default())).await.unwrap_err();
+    let e = c
+        .list_page(&PageCursor::First(ListQuery::default()))
+        .await
+        .unwrap_err();
     match &e {
-        HubError::GaveUp { attempts, last, url } => {
+        HubError::GaveUp {
+            attempts,
+            last,
+            url,
+        } => {
             assert_eq!(*attempts, 3);
             assert!(url.starts_with(&s.base_url()));
             assert!(matches!(**last, HubError::InvalidJson { .. }), "{last:?}");
@@ -225,7 +285,10 @@ async fn persistent_invalid_json_gives_up_naming_url_and_offset() {
     }
     assert_eq!(e.kind(), ErrorKind::BadInput);
     let msg = e.to_string();
-    assert!(msg.contains("/api/models") && msg.contains("at byte"), "{msg}");
+    assert!(
+        msg.contains("/api/models") && msg.contains("at byte"),
+        "{msg}"
+    );
     assert_eq!(c.stats().requests, 3);
 }
 
@@ -235,23 +298,45 @@ async fn persistent_truncation_gives_up_with_a_remote_error() {
     let mut cfg = client(&s).config().clone();
     cfg.max_retries = 3;
     let c = HubClient::new(cfg).unwrap();
-    let e = c.list_page(&PageCursor::First(ListQuery::default())).await.unwrap_err();
-    let HubError::GaveUp { last, .. } = &e else { panic!("{e:?}") };
-    assert!(matches!(**last, HubError::Body { .. } | HubError::InvalidJson { .. }), "{last:?}");
+    let e = c
+        .list_page(&PageCursor::First(ListQuery::default()))
+        .await
+        .unwrap_err();
+    let HubError::GaveUp { last, .. } = &e else {
+        panic!("{e:?}")
+    };
+    assert!(
+        matches!(**last, HubError::Body { .. } | HubError::InvalidJson { .. }),
+        "{last:?}"
+    );
 }
 
 #[tokio::test]
 async fn wrong_types_and_missing_fields_become_warnings() {
     let s = sim(50, &[FaultKind::WrongTypes], 1.0).await;
     let c = client(&s);
-    let page = c.list_page(&PageCursor::First(ListQuery { limit: Some(10), ..Default::default() })).await.unwrap();
+    let page = c
+        .list_page(&PageCursor::First(ListQuery {
+            limit: Some(10),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
     assert_eq!(page.models.len(), 10);
-    let fields: HashSet<&str> = page.item_warnings.iter().filter_map(|w| w.field.as_deref()).collect();
+    let fields: HashSet<&str> = page
+        .item_warnings
+        .iter()
+        .filter_map(|w| w.field.as_deref())
+        .collect();
     for f in ["likes", "downloads", "tags", "createdAt"] {
         assert!(fields.contains(f), "{f} not warned: {fields:?}");
     }
-    let warned: HashSet<&str> =
-        page.item_warnings.iter().filter(|w| w.field.as_deref() == Some("likes")).filter_map(|w| w.id.as_deref()).collect();
+    let warned: HashSet<&str> = page
+        .item_warnings
+        .iter()
+        .filter(|w| w.field.as_deref() == Some("likes"))
+        .filter_map(|w| w.id.as_deref())
+        .collect();
     for m in &page.models {
         if warned.contains(m.id.as_str()) {
             assert_eq!(m.likes, None);
@@ -261,27 +346,62 @@ async fn wrong_types_and_missing_fields_become_warnings() {
 
     let s = sim(50, &[FaultKind::MissingFields], 1.0).await;
     let c = client(&s);
-    let page = c.list_page(&PageCursor::First(ListQuery { limit: Some(10), ..Default::default() })).await.unwrap();
+    let page = c
+        .list_page(&PageCursor::First(ListQuery {
+            limit: Some(10),
+            ..Default::default()
+        }))
+        .await
+        .unwrap();
     assert_eq!(page.models.len(), 9); // the first item lost its id and was skipped
     assert_eq!(page.item_warnings.len(), 1);
-    assert_eq!((page.item_warnings[0].index, page.item_warnings[0].field.as_deref()), (0, None));
-    assert!(page.models.iter().all(|m| m.likes.is_none() && m.tags.is_empty() && m.created_at.is_none()));
+    assert_eq!(
+        (
+            page.item_warnings[0].index,
+            page.item_warnings[0].field.as_deref()
+        ),
+        (0, None)
+    );
+    assert!(
+        page.models
+            .iter()
+            .all(|m| m.likes.is_none() && m.tags.is_empty() && m.created_at.is_none())
+    );
 }
 
 #[tokio::test]
 async fn model_info_revision_and_not_found_on_real_data() {
-    let s = start(SimConfig { data: Some(testdata()), ..SimConfig::default() }).await.unwrap();
+    let s = start(SimConfig {
+        data: Some(testdata()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     assert_eq!(s.models().len(), 37); // 35 model_info + 2 listing items
     let c = client(&s);
-    let info = c.model_info("meta-llama/Llama-3.1-8B-Instruct", None, &[]).await.unwrap();
-    let file: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(testdata().join("model_info/meta-llama__Llama-3.1-8B-Instruct.2025-03-21.json")).unwrap())
-            .unwrap();
+    let info = c
+        .model_info("meta-llama/Llama-3.1-8B-Instruct", None, &[])
+        .await
+        .unwrap();
+    let file: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            testdata().join("model_info/meta-llama__Llama-3.1-8B-Instruct.2025-03-21.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(info.record, cambrian_hub::parse_model(&file).unwrap().0);
     assert_eq!(info.raw, file);
     assert_eq!(info.config.as_ref().unwrap()["model_type"], "llama");
     assert_eq!(info.card_data.as_ref().unwrap()["license"], "llama3.1");
-    let rev = c.model_info("gpt2", Some("607a30d783dfa663caf39e06633721c8d4cfcd7e"), &["safetensors".into()]).await.unwrap();
+    let rev = c
+        .model_info(
+            "gpt2",
+            Some("607a30d783dfa663caf39e06633721c8d4cfcd7e"),
+            &["safetensors".into()],
+        )
+        .await
+        .unwrap();
     assert_eq!(rev.record.id, "gpt2");
     assert_eq!(rev.record.safetensors.unwrap().total, 137_022_720);
     assert!(rev.record.tags.is_empty()); // only the expanded field came back
@@ -293,21 +413,60 @@ async fn model_info_revision_and_not_found_on_real_data() {
     assert!(!format!("{e} {e:?}").contains(SENTINEL));
 
     // The real listing, sorted by downloads.
-    let (got, _) = list_all(&c, &ListQuery { sort: Some("downloads".into()), ..Default::default() }).await.unwrap();
+    let (got, _) = list_all(
+        &c,
+        &ListQuery {
+            sort: Some("downloads".into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(got.len(), 37);
     assert_eq!(got[0].id, "sentence-transformers/all-MiniLM-L6-v2"); // 90,148,743 downloads
-    assert!(got.windows(2).all(|w| w[0].downloads_30d >= w[1].downloads_30d));
+    assert!(
+        got.windows(2)
+            .all(|w| w[0].downloads_30d >= w[1].downloads_30d)
+    );
 
     // Ranged read of a real file under repos/.
-    let real = std::fs::read(testdata().join("repos/sentence-transformers/all-MiniLM-L6-v2/model.safetensors.header-only")).unwrap();
-    let head = c.read_range("sentence-transformers/all-MiniLM-L6-v2", "main", "model.safetensors.header-only", 0..8).await.unwrap();
+    let real = std::fs::read(
+        testdata()
+            .join("repos/sentence-transformers/all-MiniLM-L6-v2/model.safetensors.header-only"),
+    )
+    .unwrap();
+    let head = c
+        .read_range(
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "main",
+            "model.safetensors.header-only",
+            0..8,
+        )
+        .await
+        .unwrap();
     assert_eq!(&head[..], &real[..8]);
     let n = u64::from_le_bytes(head[..8].try_into().unwrap());
     assert_eq!(n + 8, real.len() as u64);
-    let json = c.read_range("sentence-transformers/all-MiniLM-L6-v2", "main", "model.safetensors.header-only", 8..8 + n).await.unwrap();
+    let json = c
+        .read_range(
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "main",
+            "model.safetensors.header-only",
+            8..8 + n,
+        )
+        .await
+        .unwrap();
     assert_eq!(&json[..], &real[8..]);
     // A range past the end is clamped to the file.
-    let tail = c.read_range("sentence-transformers/all-MiniLM-L6-v2", "main", "model.safetensors.header-only", n..n + 100).await.unwrap();
+    let tail = c
+        .read_range(
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "main",
+            "model.safetensors.header-only",
+            n..n + 100,
+        )
+        .await
+        .unwrap();
     assert_eq!(&tail[..], &real[n as usize..]);
 }
 
@@ -316,9 +475,17 @@ async fn ranged_header_reads_of_a_sharded_7b_repo_move_under_1mb() {
     let s = sim(10, &[], 0.0).await;
     let c = client(&s);
     let id = cambrian_hubsim::repo::LLAMA2_7B_SIM_ID;
-    let index = c.read_file(id, "main", "model.safetensors.index.json", 1 << 20).await.unwrap();
+    let index = c
+        .read_file(id, "main", "model.safetensors.index.json", 1 << 20)
+        .await
+        .unwrap();
     let index: serde_json::Value = serde_json::from_slice(&index).unwrap();
-    let shards: HashSet<&str> = index["weight_map"].as_object().unwrap().values().filter_map(|v| v.as_str()).collect();
+    let shards: HashSet<&str> = index["weight_map"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|v| v.as_str())
+        .collect();
     assert_eq!(shards.len(), 2);
     let mut params = 0u64;
     for shard in shards {
@@ -328,20 +495,39 @@ async fn ranged_header_reads_of_a_sharded_7b_repo_move_under_1mb() {
         let h: serde_json::Value = serde_json::from_slice(&header).unwrap();
         for (name, t) in h.as_object().unwrap() {
             if name != "__metadata__" {
-                params += t["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).product::<u64>();
+                params += t["shape"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_u64().unwrap())
+                    .product::<u64>();
             }
         }
     }
     assert_eq!(params, 6_738_415_616);
     let st = s.stats();
-    let moved: u64 = st.paths.iter().filter(|(p, _)| p.contains("/resolve/")).map(|(_, v)| v.bytes).sum();
+    let moved: u64 = st
+        .paths
+        .iter()
+        .filter(|(p, _)| p.contains("/resolve/"))
+        .map(|(_, v)| v.bytes)
+        .sum();
     assert!(moved < 1_000_000, "moved {moved} bytes");
     assert_eq!(c.stats().requests, 5);
     // A whole shard is refused from its Content-Length, before its body.
-    let e = c.read_file(id, "main", "model-00002-of-00002.safetensors", 1 << 20).await.unwrap_err();
-    assert!(matches!(e, HubError::TooLarge { size: Some(s), .. } if s > 3_000_000_000), "{e:?}");
+    let e = c
+        .read_file(id, "main", "model-00002-of-00002.safetensors", 1 << 20)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, HubError::TooLarge { size: Some(s), .. } if s > 3_000_000_000),
+        "{e:?}"
+    );
     // Missing file: 404, NotFound.
-    let e = c.read_range(id, "main", "nope.bin", 0..8).await.unwrap_err();
+    let e = c
+        .read_range(id, "main", "nope.bin", 0..8)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
 }
 
@@ -369,8 +555,16 @@ async fn a_200_answer_to_a_range_request_is_read_only_up_to_the_range_end() {
         }
         written
     });
-    let c = HubClient::new(HubConfig { endpoint: format!("http://{addr}"), max_retries: 0, ..HubConfig::default() }).unwrap();
-    let got = c.read_range("o/m", "main", "f.bin", 100..110).await.unwrap();
+    let c = HubClient::new(HubConfig {
+        endpoint: format!("http://{addr}"),
+        max_retries: 0,
+        ..HubConfig::default()
+    })
+    .unwrap();
+    let got = c
+        .read_range("o/m", "main", "f.bin", 100..110)
+        .await
+        .unwrap();
     let expected: Vec<u8> = (100..110u32).map(|i| (i % 251) as u8).collect();
     assert_eq!(&got[..], &expected[..]);
     drop(c);
@@ -385,16 +579,28 @@ async fn the_token_never_appears_in_errors_or_debug_output() {
     cfg.max_retries = 1;
     let c = HubClient::new(cfg.clone()).unwrap();
     let mut texts = vec![format!("{cfg:?}"), format!("{c:?}")];
-    let errors = [c.list_page(&PageCursor::First(ListQuery::default())).await.unwrap_err(),
+    let errors = [
+        c.list_page(&PageCursor::First(ListQuery::default()))
+            .await
+            .unwrap_err(),
         c.model_info("a/b", None, &[]).await.unwrap_err(),
         c.read_range("a/b", "main", "x", 0..4).await.unwrap_err(),
-        c.list_page(&PageCursor::Next("not a url".into())).await.unwrap_err()];
+        c.list_page(&PageCursor::Next("not a url".into()))
+            .await
+            .unwrap_err(),
+    ];
     // Connection refused: a port nobody listens on.
     let dead = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let c2 = HubClient::new(HubConfig { endpoint: format!("http://{dead}"), max_retries: 1, backoff_base: Duration::from_millis(1), ..cfg.clone() }).unwrap();
+    let c2 = HubClient::new(HubConfig {
+        endpoint: format!("http://{dead}"),
+        max_retries: 1,
+        backoff_base: Duration::from_millis(1),
+        ..cfg.clone()
+    })
+    .unwrap();
     let refused = c2.model_info("a/b", None, &[]).await.unwrap_err();
     assert_eq!(refused.kind(), ErrorKind::Remote);
     assert!(refused.hint().is_some());
@@ -408,11 +614,18 @@ async fn the_token_never_appears_in_errors_or_debug_output() {
         }
     }
     for t in &texts {
-        assert!(!t.contains(SENTINEL) && !t.contains("SENTINEL"), "token leaked: {t}");
+        assert!(
+            !t.contains(SENTINEL) && !t.contains("SENTINEL"),
+            "token leaked: {t}"
+        );
     }
     // The token was really sent (so the check above is meaningful).
     assert!(s.stats().authorized_requests > 0);
     // A token with a newline is refused without echoing it.
-    let e = HubClient::new(HubConfig { token: Some(format!("{SENTINEL}\n")), ..HubConfig::default() }).unwrap_err();
+    let e = HubClient::new(HubConfig {
+        token: Some(format!("{SENTINEL}\n")),
+        ..HubConfig::default()
+    })
+    .unwrap_err();
     assert!(!format!("{e} {e:?}").contains("SENTINEL"));
 }

@@ -2,7 +2,7 @@
 //! cassettes) and of malformed variants of them.
 
 use cambrian_hub::{parse_listing, parse_model};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::PathBuf;
 
 fn testdata() -> PathBuf {
@@ -11,14 +11,18 @@ fn testdata() -> PathBuf {
 
 fn load(rel: &str) -> Value {
     let p = testdata().join(rel);
-    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+    serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .unwrap()
 }
 
 #[test]
 fn all_35_real_model_info_responses_parse_without_warnings() {
     let dir = testdata().join("model_info");
     let mut n = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
@@ -31,7 +35,12 @@ fn all_35_real_model_info_responses_parse_without_warnings() {
         assert_eq!(rec.siblings.len(), v["siblings"].as_array().unwrap().len());
         // safetensors total equals the sum of the per-dtype counts in every real file.
         if let Some(st) = &rec.safetensors {
-            assert_eq!(st.parameters.values().sum::<u64>(), st.total, "{}", p.display());
+            assert_eq!(
+                st.parameters.values().sum::<u64>(),
+                st.total,
+                "{}",
+                p.display()
+            );
         }
         n += 1;
     }
@@ -162,7 +171,14 @@ fn field_mapping_matches_the_source_files() {
         assert!(w.is_empty(), "{}: {w:?}", c.file);
         assert_eq!(r.id, c.id);
         assert_eq!(r.author.as_deref(), Some(c.author), "{}", c.file);
-        assert_eq!(r.created_at.map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string()).as_deref(), c.created, "{}", c.file);
+        assert_eq!(
+            r.created_at
+                .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                .as_deref(),
+            c.created,
+            "{}",
+            c.file
+        );
         assert!(r.last_modified.is_some());
         assert_eq!(r.downloads_30d, Some(c.downloads_30d));
         assert_eq!(r.downloads_all_time, None);
@@ -170,13 +186,35 @@ fn field_mapping_matches_the_source_files() {
         assert_eq!(r.license.as_deref(), c.license, "{}", c.file);
         assert_eq!(r.license_name, None);
         assert_eq!(r.gated.as_deref(), Some(c.gated), "{}", c.file);
-        assert_eq!(r.safetensors.as_ref().map(|s| s.total), c.st_total, "{}", c.file);
-        let params: Vec<(&str, u64)> =
-            r.safetensors.as_ref().map(|s| s.parameters.iter().map(|(k, v)| (k.as_str(), *v)).collect()).unwrap_or_default();
+        assert_eq!(
+            r.safetensors.as_ref().map(|s| s.total),
+            c.st_total,
+            "{}",
+            c.file
+        );
+        let params: Vec<(&str, u64)> = r
+            .safetensors
+            .as_ref()
+            .map(|s| s.parameters.iter().map(|(k, v)| (k.as_str(), *v)).collect())
+            .unwrap_or_default();
         assert_eq!(params, c.st_params.to_vec(), "{}", c.file);
-        assert_eq!(r.architectures, c.architectures.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            r.architectures,
+            c.architectures
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+        );
         assert_eq!(r.model_type.as_deref(), c.model_type);
-        assert_eq!(r.base_models, c.base_models.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "{}", c.file);
+        assert_eq!(
+            r.base_models,
+            c.base_models
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+            "{}",
+            c.file
+        );
         assert_eq!(r.siblings.len(), c.siblings);
         assert_eq!(r.gguf, None);
         assert_eq!(r.sha.as_deref(), v["sha"].as_str());
@@ -197,7 +235,10 @@ fn listing_excerpt_parses() {
     assert_eq!(k.license.as_deref(), Some("other")); // from the license: tag
     assert_eq!(k.author, None); // compact listings have no author; none is invented
     assert_eq!(page.models[1].license.as_deref(), Some("mit"));
-    assert_eq!(page.models[1].created_at.unwrap().to_rfc3339(), "2025-10-22T13:45:10+00:00");
+    assert_eq!(
+        page.models[1].created_at.unwrap().to_rfc3339(),
+        "2025-10-22T13:45:10+00:00"
+    );
 }
 
 #[test]
@@ -215,9 +256,15 @@ fn license_other_with_name_gguf_and_quantized_base() {
     assert!(w.is_empty(), "{w:?}");
     assert_eq!(r.license.as_deref(), Some("other"));
     assert_eq!(r.license_name.as_deref(), Some("qwen-research"));
-    assert_eq!(r.base_models, vec!["org/m".to_string(), "other/x".to_string()]);
+    assert_eq!(
+        r.base_models,
+        vec!["org/m".to_string(), "other/x".to_string()]
+    );
     let g = r.gguf.unwrap();
-    assert_eq!((g.total, g.architecture.as_deref(), g.context_length), (Some(7_615_616_512), Some("qwen2"), Some(32768)));
+    assert_eq!(
+        (g.total, g.architecture.as_deref(), g.context_length),
+        (Some(7_615_616_512), Some("qwen2"), Some(32768))
+    );
     assert_eq!(r.gated.as_deref(), Some("auto"));
     assert_eq!(r.downloads_all_time, Some(12));
     assert_eq!(r.trending_score, Some(3.5));
@@ -228,22 +275,107 @@ fn license_other_with_name_gguf_and_quantized_base() {
 fn malformed_variants_are_tolerated_per_field() {
     let base = load("model_info/HuggingFaceH4__zephyr-7b-beta.2025-03-21.json");
     let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, Vec<&str>)> = vec![
-        ("likes as string", Box::new(|v| v["likes"] = json!("1667")), vec!["likes"]),
-        ("negative downloads", Box::new(|v| v["downloads"] = json!(-1)), vec!["downloads"]),
-        ("float downloads", Box::new(|v| v["downloads"] = json!(1.5)), vec!["downloads"]),
-        ("tags not a list", Box::new(|v| v["tags"] = json!("text-generation")), vec!["tags"]),
-        ("non-string tag", Box::new(|v| v["tags"][0] = json!(7)), vec!["tags[0]"]),
-        ("createdAt a number", Box::new(|v| v["createdAt"] = json!(12345)), vec!["createdAt"]),
-        ("createdAt not a date", Box::new(|v| v["createdAt"] = json!("yesterday")), vec!["createdAt"]),
-        ("safetensors a string", Box::new(|v| v["safetensors"] = json!("BF16")), vec!["safetensors"]),
-        ("safetensors total missing", Box::new(|v| { v["safetensors"].as_object_mut().unwrap().remove("total"); }), vec!["safetensors.total"]),
-        ("gated a number", Box::new(|v| v["gated"] = json!(1)), vec!["gated"]),
-        ("config a list", Box::new(|v| v["config"] = json!([])), vec!["config"]),
-        ("cardData.license a number", Box::new(|v| v["cardData"]["license"] = json!(3)), vec!["cardData.license"]),
-        ("sibling without rfilename", Box::new(|v| v["siblings"][0] = json!({"name": "x"})), vec!["siblings[0].rfilename"]),
-        ("unknown fields", Box::new(|v| { v["brandNewField"] = json!({"a": [1]}); v["likes7d"] = json!(3); }), vec![]),
-        ("missing optional fields", Box::new(|v| { let o = v.as_object_mut().unwrap(); for k in ["likes", "downloads", "tags", "sha", "config", "cardData", "safetensors"] { o.remove(k); } }), vec![]),
-        ("nulls", Box::new(|v| { v["library_name"] = Value::Null; v["lastModified"] = Value::Null; }), vec![]),
+        (
+            "likes as string",
+            Box::new(|v| v["likes"] = json!("1667")),
+            vec!["likes"],
+        ),
+        (
+            "negative downloads",
+            Box::new(|v| v["downloads"] = json!(-1)),
+            vec!["downloads"],
+        ),
+        (
+            "float downloads",
+            Box::new(|v| v["downloads"] = json!(1.5)),
+            vec!["downloads"],
+        ),
+        (
+            "tags not a list",
+            Box::new(|v| v["tags"] = json!("text-generation")),
+            vec!["tags"],
+        ),
+        (
+            "non-string tag",
+            Box::new(|v| v["tags"][0] = json!(7)),
+            vec!["tags[0]"],
+        ),
+        (
+            "createdAt a number",
+            Box::new(|v| v["createdAt"] = json!(12345)),
+            vec!["createdAt"],
+        ),
+        (
+            "createdAt not a date",
+            Box::new(|v| v["createdAt"] = json!("yesterday")),
+            vec!["createdAt"],
+        ),
+        (
+            "safetensors a string",
+            Box::new(|v| v["safetensors"] = json!("BF16")),
+            vec!["safetensors"],
+        ),
+        (
+            "safetensors total missing",
+            Box::new(|v| {
+                v["safetensors"].as_object_mut().unwrap().remove("total");
+            }),
+            vec!["safetensors.total"],
+        ),
+        (
+            "gated a number",
+            Box::new(|v| v["gated"] = json!(1)),
+            vec!["gated"],
+        ),
+        (
+            "config a list",
+            Box::new(|v| v["config"] = json!([])),
+            vec!["config"],
+        ),
+        (
+            "cardData.license a number",
+            Box::new(|v| v["cardData"]["license"] = json!(3)),
+            vec!["cardData.license"],
+        ),
+        (
+            "sibling without rfilename",
+            Box::new(|v| v["siblings"][0] = json!({"name": "x"})),
+            vec!["siblings[0].rfilename"],
+        ),
+        (
+            "unknown fields",
+            Box::new(|v| {
+                v["brandNewField"] = json!({"a": [1]});
+                v["likes7d"] = json!(3);
+            }),
+            vec![],
+        ),
+        (
+            "missing optional fields",
+            Box::new(|v| {
+                let o = v.as_object_mut().unwrap();
+                for k in [
+                    "likes",
+                    "downloads",
+                    "tags",
+                    "sha",
+                    "config",
+                    "cardData",
+                    "safetensors",
+                ] {
+                    o.remove(k);
+                }
+            }),
+            vec![],
+        ),
+        (
+            "nulls",
+            Box::new(|v| {
+                v["library_name"] = Value::Null;
+                v["lastModified"] = Value::Null;
+            }),
+            vec![],
+        ),
     ];
     for (name, f, expected) in cases {
         let mut v = base.clone();
@@ -262,20 +394,44 @@ fn malformed_variants_are_tolerated_per_field() {
     v["safetensors"].as_object_mut().unwrap().remove("total");
     let (r, w) = parse_model(&v).unwrap();
     assert_eq!(r.safetensors.unwrap().total, 7_241_732_096);
-    assert!(w[0].reason.contains("sum of parameters (7241732096)"), "{}", w[0].reason);
+    assert!(
+        w[0].reason.contains("sum of parameters (7241732096)"),
+        "{}",
+        w[0].reason
+    );
 }
 
 #[test]
 fn records_without_a_string_id_are_rejected_and_skipped_in_listings() {
-    for bad in [json!({}), json!({"id": 5}), json!({"id": ""}), json!({"id": null}), json!([1]), json!("x")] {
+    for bad in [
+        json!({}),
+        json!({"id": 5}),
+        json!({"id": ""}),
+        json!({"id": null}),
+        json!([1]),
+        json!("x"),
+    ] {
         assert!(parse_model(&bad).is_err(), "{bad}");
     }
     let page = json!([{"id": "a/b"}, {"modelId": "c/d"}, 3, {"id": "e/f", "likes": "x"}]);
     let p = parse_listing(&page).unwrap();
-    assert_eq!(p.models.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), vec!["a/b", "e/f"]);
-    let w: Vec<(usize, Option<&str>, Option<&str>)> =
-        p.item_warnings.iter().map(|w| (w.index, w.id.as_deref(), w.field.as_deref())).collect();
-    assert_eq!(w, vec![(1, None, None), (2, None, None), (3, Some("e/f"), Some("likes"))]);
+    assert_eq!(
+        p.models.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        vec!["a/b", "e/f"]
+    );
+    let w: Vec<(usize, Option<&str>, Option<&str>)> = p
+        .item_warnings
+        .iter()
+        .map(|w| (w.index, w.id.as_deref(), w.field.as_deref()))
+        .collect();
+    assert_eq!(
+        w,
+        vec![
+            (1, None, None),
+            (2, None, None),
+            (3, Some("e/f"), Some("likes"))
+        ]
+    );
     assert!(p.item_warnings[0].reason.contains("missing `id`"));
     // A page that is not a list is an error, not an empty page.
     assert!(parse_listing(&json!({"error": "x"})).is_err());
@@ -288,7 +444,10 @@ fn records_without_a_string_id_are_rejected_and_skipped_in_listings() {
 fn one_pass_byte_parser_equals_the_value_parser() {
     let dir = testdata().join("model_info");
     let mut items: Vec<Value> = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in &entries {
         items.push(serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap());
@@ -310,7 +469,9 @@ fn one_pass_byte_parser_equals_the_value_parser() {
         Box::new(|v| v["trendingScore"] = json!(2.25)),
         Box::new(|v| v["tags"] = json!("text-generation")),
         Box::new(|v| v["tags"] = json!({"a": 1})),
-        Box::new(|v| v["tags"] = json!(["a\"b", "é\\u00e9", 7, null, ["x"], {"k": 1}, "license:apache-2.0", "base_model:finetune:o/x"])),
+        Box::new(
+            |v| v["tags"] = json!(["a\"b", "é\\u00e9", 7, null, ["x"], {"k": 1}, "license:apache-2.0", "base_model:finetune:o/x"]),
+        ),
         Box::new(|v| v["createdAt"] = json!(12345)),
         Box::new(|v| v["createdAt"] = json!("yesterday")),
         Box::new(|v| v["createdAt"] = json!("2022-03-02T23:29:04.000Z")),
@@ -339,12 +500,21 @@ fn one_pass_byte_parser_equals_the_value_parser() {
         Box::new(|v| v["cardData"]["base_model"] = json!(7)),
         Box::new(|v| v["siblings"] = json!({})),
         Box::new(|v| v["siblings"][0] = json!({"name": "x"})),
-        Box::new(|v| { v["brandNewField"] = json!({"a": [1]}); v["likes7d"] = json!(3); }),
-        Box::new(|v| { let o = v.as_object_mut().unwrap(); o.clear(); o.insert("id".into(), json!("only/id")); }),
+        Box::new(|v| {
+            v["brandNewField"] = json!({"a": [1]});
+            v["likes7d"] = json!(3);
+        }),
+        Box::new(|v| {
+            let o = v.as_object_mut().unwrap();
+            o.clear();
+            o.insert("id".into(), json!("only/id"));
+        }),
         Box::new(|v| v["id"] = json!("")),
         Box::new(|v| v["id"] = json!(5)),
         Box::new(|v| v["id"] = json!(null)),
-        Box::new(|v| { v.as_object_mut().unwrap().remove("id"); }),
+        Box::new(|v| {
+            v.as_object_mut().unwrap().remove("id");
+        }),
         Box::new(|v| v["id"] = json!("esc\\aped/\"id\"")),
     ];
     for (i, f) in variants.iter().enumerate() {
@@ -358,13 +528,28 @@ fn one_pass_byte_parser_equals_the_value_parser() {
     pages.extend(items.iter().map(|i| json!([i])));
     for (n, page) in pages.iter().enumerate() {
         let bytes = serde_json::to_vec(page).unwrap();
-        let fast = cambrian_hub::parse_listing_bytes(&bytes).unwrap_or_else(|| panic!("page {n}: one-pass parser refused"));
+        let fast = cambrian_hub::parse_listing_bytes(&bytes)
+            .unwrap_or_else(|| panic!("page {n}: one-pass parser refused"));
         let slow = parse_listing(page).unwrap();
         assert_eq!(fast, slow, "page {n}");
     }
     // Not an array of objects, invalid JSON, duplicate keys: left to the Value path.
-    for bad in [&b"[1]"[..], b"{\"error\":\"x\"}", b"[{\"id\":\"a\"}", b"[{\"id\":\"a\",\"id\":\"b\"}]", b"", b"[{\"id\":\"a\"}] x"] {
-        assert!(cambrian_hub::parse_listing_bytes(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+    for bad in [
+        &b"[1]"[..],
+        b"{\"error\":\"x\"}",
+        b"[{\"id\":\"a\"}",
+        b"[{\"id\":\"a\",\"id\":\"b\"}]",
+        b"",
+        b"[{\"id\":\"a\"}] x",
+    ] {
+        assert!(
+            cambrian_hub::parse_listing_bytes(bad).is_none(),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
     }
-    assert_eq!(cambrian_hub::parse_listing_bytes(b"[]"), Some(Default::default()));
+    assert_eq!(
+        cambrian_hub::parse_listing_bytes(b"[]"),
+        Some(Default::default())
+    );
 }

@@ -113,7 +113,11 @@ impl FaultKind {
             match part {
                 "all" => out.extend_from_slice(Self::ALL),
                 "transient" => out.extend_from_slice(Self::TRANSIENT),
-                "5xx" => out.extend_from_slice(&[FaultKind::Status500, FaultKind::Status502, FaultKind::Status503]),
+                "5xx" => out.extend_from_slice(&[
+                    FaultKind::Status500,
+                    FaultKind::Status502,
+                    FaultKind::Status503,
+                ]),
                 p => out.push(FaultKind::from_str(p)?),
             }
         }
@@ -126,10 +130,17 @@ impl FaultKind {
 impl FromStr for FaultKind {
     type Err = SimError;
     fn from_str(s: &str) -> Result<Self, SimError> {
-        FaultKind::ALL.iter().copied().find(|k| k.name() == s).ok_or_else(|| {
-            let names: Vec<_> = FaultKind::ALL.iter().map(|k| k.name()).collect();
-            SimError::Config(format!("unknown fault kind `{s}` (known: {}, or the groups all, transient, 5xx)", names.join(", ")))
-        })
+        FaultKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = FaultKind::ALL.iter().map(|k| k.name()).collect();
+                SimError::Config(format!(
+                    "unknown fault kind `{s}` (known: {}, or the groups all, transient, 5xx)",
+                    names.join(", ")
+                ))
+            })
     }
 }
 
@@ -234,12 +245,21 @@ impl Drop for RunningSim {
 /// Builds the population and starts serving on 127.0.0.1.
 pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
     if !(0.0..=1.0).contains(&cfg.fault_rate) {
-        return Err(SimError::Config(format!("fault rate {} is not in [0, 1]", cfg.fault_rate)));
+        return Err(SimError::Config(format!(
+            "fault rate {} is not in [0, 1]",
+            cfg.fault_rate
+        )));
     }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port))
         .await
-        .map_err(|source| SimError::Bind { port: cfg.port, source })?;
-    let addr = listener.local_addr().map_err(|source| SimError::Bind { port: cfg.port, source })?;
+        .map_err(|source| SimError::Bind {
+            port: cfg.port,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| SimError::Bind {
+        port: cfg.port,
+        source,
+    })?;
     let cfg2 = cfg.clone();
     let models = tokio::task::spawn_blocking(move || -> Result<Vec<SimModel>, SimError> {
         match &cfg2.data {
@@ -256,7 +276,12 @@ pub async fn start(cfg: SimConfig) -> Result<RunningSim, SimError> {
     let state = Arc::new(server::State::new(cfg, models, format!("http://{addr}")));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(server::serve(listener, state.clone(), rx));
-    Ok(RunningSim { addr, shutdown: tx, task: Some(task), state })
+    Ok(RunningSim {
+        addr,
+        shutdown: tx,
+        task: Some(task),
+        state,
+    })
 }
 
 pub(crate) struct Counters {
@@ -269,7 +294,13 @@ pub(crate) struct Counters {
 
 impl Counters {
     pub fn new() -> Self {
-        Counters { requests: AtomicU64::new(0), authorized: AtomicU64::new(0), bytes: AtomicU64::new(0), faults: Mutex::new(HashMap::new()), paths: Mutex::new(HashMap::new()) }
+        Counters {
+            requests: AtomicU64::new(0),
+            authorized: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            faults: Mutex::new(HashMap::new()),
+            paths: Mutex::new(HashMap::new()),
+        }
     }
     pub fn record(&self, path: &str, bytes: u64) {
         self.requests.fetch_add(1, Ordering::Relaxed);

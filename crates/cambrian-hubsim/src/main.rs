@@ -55,7 +55,11 @@ async fn main() -> anyhow::Result<()> {
     writeln!(out, "{}", sim.base_url())?;
     out.flush()?;
     drop(out);
-    eprintln!("cambrian-hubsim: serving {} models; stats at {}/_sim/stats", sim.models().len(), sim.base_url());
+    eprintln!(
+        "cambrian-hubsim: serving {} models; stats at {}/_sim/stats",
+        sim.models().len(),
+        sim.base_url()
+    );
     tokio::signal::ctrl_c().await?;
     sim.shutdown().await;
     Ok(())

@@ -11,18 +11,55 @@ use std::path::{Path, PathBuf};
 
 /// Field set of a listing item without `expand[]`, in the real listing's
 /// order (`testdata/hub/listing_excerpts/api_models_two_items_2025-11.json`).
-pub const COMPACT_FIELDS: &[&str] =
-    &["_id", "id", "likes", "trendingScore", "private", "downloads", "tags", "pipeline_tag", "library_name", "createdAt", "modelId"];
+pub const COMPACT_FIELDS: &[&str] = &[
+    "_id",
+    "id",
+    "likes",
+    "trendingScore",
+    "private",
+    "downloads",
+    "tags",
+    "pipeline_tag",
+    "library_name",
+    "createdAt",
+    "modelId",
+];
 
 /// Fields `GET /api/models/{id}` leaves out unless expanded.
 pub const INFO_EXPAND_ONLY: &[&str] = &["downloadsAllTime", "trendingScore"];
 
 /// Names accepted in `expand[]` (the Hub answers 400 to others).
 pub const EXPANDABLE: &[&str] = &[
-    "author", "baseModels", "cardData", "childrenModelCount", "config", "createdAt", "disabled", "downloads",
-    "downloadsAllTime", "gated", "gguf", "inference", "inferenceProviderMapping", "lastModified", "library_name",
-    "likes", "mask_token", "model-index", "pipeline_tag", "private", "resourceGroup", "safetensors", "sha",
-    "siblings", "spaces", "tags", "transformersInfo", "trendingScore", "widgetData", "usedStorage",
+    "author",
+    "baseModels",
+    "cardData",
+    "childrenModelCount",
+    "config",
+    "createdAt",
+    "disabled",
+    "downloads",
+    "downloadsAllTime",
+    "gated",
+    "gguf",
+    "inference",
+    "inferenceProviderMapping",
+    "lastModified",
+    "library_name",
+    "likes",
+    "mask_token",
+    "model-index",
+    "pipeline_tag",
+    "private",
+    "resourceGroup",
+    "safetensors",
+    "sha",
+    "siblings",
+    "spaces",
+    "tags",
+    "transformersInfo",
+    "trendingScore",
+    "widgetData",
+    "usedStorage",
 ];
 
 /// The Hub's placeholder creation date (repositories older than the field).
@@ -100,7 +137,8 @@ impl SimModel {
         let mut spans = Vec::with_capacity(o.len());
         for (k, v) in o {
             // Keys are written unescaped by the server: keep only plain ones.
-            if k.len() > u16::MAX as usize || k.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            if k.len() > u16::MAX as usize || k.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20)
+            {
                 continue;
             }
             let start = json.len();
@@ -130,18 +168,32 @@ impl SimModel {
                 .get("author")
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .unwrap_or_else(|| id.split_once('/').map(|(a, _)| a.to_string()).unwrap_or_default()),
+                .unwrap_or_else(|| {
+                    id.split_once('/')
+                        .map(|(a, _)| a.to_string())
+                        .unwrap_or_default()
+                }),
             likes: num("likes"),
             downloads: num("downloads"),
             downloads_all_time: num("downloadsAllTime"),
-            trending: o.get("trendingScore").and_then(Value::as_f64).unwrap_or(0.0),
+            trending: o
+                .get("trendingScore")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
             created_ms: date("createdAt"),
             modified_ms: date("lastModified"),
-            pipeline_tag: o.get("pipeline_tag").and_then(Value::as_str).map(str::to_string),
+            pipeline_tag: o
+                .get("pipeline_tag")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             tags: o
                 .get("tags")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
             id,
             json: json.into_boxed_str(),
@@ -197,10 +249,16 @@ fn arch_for(pipeline: &str, rng: &mut impl Rng) -> (&'static str, &'static str) 
         ("Phi3ForCausalLM", "phi3"),
     ];
     match pipeline {
-        "text-generation" | "image-text-to-text" | "any-to-any" => LM[rng.random_range(0..LM.len())],
+        "text-generation" | "image-text-to-text" | "any-to-any" => {
+            LM[rng.random_range(0..LM.len())]
+        }
         "automatic-speech-recognition" => ("WhisperForConditionalGeneration", "whisper"),
-        "sentence-similarity" | "feature-extraction" | "fill-mask" | "text-ranking" => ("BertModel", "bert"),
-        "text-classification" | "token-classification" => ("XLMRobertaForSequenceClassification", "xlm-roberta"),
+        "sentence-similarity" | "feature-extraction" | "fill-mask" | "text-ranking" => {
+            ("BertModel", "bert")
+        }
+        "text-classification" | "token-classification" => {
+            ("XLMRobertaForSequenceClassification", "xlm-roberta")
+        }
         "image-classification" => ("ViTForImageClassification", "vit"),
         "zero-shot-image-classification" => ("CLIPModel", "clip"),
         "translation" | "summarization" => ("T5ForConditionalGeneration", "t5"),
@@ -209,10 +267,21 @@ fn arch_for(pipeline: &str, rng: &mut impl Rng) -> (&'static str, &'static str) 
 }
 
 const NAME_WORDS: &[&str] = &[
-    "llama", "qwen", "mistral", "gemma", "phi", "bert", "whisper", "flux", "sdxl", "t5", "vit", "clip", "deepseek",
-    "kimi", "glm", "olmo", "falcon", "mamba", "smol", "granite",
+    "llama", "qwen", "mistral", "gemma", "phi", "bert", "whisper", "flux", "sdxl", "t5", "vit",
+    "clip", "deepseek", "kimi", "glm", "olmo", "falcon", "mamba", "smol", "granite",
 ];
-const NAME_SUFFIX: &[&str] = &["instruct", "chat", "base", "it", "gguf", "awq", "lora", "finetuned", "v2", "distill"];
+const NAME_SUFFIX: &[&str] = &[
+    "instruct",
+    "chat",
+    "base",
+    "it",
+    "gguf",
+    "awq",
+    "lora",
+    "finetuned",
+    "v2",
+    "distill",
+];
 
 const AUTHOR_POOL: u64 = 100_000;
 const EPOCH_2022_03_02: i64 = 1_646_179_200; // 2022-03-02T00:00:00Z
@@ -227,7 +296,8 @@ fn iso(secs: i64) -> String {
 /// Generates `n` models from `seed`. Model `i` depends only on `(seed, i)`
 /// and on its popularity ranks (a seeded permutation of `0..n`).
 pub fn generate(n: usize, seed: u64) -> Result<Vec<SimModel>, SimError> {
-    let dist: Dist = serde_json::from_str(DIST_JSON).map_err(|e| SimError::Data(format!("embedded distributions: {e}")))?;
+    let dist: Dist = serde_json::from_str(DIST_JSON)
+        .map_err(|e| SimError::Data(format!("embedded distributions: {e}")))?;
     // Popularity ranks: a seeded permutation for likes; downloads ranks are
     // likes ranks perturbed by a log-normal factor, so the two correlate.
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -249,7 +319,11 @@ pub fn generate(n: usize, seed: u64) -> Result<Vec<SimModel>, SimError> {
     }
     let mut out = Vec::with_capacity(n + 1);
     for i in 0..n {
-        let mut r = ChaCha8Rng::seed_from_u64(seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(1));
+        let mut r = ChaCha8Rng::seed_from_u64(
+            seed ^ (i as u64)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(1),
+        );
         // Author: idx = floor(A·u²) over a fixed pool of A authors, so a few
         // orgs own many repos (P(idx = 0) = 1/√A) and model i's author does
         // not depend on n.
@@ -263,22 +337,34 @@ pub fn generate(n: usize, seed: u64) -> Result<Vec<SimModel>, SimError> {
         let pipeline = pick(&dist.pipeline_tag, &mut r).to_string();
         let library = pick(&dist.library_name, &mut r).to_string();
         let license = pick(&dist.license, &mut r).to_string();
-        let likes = (dist.likes_zipf.c * ((like_rank[i] as f64) + 1.0).powf(-dist.likes_zipf.alpha)).floor() as u64;
-        let downloads =
-            (dist.downloads_zipf.c * ((dl_rank[i] as f64) + 1.0).powf(-dist.downloads_zipf.alpha)).floor() as u64;
-        let created = if r.random_bool(0.05) { None } else { Some(r.random_range(EPOCH_2022_03_02..EPOCH_2026_08_22)) };
+        let likes = (dist.likes_zipf.c * ((like_rank[i] as f64) + 1.0).powf(-dist.likes_zipf.alpha))
+            .floor() as u64;
+        let downloads = (dist.downloads_zipf.c
+            * ((dl_rank[i] as f64) + 1.0).powf(-dist.downloads_zipf.alpha))
+        .floor() as u64;
+        let created = if r.random_bool(0.05) {
+            None
+        } else {
+            Some(r.random_range(EPOCH_2022_03_02..EPOCH_2026_08_22))
+        };
         let created_eff = created.unwrap_or(EPOCH_2022_03_02 + 84_544);
         let modified = r.random_range(created_eff..=EPOCH_2026_08_22);
         let age_days = ((EPOCH_2026_08_22 - created_eff) as f64 / 86_400.0).max(1.0);
         // Trending decays with age; downloadsAllTime accumulates with it.
-        let trending = ((likes as f64) * (-age_days / 60.0).exp() * r.random_range(0.0..1.0)).floor();
-        let all_time = downloads.saturating_add((downloads as f64 * (age_days / 30.0) * r.random_range(0.2..1.0)) as u64);
+        let trending =
+            ((likes as f64) * (-age_days / 60.0).exp() * r.random_range(0.0..1.0)).floor();
+        let all_time = downloads.saturating_add(
+            (downloads as f64 * (age_days / 30.0) * r.random_range(0.2..1.0)) as u64,
+        );
         let (arch, model_type) = arch_for(&pipeline, &mut r);
         let mut tags: Vec<String> = Vec::new();
         if !library.is_empty() {
             tags.push(library.clone());
         }
-        let has_st = library == "transformers" || library == "diffusers" || library == "sentence-transformers" || r.random_bool(0.3);
+        let has_st = library == "transformers"
+            || library == "diffusers"
+            || library == "sentence-transformers"
+            || r.random_bool(0.3);
         if has_st {
             tags.push("safetensors".into());
         }
@@ -308,20 +394,45 @@ pub fn generate(n: usize, seed: u64) -> Result<Vec<SimModel>, SimError> {
             tags.push(format!("license:{license}"));
         }
         tags.push("region:us".into());
-        let gated = if r.random_bool(0.04) { Value::String(if r.random_bool(0.5) { "manual" } else { "auto" }.into()) } else { Value::Bool(false) };
+        let gated = if r.random_bool(0.04) {
+            Value::String(if r.random_bool(0.5) { "manual" } else { "auto" }.into())
+        } else {
+            Value::Bool(false)
+        };
         let params_total: u64 = (10f64.powf(r.random_range(6.5..11.0))) as u64;
         let dtype = ["BF16", "F32", "F16"][r.random_range(0..3)];
         let params = vec![(dtype.to_string(), params_total)];
-        let sha: String = (0..40).map(|_| char::from_digit(r.random_range(0..16), 16).unwrap_or('0')).collect();
-        let oid: String = (0..24).map(|_| char::from_digit(r.random_range(0..16), 16).unwrap_or('0')).collect();
+        let sha: String = (0..40)
+            .map(|_| char::from_digit(r.random_range(0..16), 16).unwrap_or('0'))
+            .collect();
+        let oid: String = (0..24)
+            .map(|_| char::from_digit(r.random_range(0..16), 16).unwrap_or('0'))
+            .collect();
 
         let mut o = Map::new();
         o.insert("_id".into(), oid.into());
         o.insert("id".into(), id.clone().into());
         o.insert("private".into(), false.into());
-        o.insert("pipeline_tag".into(), if pipeline.is_empty() { Value::Null } else { pipeline.clone().into() });
-        o.insert("library_name".into(), if library.is_empty() { Value::Null } else { library.clone().into() });
-        o.insert("tags".into(), tags.iter().cloned().map(Value::String).collect());
+        o.insert(
+            "pipeline_tag".into(),
+            if pipeline.is_empty() {
+                Value::Null
+            } else {
+                pipeline.clone().into()
+            },
+        );
+        o.insert(
+            "library_name".into(),
+            if library.is_empty() {
+                Value::Null
+            } else {
+                library.clone().into()
+            },
+        );
+        o.insert(
+            "tags".into(),
+            tags.iter().cloned().map(Value::String).collect(),
+        );
         o.insert("downloads".into(), downloads.into());
         o.insert("likes".into(), likes.into());
         o.insert("modelId".into(), id.clone().into());
@@ -331,7 +442,10 @@ pub fn generate(n: usize, seed: u64) -> Result<Vec<SimModel>, SimError> {
         o.insert("gated".into(), gated);
         o.insert("disabled".into(), false.into());
         let mut config = Map::new();
-        config.insert("architectures".into(), vec![Value::String(arch.into())].into());
+        config.insert(
+            "architectures".into(),
+            vec![Value::String(arch.into())].into(),
+        );
         config.insert("model_type".into(), model_type.into());
         o.insert("config".into(), config.into());
         let mut card = Map::new();
@@ -346,10 +460,24 @@ pub fn generate(n: usize, seed: u64) -> Result<Vec<SimModel>, SimError> {
         if has_st {
             sib.push("model.safetensors");
         }
-        o.insert("siblings".into(), sib.iter().map(|f| serde_json::json!({ "rfilename": f })).collect());
-        o.insert("createdAt".into(), created.map(iso).unwrap_or_else(|| PLACEHOLDER_CREATED_AT.into()).into());
+        o.insert(
+            "siblings".into(),
+            sib.iter()
+                .map(|f| serde_json::json!({ "rfilename": f }))
+                .collect(),
+        );
+        o.insert(
+            "createdAt".into(),
+            created
+                .map(iso)
+                .unwrap_or_else(|| PLACEHOLDER_CREATED_AT.into())
+                .into(),
+        );
         if has_st {
-            o.insert("safetensors".into(), serde_json::json!({ "parameters": { dtype: params_total }, "total": params_total }));
+            o.insert(
+                "safetensors".into(),
+                serde_json::json!({ "parameters": { dtype: params_total }, "total": params_total }),
+            );
         }
         o.insert("downloadsAllTime".into(), all_time.into());
         o.insert("trendingScore".into(), (trending as u64).into());
@@ -393,7 +521,10 @@ pub fn declared_models() -> Vec<SimModel> {
         "downloadsAllTime": 5000,
         "trendingScore": 1
     });
-    o.as_object().and_then(|o| SimModel::from_object(o, None)).into_iter().collect()
+    o.as_object()
+        .and_then(|o| SimModel::from_object(o, None))
+        .into_iter()
+        .collect()
 }
 
 /// Loads the real population under `dir` (see docs/hub.md "Populations").
@@ -405,22 +536,26 @@ pub fn load_dir(dir: &Path) -> Result<Vec<SimModel>, SimError> {
     // model_info record (priority 2) wins over listing items (priority 1).
     let mut by_id: HashMap<String, (u8, Map<String, Value>)> = HashMap::new();
     let mut order: Vec<String> = Vec::new();
-    let mut put = |o: Map<String, Value>, prio: u8, by_id: &mut HashMap<String, (u8, Map<String, Value>)>| {
-        let Some(id) = o.get("id").and_then(Value::as_str).map(str::to_string) else { return };
-        match by_id.get(&id) {
-            Some((p, _)) if *p > prio => {}
-            Some(_) => {
-                by_id.insert(id, (prio, o));
+    let mut put =
+        |o: Map<String, Value>, prio: u8, by_id: &mut HashMap<String, (u8, Map<String, Value>)>| {
+            let Some(id) = o.get("id").and_then(Value::as_str).map(str::to_string) else {
+                return;
+            };
+            match by_id.get(&id) {
+                Some((p, _)) if *p > prio => {}
+                Some(_) => {
+                    by_id.insert(id, (prio, o));
+                }
+                None => {
+                    order.push(id.clone());
+                    by_id.insert(id, (prio, o));
+                }
             }
-            None => {
-                order.push(id.clone());
-                by_id.insert(id, (prio, o));
-            }
-        }
-    };
+        };
     for f in &files {
         let text = std::fs::read(f).map_err(|e| SimError::Data(format!("{}: {e}", f.display())))?;
-        let v: Value = serde_json::from_slice(&text).map_err(|e| SimError::Data(format!("{}: {e}", f.display())))?;
+        let v: Value = serde_json::from_slice(&text)
+            .map_err(|e| SimError::Data(format!("{}: {e}", f.display())))?;
         match v {
             Value::Object(mut o) if o.get("models").is_some_and(Value::is_array) => {
                 if let Some(Value::Array(items)) = o.remove("models") {
@@ -453,18 +588,25 @@ pub fn load_dir(dir: &Path) -> Result<Vec<SimModel>, SimError> {
     let mut out = Vec::with_capacity(order.len());
     for id in order {
         if let Some((_, o)) = by_id.remove(&id)
-            && let Some(m) = SimModel::from_object(&o, None) {
-                out.push(m);
-            }
+            && let Some(m) = SimModel::from_object(&o, None)
+        {
+            out.push(m);
+        }
     }
     Ok(out)
 }
 
-fn collect_json(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), SimError> {
+fn collect_json(
+    root: &Path,
+    dir: &Path,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), SimError> {
     if depth > 6 {
         return Ok(());
     }
-    let rd = std::fs::read_dir(dir).map_err(|e| SimError::Data(format!("{}: {e}", dir.display())))?;
+    let rd =
+        std::fs::read_dir(dir).map_err(|e| SimError::Data(format!("{}: {e}", dir.display())))?;
     for entry in rd.flatten() {
         let p = entry.path();
         if p.is_dir() {
@@ -473,7 +615,9 @@ fn collect_json(root: &Path, dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -
             }
             collect_json(root, &p, depth + 1, out)?;
         } else if p.extension().is_some_and(|e| e == "json")
-            && !p.file_name().is_some_and(|n| n == "INDEX.json" || n.to_string_lossy().starts_with('.'))
+            && !p
+                .file_name()
+                .is_some_and(|n| n == "INDEX.json" || n.to_string_lossy().starts_with('.'))
         {
             out.push(p);
         }

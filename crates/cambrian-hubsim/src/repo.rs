@@ -5,7 +5,7 @@
 
 use crate::population::{GenFiles, SimModel};
 use bytes::Bytes;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 
 /// A 7B-class sharded repository whose headers describe the tensors of
@@ -29,8 +29,14 @@ const SHARD1_LIMIT: u64 = 9_976_576_152;
 pub enum FileBody {
     Bytes(Bytes),
     /// `header` followed by `total - header.len()` zero bytes.
-    Zeros { header: Bytes, total: u64 },
-    Disk { path: PathBuf, len: u64 },
+    Zeros {
+        header: Bytes,
+        total: u64,
+    },
+    Disk {
+        path: PathBuf,
+        len: u64,
+    },
 }
 
 impl FileBody {
@@ -68,7 +74,10 @@ fn llama2_tensors() -> Vec<(String, Vec<u64>)> {
 
 /// 6,738,415,616 — the parameter count of Llama-2-7B.
 pub fn llama2_param_count() -> u64 {
-    llama2_tensors().iter().map(|(_, s)| s.iter().product::<u64>()).sum()
+    llama2_tensors()
+        .iter()
+        .map(|(_, s)| s.iter().product::<u64>())
+        .sum()
 }
 
 /// A safetensors header (8-byte little-endian length + JSON padded with
@@ -79,7 +88,10 @@ pub fn safetensors_header(tensors: &[(String, String, Vec<u64>)]) -> (Bytes, u64
     let mut off = 0u64;
     for (name, dtype, shape) in tensors {
         let size = shape.iter().product::<u64>() * dtype_size(dtype);
-        o.insert(name.clone(), json!({ "dtype": dtype, "shape": shape, "data_offsets": [off, off + size] }));
+        o.insert(
+            name.clone(),
+            json!({ "dtype": dtype, "shape": shape, "data_offsets": [off, off + size] }),
+        );
         off += size;
     }
     let mut text = Value::Object(o).to_string();
@@ -106,7 +118,11 @@ fn llama2_shards() -> [Vec<(String, String, Vec<u64>)>; 2] {
     let mut used = 0u64;
     for (name, shape) in llama2_tensors() {
         let size = shape.iter().product::<u64>() * 2;
-        let s = if used + size <= SHARD1_LIMIT && shards[1].is_empty() { 0 } else { 1 };
+        let s = if used + size <= SHARD1_LIMIT && shards[1].is_empty() {
+            0
+        } else {
+            1
+        };
         if s == 0 {
             used += size;
         }
@@ -161,7 +177,9 @@ pub fn llama2_file(file: &str) -> Option<FileBody> {
 /// Virtual files of a generated model.
 pub fn generated_file(m: &SimModel, g: &GenFiles, file: &str) -> Option<FileBody> {
     match file {
-        ".gitattributes" => Some(FileBody::Bytes(Bytes::from_static(b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"))),
+        ".gitattributes" => Some(FileBody::Bytes(Bytes::from_static(
+            b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n",
+        ))),
         "README.md" => {
             let mut s = String::from("---\n");
             if !g.license.is_empty() {
@@ -170,7 +188,10 @@ pub fn generated_file(m: &SimModel, g: &GenFiles, file: &str) -> Option<FileBody
             if let Some(p) = &m.pipeline_tag {
                 s.push_str(&format!("pipeline_tag: {p}\n"));
             }
-            s.push_str(&format!("---\n\n# {}\n\nA generated model of cambrian-hubsim.\n", m.id));
+            s.push_str(&format!(
+                "---\n\n# {}\n\nA generated model of cambrian-hubsim.\n",
+                m.id
+            ));
             Some(FileBody::Bytes(Bytes::from(s)))
         }
         "config.json" => {
@@ -187,7 +208,13 @@ pub fn generated_file(m: &SimModel, g: &GenFiles, file: &str) -> Option<FileBody
             let tensors: Vec<_> = g
                 .params
                 .iter()
-                .map(|(d, n)| (format!("weight.{}", d.to_ascii_lowercase()), d.clone(), vec![*n]))
+                .map(|(d, n)| {
+                    (
+                        format!("weight.{}", d.to_ascii_lowercase()),
+                        d.clone(),
+                        vec![*n],
+                    )
+                })
                 .collect();
             let (header, data) = safetensors_header(&tensors);
             let total = header.len() as u64 + data;
@@ -206,7 +233,9 @@ mod tests {
         assert_eq!(llama2_param_count(), 6_738_415_616);
         let shards = llama2_shards();
         assert!(!shards[0].is_empty() && !shards[1].is_empty());
-        let Some(FileBody::Zeros { header, total }) = llama2_file("model-00001-of-00002.safetensors") else {
+        let Some(FileBody::Zeros { header, total }) =
+            llama2_file("model-00001-of-00002.safetensors")
+        else {
             panic!("shard 1 missing")
         };
         let n = u64::from_le_bytes(header[..8].try_into().unwrap());

@@ -1,11 +1,11 @@
 //! HTTP serving: the accept loop (which lets a fault drop a connection), the
 //! request router, listing semantics and fault injection.
 
-use crate::population::{SimModel, EXPANDABLE, INFO_EXPAND_ONLY};
+use crate::population::{EXPANDABLE, INFO_EXPAND_ONLY, SimModel};
 use crate::repo::{self, FileBody};
 use crate::{Counters, FaultKind, SimConfig, SimStats};
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, Request, Response, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
 use hyper_util::rt::TokioIo;
@@ -96,7 +96,11 @@ pub(crate) struct State {
 
 impl State {
     pub fn new(cfg: SimConfig, models: Vec<SimModel>, base_url: String) -> State {
-        let by_id = models.iter().enumerate().map(|(i, m)| (m.id.clone(), i as u32)).collect();
+        let by_id = models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.id.clone(), i as u32))
+            .collect();
         let mut by_id_order: Vec<u32> = (0..models.len() as u32).collect();
         by_id_order.sort_unstable_by(|a, b| models[*a as usize].id.cmp(&models[*b as usize].id));
         // rank of each model in id order, for cheap tie-breaks
@@ -124,23 +128,44 @@ impl State {
                 let mut v: Vec<(u64, u32, u32)> = (0..models.len())
                     .map(|i| {
                         let k = if desc { !keyed[i] } else { keyed[i] };
-                        let r = if key == SortKey::Id && desc { u32::MAX - id_rank[i] } else { id_rank[i] };
+                        let r = if key == SortKey::Id && desc {
+                            u32::MAX - id_rank[i]
+                        } else {
+                            id_rank[i]
+                        };
                         (k, r, i as u32)
                     })
                     .collect();
                 v.sort_unstable();
-                orders.insert((key, desc), v.into_iter().map(|(_, _, i)| i).collect::<Vec<u32>>());
+                orders.insert(
+                    (key, desc),
+                    v.into_iter().map(|(_, _, i)| i).collect::<Vec<u32>>(),
+                );
             }
         }
         let pre_expand: Vec<String> = PRESERIALISED_EXPAND.iter().map(|s| s.to_string()).collect();
-        let preserialised = models.iter().map(|m| project(m, &pre_expand).into_boxed_str()).collect();
+        let preserialised = models
+            .iter()
+            .map(|m| project(m, &pre_expand).into_boxed_str())
+            .collect();
         let rng = Mutex::new(ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(0xFA17)));
         let fault_rate = AtomicU64::new(cfg.fault_rate.to_bits());
-        State { cfg, models, by_id, orders, base_url, preserialised, rng, fault_rate, counters: Counters::new() }
+        State {
+            cfg,
+            models,
+            by_id,
+            orders,
+            base_url,
+            preserialised,
+            rng,
+            fault_rate,
+            counters: Counters::new(),
+        }
     }
 
     pub fn set_fault_rate(&self, r: f64) {
-        self.fault_rate.store(r.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
+        self.fault_rate
+            .store(r.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
     }
 
     pub fn stats(&self) -> SimStats {
@@ -155,7 +180,12 @@ impl State {
                 .lock()
                 .map(|f| f.iter().map(|(k, v)| (k.name().to_string(), *v)).collect())
                 .unwrap_or_default(),
-            paths: self.counters.paths.lock().map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+            paths: self
+                .counters
+                .paths
+                .lock()
+                .map(|p| p.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
         }
     }
 
@@ -163,7 +193,9 @@ impl State {
     /// word the fault may use for its own choices.
     fn draw_fault(&self) -> (Option<FaultKind>, u64) {
         let rate = f64::from_bits(self.fault_rate.load(Ordering::Relaxed));
-        let Ok(mut rng) = self.rng.lock() else { return (None, 0) };
+        let Ok(mut rng) = self.rng.lock() else {
+            return (None, 0);
+        };
         let hit = rate > 0.0 && !self.cfg.faults.is_empty() && rng.random_bool(rate);
         let kind = hit.then(|| self.cfg.faults[rng.random_range(0..self.cfg.faults.len())]);
         (kind, rng.random())
@@ -172,7 +204,11 @@ impl State {
 
 /// The accept loop: one hyper HTTP/1 connection per socket, each able to be
 /// dropped by its handler, all closed on shutdown.
-pub(crate) async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let app = axum::Router::new().fallback(handle).with_state(state);
     loop {
         let accepted = tokio::select! {
@@ -194,7 +230,8 @@ pub(crate) async fn serve(listener: tokio::net::TcpListener, state: Arc<State>, 
                     app.oneshot(req.map(Body::new)).await
                 }
             });
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc);
             tokio::select! {
                 _ = conn => {}
                 _ = abort.notified() => {}   // dropping `conn` closes the socket
@@ -208,21 +245,35 @@ fn json_error(status: StatusCode, msg: &str) -> Response<Body> {
     let body = serde_json::json!({ "error": msg }).to_string();
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     if let Ok(v) = HeaderValue::from_str(msg) {
         r.headers_mut().insert("x-error-message", v);
     }
     r
 }
 
-async fn handle(axum::extract::State(st): axum::extract::State<Arc<State>>, req: Request<Body>) -> Response<Body> {
+async fn handle(
+    axum::extract::State(st): axum::extract::State<Arc<State>>,
+    req: Request<Body>,
+) -> Response<Body> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     if path == "/_sim/stats" {
-        return json_ok(serde_json::to_string(&st.stats()).unwrap_or_default(), HeaderMap::new());
+        return json_ok(
+            serde_json::to_string(&st.stats()).unwrap_or_default(),
+            HeaderMap::new(),
+        );
     }
     let abort = req.extensions().get::<ConnAbort>().cloned();
-    if req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("Bearer ")) {
+    if req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "))
+    {
         st.counters.authorized.fetch_add(1, Ordering::Relaxed);
     }
     let (fault, word) = st.draw_fault();
@@ -231,10 +282,16 @@ async fn handle(axum::extract::State(st): axum::extract::State<Arc<State>>, req:
         match f {
             FaultKind::RateLimit => {
                 let t = st.cfg.ratelimit_reset_secs;
-                let mut r = json_error(StatusCode::TOO_MANY_REQUESTS, "You have exceeded the rate limit for this endpoint.");
+                let mut r = json_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "You have exceeded the rate limit for this endpoint.",
+                );
                 let h = r.headers_mut();
                 h.insert("ratelimit", hv(&format!("\"api\";r=0;t={t}")));
-                h.insert("ratelimit-policy", hv("\"fixed window\";\"api\";q=500;w=300"));
+                h.insert(
+                    "ratelimit-policy",
+                    hv("\"fixed window\";\"api\";q=500;w=300"),
+                );
                 h.insert(header::RETRY_AFTER, hv(&t.to_string()));
                 st.counters.record(&path, 0);
                 return r;
@@ -261,7 +318,11 @@ async fn handle(axum::extract::State(st): axum::extract::State<Arc<State>>, req:
             _ => {}
         }
     }
-    let range = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let range = req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     route(&st, &path, &query, range.as_deref(), fault, word).await
 }
 
@@ -277,12 +338,22 @@ fn hv(s: &str) -> HeaderValue {
 
 fn json_ok(body: String, headers: HeaderMap) -> Response<Body> {
     let mut r = Response::new(Body::from(body));
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     r.headers_mut().extend(headers);
     r
 }
 
-async fn route(st: &Arc<State>, path: &str, query: &str, range: Option<&str>, fault: Option<FaultKind>, word: u64) -> Response<Body> {
+async fn route(
+    st: &Arc<State>,
+    path: &str,
+    query: &str,
+    range: Option<&str>,
+    fault: Option<FaultKind>,
+    word: u64,
+) -> Response<Body> {
     if path == "/api/models" || path == "/api/models/" {
         return match listing(st, query, fault) {
             Ok((body, headers)) => json_with_faults(st, path, body, headers, fault, word),
@@ -301,7 +372,8 @@ async fn route(st: &Arc<State>, path: &str, query: &str, range: Option<&str>, fa
         let Some(&idx) = st.by_id.get(&id) else {
             st.counters.record(path, 0);
             let mut r = json_error(StatusCode::NOT_FOUND, "Repository not found");
-            r.headers_mut().insert("x-error-code", HeaderValue::from_static("RepoNotFound"));
+            r.headers_mut()
+                .insert("x-error-code", HeaderValue::from_static("RepoNotFound"));
             return r;
         };
         let expand = match parse_expand(query) {
@@ -309,7 +381,11 @@ async fn route(st: &Arc<State>, path: &str, query: &str, range: Option<&str>, fa
             Err(r) => return r,
         };
         let m = &st.models[idx as usize];
-        let body = if expand.is_empty() { full_object(m) } else { project(m, &expand) };
+        let body = if expand.is_empty() {
+            full_object(m)
+        } else {
+            project(m, &expand)
+        };
         return json_with_faults(st, path, body, HeaderMap::new(), fault, word);
     }
     resolve(st, path, range, fault, word).await
@@ -370,7 +446,11 @@ fn project(m: &SimModel, expand: &[String]) -> String {
     s
 }
 
-fn listing(st: &State, query: &str, fault: Option<FaultKind>) -> Result<(String, HeaderMap), Response<Body>> {
+fn listing(
+    st: &State,
+    query: &str,
+    fault: Option<FaultKind>,
+) -> Result<(String, HeaderMap), Response<Body>> {
     let mut search = None;
     let mut author = None;
     let mut filters: Vec<String> = Vec::new();
@@ -393,12 +473,22 @@ fn listing(st: &State, query: &str, fault: Option<FaultKind>) -> Result<(String,
             "pipeline_tag" => pipeline = Some(v.to_string()),
             "sort" => sort = Some(v.to_string()),
             "direction" => {
-                direction = Some(v.parse().map_err(|_| json_error(StatusCode::BAD_REQUEST, "\"direction\" must be 1 or -1"))?)
+                direction = Some(v.parse().map_err(|_| {
+                    json_error(StatusCode::BAD_REQUEST, "\"direction\" must be 1 or -1")
+                })?)
             }
             "limit" => {
-                let l: usize = v.parse().map_err(|_| json_error(StatusCode::BAD_REQUEST, "\"limit\" must be a positive integer"))?;
+                let l: usize = v.parse().map_err(|_| {
+                    json_error(
+                        StatusCode::BAD_REQUEST,
+                        "\"limit\" must be a positive integer",
+                    )
+                })?;
                 if l == 0 {
-                    return Err(json_error(StatusCode::BAD_REQUEST, "\"limit\" must be a positive integer"));
+                    return Err(json_error(
+                        StatusCode::BAD_REQUEST,
+                        "\"limit\" must be a positive integer",
+                    ));
                 }
                 limit = l.min(1000);
             }
@@ -412,29 +502,46 @@ fn listing(st: &State, query: &str, fault: Option<FaultKind>) -> Result<(String,
     }
     let mut expand = parse_expand(query)?;
     if !extra.is_empty() && expand.is_empty() {
-        expand = crate::population::COMPACT_FIELDS.iter().map(|s| s.to_string()).collect();
+        expand = crate::population::COMPACT_FIELDS
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
     }
     expand.extend(extra);
     let key = match &sort {
         None => SortKey::Id,
-        Some(s) => SortKey::parse(s).ok_or_else(|| json_error(StatusCode::BAD_REQUEST, &format!("unknown sort key `{s}`")))?,
+        Some(s) => SortKey::parse(s).ok_or_else(|| {
+            json_error(StatusCode::BAD_REQUEST, &format!("unknown sort key `{s}`"))
+        })?,
     };
     // The Hub sorts descending when `sort` is given without `direction`.
     let desc = match direction {
         Some(d) => d < 0,
         None => sort.is_some() && key != SortKey::Id,
     };
-    let order = st.orders.get(&(key, desc)).map(Vec::as_slice).unwrap_or(&[]);
+    let order = st
+        .orders
+        .get(&(key, desc))
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     let mut pos = match &cursor {
         None => 0,
-        Some(c) => decode_cursor(c).filter(|p| *p <= order.len()).ok_or_else(|| json_error(StatusCode::BAD_REQUEST, "invalid cursor"))?,
+        Some(c) => decode_cursor(c)
+            .filter(|p| *p <= order.len())
+            .ok_or_else(|| json_error(StatusCode::BAD_REQUEST, "invalid cursor"))?,
     };
     if fault == Some(FaultKind::Repeat) && pos > 0 {
         // Start one matching item early: it was the last of the previous page.
         let mut p = pos;
         while p > 0 {
             p -= 1;
-            if matches(&st.models[order[p] as usize], &search, &author, &filters, &pipeline) {
+            if matches(
+                &st.models[order[p] as usize],
+                &search,
+                &author,
+                &filters,
+                &pipeline,
+            ) {
                 pos = p;
                 break;
             }
@@ -461,7 +568,12 @@ fn listing(st: &State, query: &str, fault: Option<FaultKind>) -> Result<(String,
         }
         n += 1;
         if preserialised {
-            body.push_str(st.preserialised.get(order[i - 1] as usize).map(|b| &b[..]).unwrap_or_default());
+            body.push_str(
+                st.preserialised
+                    .get(order[i - 1] as usize)
+                    .map(|b| &b[..])
+                    .unwrap_or_default(),
+            );
         } else if full {
             body.push_str(&full_object(m));
         } else if expand.is_empty() {
@@ -482,7 +594,11 @@ fn listing(st: &State, query: &str, fault: Option<FaultKind>) -> Result<(String,
             ser.append_pair(k, v);
         }
         ser.append_pair("cursor", &encode_cursor(i));
-        let link = format!("<{}/api/models?{}>; rel=\"next\"", st.base_url, ser.finish());
+        let link = format!(
+            "<{}/api/models?{}>; rel=\"next\"",
+            st.base_url,
+            ser.finish()
+        );
         headers.insert(header::LINK, hv(&link));
     }
     Ok((body, headers))
@@ -492,20 +608,31 @@ fn is_true(v: &str) -> bool {
     matches!(v, "true" | "True" | "1")
 }
 
-fn matches(m: &SimModel, search: &Option<String>, author: &Option<String>, filters: &[String], pipeline: &Option<String>) -> bool {
+fn matches(
+    m: &SimModel,
+    search: &Option<String>,
+    author: &Option<String>,
+    filters: &[String],
+    pipeline: &Option<String>,
+) -> bool {
     if let Some(a) = author
-        && !m.author.eq_ignore_ascii_case(a) {
-            return false;
-        }
+        && !m.author.eq_ignore_ascii_case(a)
+    {
+        return false;
+    }
     if let Some(p) = pipeline
-        && m.pipeline_tag.as_deref() != Some(p.as_str()) {
-            return false;
-        }
+        && m.pipeline_tag.as_deref() != Some(p.as_str())
+    {
+        return false;
+    }
     if let Some(s) = search
-        && !contains_ignore_case(&m.id, s) {
-            return false;
-        }
-    filters.iter().all(|f| m.tags.iter().any(|t| t == f) || m.pipeline_tag.as_deref() == Some(f.as_str()))
+        && !contains_ignore_case(&m.id, s)
+    {
+        return false;
+    }
+    filters
+        .iter()
+        .all(|f| m.tags.iter().any(|t| t == f) || m.pipeline_tag.as_deref() == Some(f.as_str()))
 }
 
 fn contains_ignore_case(hay: &str, needle: &str) -> bool {
@@ -526,7 +653,10 @@ fn decode_cursor(c: &str) -> Option<usize> {
     if !c.len().is_multiple_of(2) || c.len() > 64 {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..c.len()).step_by(2).map(|i| u8::from_str_radix(c.get(i..i + 2)?, 16).ok()).collect();
+    let bytes: Option<Vec<u8>> = (0..c.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(c.get(i..i + 2)?, 16).ok())
+        .collect();
     let s = String::from_utf8(bytes?).ok()?;
     s.strip_prefix("v1:")?.parse().ok()
 }
@@ -539,11 +669,18 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Sends a JSON body, applying content faults (malformed modes, truncation).
-fn json_with_faults(st: &State, path: &str, body: String, headers: HeaderMap, fault: Option<FaultKind>, word: u64) -> Response<Body> {
+fn json_with_faults(
+    st: &State,
+    path: &str,
+    body: String,
+    headers: HeaderMap,
+    fault: Option<FaultKind>,
+    word: u64,
+) -> Response<Body> {
     let body = match fault {
-        Some(FaultKind::WrongTypes) | Some(FaultKind::MissingFields) | Some(FaultKind::UnknownFields) => {
-            mutate(&body, fault, word)
-        }
+        Some(FaultKind::WrongTypes)
+        | Some(FaultKind::MissingFields)
+        | Some(FaultKind::UnknownFields) => mutate(&body, fault, word),
         Some(FaultKind::InvalidJson) => {
             let cut = (word as usize % body.len().max(1)).max(1).min(body.len());
             let mut cut = cut;
@@ -562,16 +699,23 @@ fn json_with_faults(st: &State, path: &str, body: String, headers: HeaderMap, fa
             // Content-Length promises more than is sent; the stream fails.
             let full_len = bytes.len();
             let part = bytes.slice(..half);
-            let s = stream::iter(vec![Ok::<Bytes, std::io::Error>(part), Err(std::io::Error::other("simulated truncation"))]);
+            let s = stream::iter(vec![
+                Ok::<Bytes, std::io::Error>(part),
+                Err(std::io::Error::other("simulated truncation")),
+            ]);
             let mut r = Response::new(Body::from_stream(s));
-            r.headers_mut().insert(header::CONTENT_LENGTH, hv(&full_len.to_string()));
+            r.headers_mut()
+                .insert(header::CONTENT_LENGTH, hv(&full_len.to_string()));
             r
         } else {
             // Valid chunked HTTP carrying cut JSON.
             let s = stream::iter(vec![Ok::<Bytes, std::io::Error>(bytes.slice(..half))]);
             Response::new(Body::from_stream(s))
         };
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         r.headers_mut().extend(headers);
         return r;
     }
@@ -581,7 +725,9 @@ fn json_with_faults(st: &State, path: &str, body: String, headers: HeaderMap, fa
 
 /// Malformed-content modes applied to a listing page or one record.
 fn mutate(body: &str, fault: Option<FaultKind>, word: u64) -> String {
-    let Ok(mut v) = serde_json::from_str::<Value>(body) else { return body.to_string() };
+    let Ok(mut v) = serde_json::from_str::<Value>(body) else {
+        return body.to_string();
+    };
     let items: Vec<&mut Value> = match &mut v {
         Value::Array(a) => a.iter_mut().collect(),
         o @ Value::Object(_) => vec![o],
@@ -590,26 +736,36 @@ fn mutate(body: &str, fault: Option<FaultKind>, word: u64) -> String {
     for (i, item) in items.into_iter().enumerate() {
         let Value::Object(o) = item else { continue };
         match fault {
-            Some(FaultKind::WrongTypes)
-                if (i as u64 + word).is_multiple_of(2) => {
-                    if let Some(l) = o.get("likes").cloned() {
-                        o.insert("likes".into(), Value::String(l.to_string()));
-                    }
-                    if o.contains_key("downloads") {
-                        o.insert("downloads".into(), serde_json::json!(-5));
-                    }
-                    if o.contains_key("tags") {
-                        o.insert("tags".into(), Value::String("not-a-list".into()));
-                    }
-                    if o.contains_key("createdAt") {
-                        o.insert("createdAt".into(), serde_json::json!(12345));
-                    }
-                    if o.contains_key("safetensors") {
-                        o.insert("safetensors".into(), serde_json::json!({ "parameters": "F32", "total": "many" }));
-                    }
+            Some(FaultKind::WrongTypes) if (i as u64 + word).is_multiple_of(2) => {
+                if let Some(l) = o.get("likes").cloned() {
+                    o.insert("likes".into(), Value::String(l.to_string()));
                 }
+                if o.contains_key("downloads") {
+                    o.insert("downloads".into(), serde_json::json!(-5));
+                }
+                if o.contains_key("tags") {
+                    o.insert("tags".into(), Value::String("not-a-list".into()));
+                }
+                if o.contains_key("createdAt") {
+                    o.insert("createdAt".into(), serde_json::json!(12345));
+                }
+                if o.contains_key("safetensors") {
+                    o.insert(
+                        "safetensors".into(),
+                        serde_json::json!({ "parameters": "F32", "total": "many" }),
+                    );
+                }
+            }
             Some(FaultKind::MissingFields) => {
-                for k in ["likes", "downloads", "tags", "pipeline_tag", "createdAt", "library_name", "safetensors"] {
+                for k in [
+                    "likes",
+                    "downloads",
+                    "tags",
+                    "pipeline_tag",
+                    "createdAt",
+                    "library_name",
+                    "safetensors",
+                ] {
                     o.remove(k);
                 }
                 if i == 0 {
@@ -617,7 +773,10 @@ fn mutate(body: &str, fault: Option<FaultKind>, word: u64) -> String {
                 }
             }
             Some(FaultKind::UnknownFields) => {
-                o.insert("cambrianSimUnknown".into(), serde_json::json!({ "nested": [1, 2, { "x": null }] }));
+                o.insert(
+                    "cambrianSimUnknown".into(),
+                    serde_json::json!({ "nested": [1, 2, { "x": null }] }),
+                );
                 o.insert("likes7d".into(), serde_json::json!(word % 100));
             }
             _ => {}
@@ -628,8 +787,18 @@ fn mutate(body: &str, fault: Option<FaultKind>, word: u64) -> String {
 
 static ZEROS: [u8; 65536] = [0u8; 65536];
 
-async fn resolve(st: &Arc<State>, path: &str, range: Option<&str>, fault: Option<FaultKind>, word: u64) -> Response<Body> {
-    let segs: Vec<String> = path.trim_start_matches('/').split('/').map(percent_decode).collect();
+async fn resolve(
+    st: &Arc<State>,
+    path: &str,
+    range: Option<&str>,
+    fault: Option<FaultKind>,
+    word: u64,
+) -> Response<Body> {
+    let segs: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
     let Some(rp) = segs.iter().position(|s| s == "resolve") else {
         st.counters.record(path, 0);
         return json_error(StatusCode::NOT_FOUND, "Not Found");
@@ -640,7 +809,11 @@ async fn resolve(st: &Arc<State>, path: &str, range: Option<&str>, fault: Option
     }
     let id = segs[..rp].join("/");
     let file = segs[rp + 2..].join("/");
-    if segs[rp + 2..].iter().any(|s| s.is_empty() || s == "." || s == "..") || segs[..rp].iter().any(|s| s.is_empty() || s == "..") {
+    if segs[rp + 2..]
+        .iter()
+        .any(|s| s.is_empty() || s == "." || s == "..")
+        || segs[..rp].iter().any(|s| s.is_empty() || s == "..")
+    {
         st.counters.record(path, 0);
         return json_error(StatusCode::BAD_REQUEST, "invalid path");
     }
@@ -659,7 +832,8 @@ async fn resolve(st: &Arc<State>, path: &str, range: Option<&str>, fault: Option
     let Some(fb) = body else {
         st.counters.record(path, 0);
         let mut r = json_error(StatusCode::NOT_FOUND, "Entry not found");
-        r.headers_mut().insert("x-error-code", HeaderValue::from_static("EntryNotFound"));
+        r.headers_mut()
+            .insert("x-error-code", HeaderValue::from_static("EntryNotFound"));
         return r;
     };
     let len = fb.len();
@@ -668,13 +842,21 @@ async fn resolve(st: &Arc<State>, path: &str, range: Option<&str>, fault: Option
         Some(Ok(Some((a, b)))) => (StatusCode::PARTIAL_CONTENT, a, b),
         Some(Err(())) => {
             st.counters.record(path, 0);
-            let mut r = json_error(StatusCode::RANGE_NOT_SATISFIABLE, "Requested range not satisfiable");
-            r.headers_mut().insert(header::CONTENT_RANGE, hv(&format!("bytes */{len}")));
+            let mut r = json_error(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "Requested range not satisfiable",
+            );
+            r.headers_mut()
+                .insert(header::CONTENT_RANGE, hv(&format!("bytes */{len}")));
             return r;
         }
     };
     let truncate = fault == Some(FaultKind::Truncate);
-    let send_end = if truncate { start + (end - start) / 2 } else { end };
+    let send_end = if truncate {
+        start + (end - start) / 2
+    } else {
+        end
+    };
     st.counters.record(path, 0);
     let counting = st.clone();
     let counted_path = path.to_string();
@@ -688,11 +870,26 @@ async fn resolve(st: &Arc<State>, path: &str, range: Option<&str>, fault: Option
     let h = r.headers_mut();
     h.insert(header::CONTENT_LENGTH, hv(&(end - start).to_string()));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     if status == StatusCode::PARTIAL_CONTENT {
-        h.insert(header::CONTENT_RANGE, hv(&format!("bytes {}-{}/{}", start, end.saturating_sub(1), len)));
+        h.insert(
+            header::CONTENT_RANGE,
+            hv(&format!(
+                "bytes {}-{}/{}",
+                start,
+                end.saturating_sub(1),
+                len
+            )),
+        );
     }
-    if let Some(sha) = st.by_id.get(&id).and_then(|i| st.models[*i as usize].field("sha")) {
+    if let Some(sha) = st
+        .by_id
+        .get(&id)
+        .and_then(|i| st.models[*i as usize].field("sha"))
+    {
         h.insert("x-repo-commit", hv(sha.trim_matches('"')));
     }
     let _ = word;
@@ -706,17 +903,24 @@ fn disk_file(st: &State, id: &str, file: &str) -> Option<FileBody> {
         p.push(part);
     }
     let meta = std::fs::metadata(&p).ok()?;
-    meta.is_file().then(|| FileBody::Disk { path: p, len: meta.len() })
+    meta.is_file().then(|| FileBody::Disk {
+        path: p,
+        len: meta.len(),
+    })
 }
 
 /// `bytes=a-b`, `bytes=a-`, `bytes=-n` (single range). `Ok(None)`: ignore
 /// the header (multi-range or not `bytes`), `Err`: not satisfiable.
 fn parse_range(h: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(spec) = h.trim().strip_prefix("bytes=") else { return Ok(None) };
+    let Some(spec) = h.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
     if spec.contains(',') {
         return Ok(None);
     }
-    let Some((a, b)) = spec.trim().split_once('-') else { return Ok(None) };
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return Ok(None);
+    };
     let (a, b) = (a.trim(), b.trim());
     let (start, end) = if a.is_empty() {
         let n: u64 = b.parse().map_err(|_| ())?;
@@ -726,7 +930,11 @@ fn parse_range(h: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
         (len.saturating_sub(n), len)
     } else {
         let s: u64 = a.parse().map_err(|_| ())?;
-        let e = if b.is_empty() { len } else { b.parse::<u64>().map_err(|_| ())?.saturating_add(1).min(len) };
+        let e = if b.is_empty() {
+            len
+        } else {
+            b.parse::<u64>().map_err(|_| ())?.saturating_add(1).min(len)
+        };
         (s, e)
     };
     if start >= len || start >= end {
@@ -763,36 +971,42 @@ fn body_stream(fb: FileBody, start: u64, end: u64, fail_at_end: bool) -> ChunkSt
             stream::iter(first).chain(zeros).boxed()
         }
         FileBody::Disk { path, .. } => {
-            let st = stream::unfold((path, start, None::<tokio::fs::File>), move |(path, pos, file)| async move {
-                use tokio::io::{AsyncReadExt, AsyncSeekExt};
-                if pos >= end {
-                    return None;
-                }
-                let mut f = match file {
-                    Some(f) => f,
-                    None => {
-                        let mut f = match tokio::fs::File::open(&path).await {
-                            Ok(f) => f,
-                            Err(e) => return Some((Err(e), (path, end, None))),
-                        };
-                        if let Err(e) = f.seek(std::io::SeekFrom::Start(pos)).await {
-                            return Some((Err(e), (path, end, None)));
-                        }
-                        f
+            let st = stream::unfold(
+                (path, start, None::<tokio::fs::File>),
+                move |(path, pos, file)| async move {
+                    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+                    if pos >= end {
+                        return None;
                     }
-                };
-                let n = (end - pos).min(65536) as usize;
-                let mut buf = vec![0u8; n];
-                match f.read_exact(&mut buf).await {
-                    Ok(_) => Some((Ok(Bytes::from(buf)), (path, pos + n as u64, Some(f)))),
-                    Err(e) => Some((Err(e), (path, end, None))),
-                }
-            });
+                    let mut f = match file {
+                        Some(f) => f,
+                        None => {
+                            let mut f = match tokio::fs::File::open(&path).await {
+                                Ok(f) => f,
+                                Err(e) => return Some((Err(e), (path, end, None))),
+                            };
+                            if let Err(e) = f.seek(std::io::SeekFrom::Start(pos)).await {
+                                return Some((Err(e), (path, end, None)));
+                            }
+                            f
+                        }
+                    };
+                    let n = (end - pos).min(65536) as usize;
+                    let mut buf = vec![0u8; n];
+                    match f.read_exact(&mut buf).await {
+                        Ok(_) => Some((Ok(Bytes::from(buf)), (path, pos + n as u64, Some(f)))),
+                        Err(e) => Some((Err(e), (path, end, None))),
+                    }
+                },
+            );
             st.boxed()
         }
     };
     if fail_at_end {
-        main.chain(stream::iter(vec![Err(std::io::Error::other("simulated truncation"))])).boxed()
+        main.chain(stream::iter(vec![Err(std::io::Error::other(
+            "simulated truncation",
+        ))]))
+        .boxed()
     } else {
         main
     }

@@ -1,7 +1,7 @@
 //! The simulator over HTTP: format, determinism, listing semantics, ranges,
 //! stats, the binary's first stdout line.
 
-use cambrian_hubsim::{start, FaultKind, SimConfig};
+use cambrian_hubsim::{FaultKind, SimConfig, start};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -18,7 +18,11 @@ async fn get(url: &str) -> (u16, reqwest::header::HeaderMap, String) {
 }
 
 fn population(models: usize, seed: u64) -> SimConfig {
-    SimConfig { models, seed, ..SimConfig::default() }
+    SimConfig {
+        models,
+        seed,
+        ..SimConfig::default()
+    }
 }
 
 #[tokio::test]
@@ -27,12 +31,19 @@ async fn compact_items_have_the_real_listing_field_set() {
     let (st, _, body) = get(&format!("{}/api/models?limit=5", s.base_url())).await;
     assert_eq!(st, 200);
     let items: Vec<Value> = serde_json::from_str(&body).unwrap();
-    let real: Vec<Value> =
-        serde_json::from_slice(&std::fs::read(testdata().join("listing_excerpts/api_models_two_items_2025-11.json")).unwrap()).unwrap();
+    let real: Vec<Value> = serde_json::from_slice(
+        &std::fs::read(testdata().join("listing_excerpts/api_models_two_items_2025-11.json"))
+            .unwrap(),
+    )
+    .unwrap();
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(items.len(), 5);
     for it in &items {
-        assert_eq!(keys(it), keys(&real[0]), "same fields, same order as the real listing");
+        assert_eq!(
+            keys(it),
+            keys(&real[0]),
+            "same fields, same order as the real listing"
+        );
     }
 }
 
@@ -50,7 +61,12 @@ async fn same_seed_same_population_other_seed_other_population() {
     // Model i does not depend on N except through popularity ranks: ids are stable.
     let small = start(population(100, 9)).await.unwrap();
     let ids_a: Vec<&str> = a.models().iter().take(100).map(|m| m.id.as_str()).collect();
-    let ids_s: Vec<&str> = small.models().iter().take(100).map(|m| m.id.as_str()).collect();
+    let ids_s: Vec<&str> = small
+        .models()
+        .iter()
+        .take(100)
+        .map(|m| m.id.as_str())
+        .collect();
     assert_eq!(ids_a, ids_s);
 }
 
@@ -60,10 +76,19 @@ async fn generated_fields_are_complete_and_plausible() {
     let mut pipelines: HashMap<String, usize> = HashMap::new();
     let mut placeholder = 0;
     for m in s.models().iter().take(20_000) {
-        *pipelines.entry(m.pipeline_tag.clone().unwrap_or_default()).or_default() += 1;
+        *pipelines
+            .entry(m.pipeline_tag.clone().unwrap_or_default())
+            .or_default() += 1;
         assert!(m.downloads_all_time >= m.downloads, "{}", m.id);
         assert!(m.tags.iter().any(|t| t == "region:us"));
-        for f in ["downloadsAllTime", "trendingScore", "createdAt", "lastModified", "sha", "author"] {
+        for f in [
+            "downloadsAllTime",
+            "trendingScore",
+            "createdAt",
+            "lastModified",
+            "sha",
+            "author",
+        ] {
             assert!(m.field(f).is_some(), "{} lacks {f}", m.id);
         }
         if m.field("createdAt") == Some("\"2022-03-02T23:29:04.000Z\"") {
@@ -73,13 +98,23 @@ async fn generated_fields_are_complete_and_plausible() {
     // text-generation is the most common pipeline in the real snapshots
     // (151 of 573 = 26 %); the generated share is close to it.
     let tg = pipelines["text-generation"] as f64 / 20_000.0;
-    assert!((tg - 151.0 / 573.0).abs() < 0.02, "text-generation share {tg}");
-    assert!(placeholder > 500 && placeholder < 1500, "placeholder createdAt count {placeholder}");
+    assert!(
+        (tg - 151.0 / 573.0).abs() < 0.02,
+        "text-generation share {tg}"
+    );
+    assert!(
+        placeholder > 500 && placeholder < 1500,
+        "placeholder createdAt count {placeholder}"
+    );
     // Heavy tail: the top model has orders of magnitude more likes than the median.
     let mut likes: Vec<u64> = s.models().iter().map(|m| m.likes).collect();
     likes.sort_unstable();
     let median = likes[likes.len() / 2];
-    assert!(*likes.last().unwrap() > 100 * median.max(1), "max {} median {median}", likes.last().unwrap());
+    assert!(
+        *likes.last().unwrap() > 100 * median.max(1),
+        "max {} median {median}",
+        likes.last().unwrap()
+    );
 }
 
 #[tokio::test]
@@ -88,24 +123,61 @@ async fn listing_semantics() {
     let base = s.base_url();
     // limit is capped at 1000
     let (_, h, body) = get(&format!("{base}/api/models?limit=5000")).await;
-    assert_eq!(serde_json::from_str::<Vec<Value>>(&body).unwrap().len(), 1000);
+    assert_eq!(
+        serde_json::from_str::<Vec<Value>>(&body).unwrap().len(),
+        1000
+    );
     let link = h.get("link").unwrap().to_str().unwrap().to_string();
-    assert!(link.starts_with(&format!("<{base}/api/models?limit=5000&cursor=")) && link.ends_with(">; rel=\"next\""), "{link}");
+    assert!(
+        link.starts_with(&format!("<{base}/api/models?limit=5000&cursor="))
+            && link.ends_with(">; rel=\"next\""),
+        "{link}"
+    );
     // sort without direction is descending; with direction=1 ascending
-    let v: Vec<Value> = serde_json::from_str(&get(&format!("{base}/api/models?sort=likes&limit=50")).await.2).unwrap();
-    assert!(v.windows(2).all(|w| w[0]["likes"].as_u64() >= w[1]["likes"].as_u64()));
-    let v: Vec<Value> = serde_json::from_str(&get(&format!("{base}/api/models?sort=createdAt&direction=1&limit=50&expand=createdAt")).await.2).unwrap();
-    assert!(v.windows(2).all(|w| w[0]["createdAt"].as_str() <= w[1]["createdAt"].as_str()));
+    let v: Vec<Value> = serde_json::from_str(
+        &get(&format!("{base}/api/models?sort=likes&limit=50"))
+            .await
+            .2,
+    )
+    .unwrap();
+    assert!(
+        v.windows(2)
+            .all(|w| w[0]["likes"].as_u64() >= w[1]["likes"].as_u64())
+    );
+    let v: Vec<Value> = serde_json::from_str(
+        &get(&format!(
+            "{base}/api/models?sort=createdAt&direction=1&limit=50&expand=createdAt"
+        ))
+        .await
+        .2,
+    )
+    .unwrap();
+    assert!(
+        v.windows(2)
+            .all(|w| w[0]["createdAt"].as_str() <= w[1]["createdAt"].as_str())
+    );
     // plain `expand=` (huggingface_hub's spelling) works like `expand[]=`
-    let a = get(&format!("{base}/api/models?limit=3&expand=sha")).await.2;
-    let b = get(&format!("{base}/api/models?limit=3&expand%5B%5D=sha")).await.2;
+    let a = get(&format!("{base}/api/models?limit=3&expand=sha"))
+        .await
+        .2;
+    let b = get(&format!("{base}/api/models?limit=3&expand%5B%5D=sha"))
+        .await
+        .2;
     assert_eq!(a, b);
-    assert!(serde_json::from_str::<Vec<Value>>(&a).unwrap().iter().all(|m| m.as_object().unwrap().len() == 3));
+    assert!(
+        serde_json::from_str::<Vec<Value>>(&a)
+            .unwrap()
+            .iter()
+            .all(|m| m.as_object().unwrap().len() == 3)
+    );
     // errors
     assert_eq!(get(&format!("{base}/api/models?cursor=zz")).await.0, 400);
     assert_eq!(get(&format!("{base}/api/models?sort=nope")).await.0, 400);
     assert_eq!(get(&format!("{base}/api/models?limit=0")).await.0, 400);
-    assert_eq!(get(&format!("{base}/api/models?expand[]=nope")).await.0, 400);
+    assert_eq!(
+        get(&format!("{base}/api/models?expand[]=nope")).await.0,
+        400
+    );
     // last page has no Link
     let (_, h, body) = get(&format!("{base}/api/models?search=zzzz-no-such")).await;
     assert_eq!(body, "[]");
@@ -116,7 +188,11 @@ async fn listing_semantics() {
     assert_eq!(st, 200);
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["id"], id.as_str());
-    assert!(v.get("siblings").is_some() && v.get("cardData").is_some() && v.get("trendingScore").is_none());
+    assert!(
+        v.get("siblings").is_some()
+            && v.get("cardData").is_some()
+            && v.get("trendingScore").is_none()
+    );
     let (st, h, _) = get(&format!("{base}/api/models/no/such")).await;
     assert_eq!(st, 404);
     assert_eq!(h.get("x-error-code").unwrap(), "RepoNotFound");
@@ -129,16 +205,41 @@ async fn resolve_ranges_and_stats() {
     let id = cambrian_hubsim::repo::LLAMA2_7B_SIM_ID;
     let url = format!("{base}/{id}/resolve/main/model-00001-of-00002.safetensors");
     let http = reqwest::Client::new();
-    let r = http.get(&url).header("Range", "bytes=0-7").send().await.unwrap();
+    let r = http
+        .get(&url)
+        .header("Range", "bytes=0-7")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 206);
-    let total: u64 = r.headers()["content-range"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let total: u64 = r.headers()["content-range"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(total > 9_000_000_000);
     assert_eq!(r.bytes().await.unwrap().len(), 8);
     // The tail of the data region is zeros.
-    let r = http.get(&url).header("Range", "bytes=-16").send().await.unwrap();
-    assert_eq!(r.headers()["content-range"].to_str().unwrap(), format!("bytes {}-{}/{total}", total - 16, total - 1));
+    let r = http
+        .get(&url)
+        .header("Range", "bytes=-16")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-range"].to_str().unwrap(),
+        format!("bytes {}-{}/{total}", total - 16, total - 1)
+    );
     assert_eq!(&r.bytes().await.unwrap()[..], &[0u8; 16]);
-    let r = http.get(&url).header("Range", format!("bytes={total}-")).send().await.unwrap();
+    let r = http
+        .get(&url)
+        .header("Range", format!("bytes={total}-"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 416);
     // A generated model's config and card
     let m = &s.models()[0];
@@ -154,9 +255,15 @@ async fn resolve_ranges_and_stats() {
 #[tokio::test]
 async fn faults_are_seeded_and_counted() {
     let run = || async {
-        let s = start(SimConfig { models: 50, seed: 4, fault_rate: 0.5, faults: vec![FaultKind::Status500, FaultKind::Status503], ..SimConfig::default() })
-            .await
-            .unwrap();
+        let s = start(SimConfig {
+            models: 50,
+            seed: 4,
+            fault_rate: 0.5,
+            faults: vec![FaultKind::Status500, FaultKind::Status503],
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
         let mut codes = Vec::new();
         for _ in 0..40 {
             codes.push(get(&format!("{}/api/models?limit=1", s.base_url())).await.0);
@@ -176,24 +283,50 @@ async fn faults_are_seeded_and_counted() {
 
 #[test]
 fn fault_lists_parse() {
-    assert_eq!(FaultKind::parse_list("transient").unwrap(), FaultKind::TRANSIENT.to_vec());
-    assert_eq!(FaultKind::parse_list("reset,500,reset").unwrap(), vec![FaultKind::Status500, FaultKind::Reset]);
-    assert_eq!(FaultKind::parse_list("all").unwrap().len(), FaultKind::ALL.len());
+    assert_eq!(
+        FaultKind::parse_list("transient").unwrap(),
+        FaultKind::TRANSIENT.to_vec()
+    );
+    assert_eq!(
+        FaultKind::parse_list("reset,500,reset").unwrap(),
+        vec![FaultKind::Status500, FaultKind::Reset]
+    );
+    assert_eq!(
+        FaultKind::parse_list("all").unwrap().len(),
+        FaultKind::ALL.len()
+    );
     let e = FaultKind::parse_list("boom").unwrap_err().to_string();
-    assert!(e.contains("unknown fault kind `boom`") && e.contains("ratelimit"), "{e}");
+    assert!(
+        e.contains("unknown fault kind `boom`") && e.contains("ratelimit"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
 async fn real_data_directory_population() {
-    let s = start(SimConfig { data: Some(testdata()), ..SimConfig::default() }).await.unwrap();
+    let s = start(SimConfig {
+        data: Some(testdata()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let ids: BTreeSet<&str> = s.models().iter().map(|m| m.id.as_str()).collect();
     assert_eq!(ids.len(), 37);
     assert!(ids.contains("moonshotai/Kimi-K2-Thinking") && ids.contains("gpt2"));
     // The 7B declared repo is resolvable in every population.
-    let (st, _, _) = get(&format!("{}/{}/resolve/main/config.json", s.base_url(), cambrian_hubsim::repo::LLAMA2_7B_SIM_ID)).await;
+    let (st, _, _) = get(&format!(
+        "{}/{}/resolve/main/config.json",
+        s.base_url(),
+        cambrian_hubsim::repo::LLAMA2_7B_SIM_ID
+    ))
+    .await;
     assert_eq!(st, 200);
     // Path traversal is refused.
-    let (st, _, _) = get(&format!("{}/a/b/resolve/main/..%2F..%2Fetc%2Fpasswd", s.base_url())).await;
+    let (st, _, _) = get(&format!(
+        "{}/a/b/resolve/main/..%2F..%2Fetc%2Fpasswd",
+        s.base_url()
+    ))
+    .await;
     assert!(st == 400 || st == 404, "{st}");
 }
 
@@ -207,7 +340,9 @@ fn binary_prints_its_base_url_first() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let _ = child.kill();
     let _ = child.wait();
     let url = line.trim();
@@ -226,22 +361,50 @@ async fn preserialised_listing_items_equal_the_projection() {
     set.reverse();
     let brackets: String = set.iter().map(|e| format!("&expand[]={e}")).collect();
     let plain: String = set.iter().rev().map(|e| format!("&expand={e}")).collect();
-    let (_, _, a) = get(&format!("{}/api/models?sort=likes&limit=50{brackets}", s.base_url())).await;
-    let (_, _, b) = get(&format!("{}/api/models?sort=likes&limit=50{plain}", s.base_url())).await;
+    let (_, _, a) = get(&format!(
+        "{}/api/models?sort=likes&limit=50{brackets}",
+        s.base_url()
+    ))
+    .await;
+    let (_, _, b) = get(&format!(
+        "{}/api/models?sort=likes&limit=50{plain}",
+        s.base_url()
+    ))
+    .await;
     assert_eq!(a, b);
     let items: Vec<Value> = serde_json::from_str(&a).unwrap();
     assert_eq!(items.len(), 50);
     for it in &items {
         let id = it["id"].as_str().unwrap();
-        let (st, _, info) = get(&format!("{}/api/models/{id}?{}", s.base_url(), &brackets[1..])).await;
+        let (st, _, info) = get(&format!(
+            "{}/api/models/{id}?{}",
+            s.base_url(),
+            &brackets[1..]
+        ))
+        .await;
         assert_eq!(st, 200);
         let info: Value = serde_json::from_str(&info).unwrap();
         assert_eq!(it, &info, "{id}");
-        assert!(it.get("downloadsAllTime").is_some() && it.get("sha").is_some(), "{id}");
+        assert!(
+            it.get("downloadsAllTime").is_some() && it.get("sha").is_some(),
+            "{id}"
+        );
     }
     // One field fewer: not the preserialised set, still served (projected).
-    let fewer: String = set.iter().skip(1).map(|e| format!("&expand[]={e}")).collect();
-    let (_, _, c) = get(&format!("{}/api/models?sort=likes&limit=5{fewer}", s.base_url())).await;
+    let fewer: String = set
+        .iter()
+        .skip(1)
+        .map(|e| format!("&expand[]={e}"))
+        .collect();
+    let (_, _, c) = get(&format!(
+        "{}/api/models?sort=likes&limit=5{fewer}",
+        s.base_url()
+    ))
+    .await;
     let items: Vec<Value> = serde_json::from_str(&c).unwrap();
-    assert!(items.iter().all(|i| i.get(set[0]).is_none() && i.get("id").is_some()));
+    assert!(
+        items
+            .iter()
+            .all(|i| i.get(set[0]).is_none() && i.get("id").is_some())
+    );
 }

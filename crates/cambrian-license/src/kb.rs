@@ -105,7 +105,10 @@ pub enum ObligationKind {
     /// Above `max_mau` monthly active users a separate license is needed.
     MauThreshold { max_mau: u64 },
     /// Rights not granted in `regions` for the models named by `applies_to` (e.g. "multimodal").
-    RegionRestriction { regions: Vec<String>, applies_to: String },
+    RegionRestriction {
+        regions: Vec<String>,
+        applies_to: String,
+    },
     /// Derivatives must carry the same license.
     ShareAlike,
     /// Copyleft; `network` when network use counts as distribution.
@@ -145,7 +148,9 @@ impl ObligationKind {
     pub fn is_routine_notice(&self) -> bool {
         matches!(
             self,
-            ObligationKind::Attribution { .. } | ObligationKind::IncludeLicense | ObligationKind::StateChanges
+            ObligationKind::Attribution { .. }
+                | ObligationKind::IncludeLicense
+                | ObligationKind::StateChanges
         )
     }
 }
@@ -245,17 +250,27 @@ impl KnowledgeBase {
         }
         for (i, e) in kb.licenses.iter().enumerate() {
             if e.citations.is_empty() {
-                return Err(LicenseError::Kb { message: format!("license `{}` has no citation", e.id) });
+                return Err(LicenseError::Kb {
+                    message: format!("license `{}` has no citation", e.id),
+                });
             }
             for o in &e.obligations {
                 if o.citation >= e.citations.len() {
                     return Err(LicenseError::Kb {
-                        message: format!("license `{}`: obligation `{}` cites #{} of {}", e.id, o.kind.name(), o.citation, e.citations.len()),
+                        message: format!(
+                            "license `{}`: obligation `{}` cites #{} of {}",
+                            e.id,
+                            o.kind.name(),
+                            o.citation,
+                            e.citations.len()
+                        ),
                     });
                 }
             }
             if kb.index.insert(e.id.clone(), i).is_some() {
-                return Err(LicenseError::Kb { message: format!("license `{}` appears twice", e.id) });
+                return Err(LicenseError::Kb {
+                    message: format!("license `{}` appears twice", e.id),
+                });
             }
         }
         for (i, e) in kb.licenses.iter().enumerate() {
@@ -270,7 +285,9 @@ impl KnowledgeBase {
     /// The knowledge base compiled into this binary.
     pub fn embedded() -> Result<&'static KnowledgeBase, LicenseError> {
         static KB: OnceLock<Result<KnowledgeBase, LicenseError>> = OnceLock::new();
-        KB.get_or_init(|| KnowledgeBase::from_json(KB_JSON)).as_ref().map_err(Clone::clone)
+        KB.get_or_init(|| KnowledgeBase::from_json(KB_JSON))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Exact lookup by id.
@@ -280,11 +297,16 @@ impl KnowledgeBase {
 
     /// Lookup by id or alias, normalised (used for `license_name`).
     pub fn by_name(&self, name: &str) -> Option<&LicenseEntry> {
-        self.names.get(&normalize(name)).and_then(|&i| self.licenses.get(i))
+        self.names
+            .get(&normalize(name))
+            .and_then(|&i| self.licenses.get(i))
     }
 
     /// All Hub-listed ids, in file order.
     pub fn hub_ids(&self) -> impl Iterator<Item = &str> {
-        self.licenses.iter().filter(|e| e.hub_listed).map(|e| e.id.as_str())
+        self.licenses
+            .iter()
+            .filter(|e| e.hub_listed)
+            .map(|e| e.id.as_str())
     }
 }

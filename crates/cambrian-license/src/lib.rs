@@ -12,9 +12,15 @@ pub mod kb;
 pub mod lineage;
 pub mod verdict;
 
-pub use kb::{Citation, KnowledgeBase, LicenseClass, LicenseEntry, Obligation, ObligationKind, Scope, Trigger, SCHEMA_VERSION};
-pub use lineage::{assess_model, Ancestor, ModelAssessment, ModelLicenseInfo, PermissivenessFlag};
-pub use verdict::{assess, assess_fields, resolve, AppliedObligation, Assessment, ModelFacts, Profile, Reason, ResolvedBy, Use, Verdict};
+pub use kb::{
+    Citation, KnowledgeBase, LicenseClass, LicenseEntry, Obligation, ObligationKind,
+    SCHEMA_VERSION, Scope, Trigger,
+};
+pub use lineage::{Ancestor, ModelAssessment, ModelLicenseInfo, PermissivenessFlag, assess_model};
+pub use verdict::{
+    AppliedObligation, Assessment, ModelFacts, Profile, Reason, ResolvedBy, Use, Verdict, assess,
+    assess_fields, resolve,
+};
 
 /// Errors of the license crate.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -33,12 +39,21 @@ impl LicenseError {
 /// Whether a pipeline tag / architecture list indicates a multimodal-input model.
 pub fn is_multimodal(pipeline_tag: Option<&str>, architectures: &[String]) -> Option<bool> {
     const MM_TAGS: &[&str] = &[
-        "image-text-to-text", "visual-question-answering", "image-to-text", "document-question-answering",
-        "video-text-to-text", "any-to-any", "audio-text-to-text", "image-to-image", "image-to-video",
+        "image-text-to-text",
+        "visual-question-answering",
+        "image-to-text",
+        "document-question-answering",
+        "video-text-to-text",
+        "any-to-any",
+        "audio-text-to-text",
+        "image-to-image",
+        "image-to-video",
     ];
     if architectures.iter().any(|a| {
         let a = a.to_ascii_lowercase();
-        a.contains("mllama") || a.contains("vision") || a.contains("forconditionalgeneration") && a.contains("llama4")
+        a.contains("mllama")
+            || a.contains("vision")
+            || a.contains("forconditionalgeneration") && a.contains("llama4")
     }) {
         return Some(true);
     }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
 
 use crate::kb::KnowledgeBase;
-use crate::verdict::{assess, resolve, Assessment, ModelFacts, Profile, Reason, Verdict};
+use crate::verdict::{Assessment, ModelFacts, Profile, Reason, Verdict, assess, resolve};
 
 /// What lineage needs to know about one model.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +73,14 @@ pub fn assess_model(
     max_depth: u32,
 ) -> Option<ModelAssessment> {
     let (entry, by) = resolve(kb, root.license.as_deref(), root.license_name.as_deref())?;
-    let own = assess(entry, by, profile, &ModelFacts { multimodal: root.multimodal });
+    let own = assess(
+        entry,
+        by,
+        profile,
+        &ModelFacts {
+            multimodal: root.multimodal,
+        },
+    );
     let mut verdict = own.verdict;
     let mut lineage_reasons = Vec::new();
     let mut ancestors = Vec::new();
@@ -104,24 +111,53 @@ pub fn assess_model(
         }
         let Some(info) = lookup(&id) else {
             // The model's own license still decides; the gap is reported, not guessed.
-            ancestors.push(Ancestor { id: id.clone(), depth, child, license_id: None, verdict: None });
+            ancestors.push(Ancestor {
+                id: id.clone(),
+                depth,
+                child,
+                license_id: None,
+                verdict: None,
+            });
             unchecked.push(id.clone());
-            lineage_reasons.push(Reason { text: format!("base model {id}: its license could not be checked (record unavailable)"), citation: None });
+            lineage_reasons.push(Reason {
+                text: format!(
+                    "base model {id}: its license could not be checked (record unavailable)"
+                ),
+                citation: None,
+            });
             continue;
         };
-        let Some((pe, pby)) = resolve(kb, info.license.as_deref(), info.license_name.as_deref()) else { continue };
-        let pa = assess(pe, pby, profile, &ModelFacts { multimodal: info.multimodal.or(root.multimodal) });
+        let Some((pe, pby)) = resolve(kb, info.license.as_deref(), info.license_name.as_deref())
+        else {
+            continue;
+        };
+        let pa = assess(
+            pe,
+            pby,
+            profile,
+            &ModelFacts {
+                multimodal: info.multimodal.or(root.multimodal),
+            },
+        );
         if pa.verdict.severity() > own.verdict.severity() {
-            let why = pa.reasons.first().map(|r| r.text.clone()).unwrap_or_default();
+            let why = pa
+                .reasons
+                .first()
+                .map(|r| r.text.clone())
+                .unwrap_or_default();
             lineage_reasons.push(Reason {
-                text: format!("inherits from base model {id} (license {}): {} — {why}", pe.id, pa.verdict),
+                text: format!(
+                    "inherits from base model {id} (license {}): {} — {why}",
+                    pe.id, pa.verdict
+                ),
                 citation: None,
             });
         }
         verdict = verdict.worst(pa.verdict);
         if let (Some(c), Some(p)) = (child_perm, pe.class.permissiveness())
-            && c > p {
-                flags.push(PermissivenessFlag {
+            && c > p
+        {
+            flags.push(PermissivenessFlag {
                     child: child.clone(),
                     child_license: child_lic.clone(),
                     parent: id.clone(),
@@ -131,11 +167,33 @@ pub fn assess_model(
                         pe.id
                     ),
                 });
-            }
-        ancestors.push(Ancestor { id: id.clone(), depth, child, license_id: Some(pe.id.clone()), verdict: Some(pa.verdict) });
+        }
+        ancestors.push(Ancestor {
+            id: id.clone(),
+            depth,
+            child,
+            license_id: Some(pe.id.clone()),
+            verdict: Some(pa.verdict),
+        });
         for b in &info.base_models {
-            queue.push_back((b.clone(), depth + 1, id.clone(), pe.id.clone(), pe.class.permissiveness()));
+            queue.push_back((
+                b.clone(),
+                depth + 1,
+                id.clone(),
+                pe.id.clone(),
+                pe.class.permissiveness(),
+            ));
         }
     }
-    Some(ModelAssessment { model: root.id.clone(), own, verdict, lineage_reasons, ancestors, flags, cycles, truncated, unchecked })
+    Some(ModelAssessment {
+        model: root.id.clone(),
+        own,
+        verdict,
+        lineage_reasons,
+        ancestors,
+        flags,
+        cycles,
+        truncated,
+        unchecked,
+    })
 }

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::kb::{Citation, KnowledgeBase, LicenseEntry, Obligation, ObligationKind, Scope, Trigger};
+use crate::kb::{
+    Citation, KnowledgeBase, LicenseEntry, Obligation, ObligationKind, Scope, Trigger,
+};
 
 /// The answer to "may I use this for my purpose?".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -26,7 +28,11 @@ impl Verdict {
         }
     }
     pub fn worst(self, other: Verdict) -> Verdict {
-        if other.severity() > self.severity() { other } else { self }
+        if other.severity() > self.severity() {
+            other
+        } else {
+            self
+        }
     }
     pub fn as_str(self) -> &'static str {
         match self {
@@ -97,14 +103,20 @@ pub struct Profile {
 
 impl Default for Profile {
     fn default() -> Self {
-        Profile { usage: Use::Commercial, mau: None, region: None, redistribute: false, train_on_outputs: false }
+        Profile {
+            usage: Use::Commercial,
+            mau: None,
+            region: None,
+            redistribute: false,
+            train_on_outputs: false,
+        }
     }
 }
 
 /// ISO 3166-1 alpha-2 codes of the EU member states (2026).
 const EU_MEMBERS: &[&str] = &[
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT",
-    "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
+    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
 ];
 
 /// Whether `region` lies in the region named by `restricted` (`EU` or a country code).
@@ -145,25 +157,49 @@ pub enum ResolvedBy {
 /// Find the knowledge-base entry for a model's `license` / `license_name`.
 /// Unknown or missing licenses resolve to the `unknown` (or `other`) entry,
 /// whose verdict is always `needs-review`.
-pub fn resolve<'k>(kb: &'k KnowledgeBase, license: Option<&str>, license_name: Option<&str>) -> Option<(&'k LicenseEntry, ResolvedBy)> {
+pub fn resolve<'k>(
+    kb: &'k KnowledgeBase,
+    license: Option<&str>,
+    license_name: Option<&str>,
+) -> Option<(&'k LicenseEntry, ResolvedBy)> {
     let lic = license.map(str::trim).filter(|s| !s.is_empty());
     let name = license_name.map(str::trim).filter(|s| !s.is_empty());
     match lic {
         None => {
             // A card may carry only license_name.
             if let Some(n) = name
-                && let Some(e) = kb.by_name(n) {
-                    return Some((e, ResolvedBy::LicenseName { name: n.to_string() }));
-                }
+                && let Some(e) = kb.by_name(n)
+            {
+                return Some((
+                    e,
+                    ResolvedBy::LicenseName {
+                        name: n.to_string(),
+                    },
+                ));
+            }
             kb.get("unknown").map(|e| (e, ResolvedBy::Missing))
         }
         Some(l) if l.eq_ignore_ascii_case("other") => {
             if let Some(n) = name
                 && let Some(e) = kb.by_name(n)
-                    && e.id != "other" && e.id != "unknown" {
-                        return Some((e, ResolvedBy::LicenseName { name: n.to_string() }));
-                    }
-            kb.get("other").map(|e| (e, ResolvedBy::UnresolvedOther { license_name: name.map(str::to_string) }))
+                && e.id != "other"
+                && e.id != "unknown"
+            {
+                return Some((
+                    e,
+                    ResolvedBy::LicenseName {
+                        name: n.to_string(),
+                    },
+                ));
+            }
+            kb.get("other").map(|e| {
+                (
+                    e,
+                    ResolvedBy::UnresolvedOther {
+                        license_name: name.map(str::to_string),
+                    },
+                )
+            })
         }
         Some(l) => {
             if let Some(e) = kb.get(&l.to_ascii_lowercase()) {
@@ -172,7 +208,8 @@ pub fn resolve<'k>(kb: &'k KnowledgeBase, license: Option<&str>, license_name: O
             if let Some(e) = kb.by_name(l) {
                 return Some((e, ResolvedBy::Alias { raw: l.to_string() }));
             }
-            kb.get("unknown").map(|e| (e, ResolvedBy::UnknownId { raw: l.to_string() }))
+            kb.get("unknown")
+                .map(|e| (e, ResolvedBy::UnknownId { raw: l.to_string() }))
         }
     }
 }
@@ -223,7 +260,12 @@ fn fmt_count(n: u64) -> String {
 }
 
 /// Evaluate one license entry for a profile.
-pub fn assess(entry: &LicenseEntry, resolved_by: ResolvedBy, profile: &Profile, facts: &ModelFacts) -> Assessment {
+pub fn assess(
+    entry: &LicenseEntry,
+    resolved_by: ResolvedBy,
+    profile: &Profile,
+    facts: &ModelFacts,
+) -> Assessment {
     let mut reasons = Vec::new();
     let mut verdict = Verdict::Yes;
     let mut admit_hint = None;
@@ -234,28 +276,53 @@ pub fn assess(entry: &LicenseEntry, resolved_by: ResolvedBy, profile: &Profile, 
             verdict = Verdict::NeedsReview;
             let what = match &resolved_by {
                 ResolvedBy::Missing => "the model states no license".to_string(),
-                ResolvedBy::UnknownId { raw } => format!("license id `{raw}` is not in the knowledge base"),
-                ResolvedBy::UnresolvedOther { license_name: Some(n) } => {
-                    format!("license is `other` with license_name `{n}`, which the knowledge base does not know")
+                ResolvedBy::UnknownId { raw } => {
+                    format!("license id `{raw}` is not in the knowledge base")
                 }
-                ResolvedBy::UnresolvedOther { license_name: None } => "license is `other` without a license_name".to_string(),
+                ResolvedBy::UnresolvedOther {
+                    license_name: Some(n),
+                } => {
+                    format!(
+                        "license is `other` with license_name `{n}`, which the knowledge base does not know"
+                    )
+                }
+                ResolvedBy::UnresolvedOther { license_name: None } => {
+                    "license is `other` without a license_name".to_string()
+                }
                 _ => format!("`{}`: {}", entry.id, entry.notes),
             };
-            reasons.push(Reason { text: format!("{what}: read the license before use"), citation: first_cite });
-            admit_hint = Some("review the license text and record it (a known license_name resolves it)".to_string());
+            reasons.push(Reason {
+                text: format!("{what}: read the license before use"),
+                citation: first_cite,
+            });
+            admit_hint = Some(
+                "review the license text and record it (a known license_name resolves it)"
+                    .to_string(),
+            );
         }
         Scope::NonCommercial | Scope::ResearchOnly => {
-            let only = if entry.scope == Scope::ResearchOnly { "research purposes only" } else { "non-commercial purposes only" };
+            let only = if entry.scope == Scope::ResearchOnly {
+                "research purposes only"
+            } else {
+                "non-commercial purposes only"
+            };
             if profile.usage.is_commercial() {
                 verdict = Verdict::No;
                 reasons.push(Reason {
-                    text: format!("{} grants rights for {only}; {} use is not covered", entry.name, profile.usage.as_str()),
+                    text: format!(
+                        "{} grants rights for {only}; {} use is not covered",
+                        entry.name,
+                        profile.usage.as_str()
+                    ),
                     citation: first_cite,
                 });
                 admit_hint = Some("only for --use research (non-commercial); otherwise pick a model under a commercial-use license".to_string());
             } else {
                 verdict = Verdict::YesWithConditions;
-                reasons.push(Reason { text: format!("{} allows {only}; keep the use non-commercial", entry.name), citation: first_cite });
+                reasons.push(Reason {
+                    text: format!("{} allows {only}; keep the use non-commercial", entry.name),
+                    citation: first_cite,
+                });
             }
         }
         Scope::Any => {}
@@ -272,10 +339,11 @@ pub fn assess(entry: &LicenseEntry, resolved_by: ResolvedBy, profile: &Profile, 
         let cite = Some(o.citation);
         if applies && entry.scope != Scope::Unknown {
             match &o.kind {
-                ObligationKind::MauThreshold { max_mau } if profile.usage != Use::Research => match profile.mau {
-                    Some(m) if m > *max_mau => {
-                        verdict = verdict.worst(Verdict::No);
-                        reasons.push(Reason {
+                ObligationKind::MauThreshold { max_mau } if profile.usage != Use::Research => {
+                    match profile.mau {
+                        Some(m) if m > *max_mau => {
+                            verdict = verdict.worst(Verdict::No);
+                            reasons.push(Reason {
                             text: format!(
                                 "your {} monthly active users exceed the license's {} threshold: a separate license from the licensor is required",
                                 fmt_count(m),
@@ -283,23 +351,39 @@ pub fn assess(entry: &LicenseEntry, resolved_by: ResolvedBy, profile: &Profile, 
                             ),
                             citation: cite,
                         });
-                        admit_hint.get_or_insert_with(|| format!("obtain a separate license (MAU must be ≤ {})", fmt_count(*max_mau)));
-                    }
-                    Some(m) => reasons.push(Reason {
-                        text: format!("{} monthly active users ≤ the {} threshold", fmt_count(m), fmt_count(*max_mau)),
-                        citation: cite,
-                    }),
-                    None => {
-                        verdict = verdict.worst(Verdict::YesWithConditions);
-                        reasons.push(Reason {
+                            admit_hint.get_or_insert_with(|| {
+                                format!(
+                                    "obtain a separate license (MAU must be ≤ {})",
+                                    fmt_count(*max_mau)
+                                )
+                            });
+                        }
+                        Some(m) => reasons.push(Reason {
+                            text: format!(
+                                "{} monthly active users ≤ the {} threshold",
+                                fmt_count(m),
+                                fmt_count(*max_mau)
+                            ),
+                            citation: cite,
+                        }),
+                        None => {
+                            verdict = verdict.worst(Verdict::YesWithConditions);
+                            reasons.push(Reason {
                             text: format!("allowed while your products stay at or below {} monthly active users (pass --mau to check)", fmt_count(*max_mau)),
                             citation: cite,
                         });
+                        }
                     }
-                },
+                }
                 ObligationKind::MauThreshold { .. } => {}
-                ObligationKind::RegionRestriction { regions, applies_to } => {
-                    let in_region = profile.region.as_deref().map(|r| regions.iter().any(|x| region_in(r, x)));
+                ObligationKind::RegionRestriction {
+                    regions,
+                    applies_to,
+                } => {
+                    let in_region = profile
+                        .region
+                        .as_deref()
+                        .map(|r| regions.iter().any(|x| region_in(r, x)));
                     let region_list = regions.join(", ");
                     match (in_region, facts.multimodal) {
                         (Some(true), Some(true)) => {
@@ -333,22 +417,43 @@ pub fn assess(entry: &LicenseEntry, resolved_by: ResolvedBy, profile: &Profile, 
                 }
                 ObligationKind::NoOutputTraining { except } => {
                     verdict = verdict.worst(Verdict::No);
-                    let exc = except.as_deref().map(|e| format!(" (except {e})")).unwrap_or_default();
-                    reasons.push(Reason { text: format!("the license forbids using outputs to improve other models{exc}"), citation: cite });
-                    admit_hint.get_or_insert_with(|| "do not train other models on its outputs (drop --train-on-outputs)".to_string());
+                    let exc = except
+                        .as_deref()
+                        .map(|e| format!(" (except {e})"))
+                        .unwrap_or_default();
+                    reasons.push(Reason {
+                        text: format!(
+                            "the license forbids using outputs to improve other models{exc}"
+                        ),
+                        citation: cite,
+                    });
+                    admit_hint.get_or_insert_with(|| {
+                        "do not train other models on its outputs (drop --train-on-outputs)"
+                            .to_string()
+                    });
                 }
                 k if k.is_routine_notice() => {}
                 _ => {
                     verdict = verdict.worst(Verdict::YesWithConditions);
-                    reasons.push(Reason { text: o.summary.clone(), citation: cite });
+                    reasons.push(Reason {
+                        text: o.summary.clone(),
+                        citation: cite,
+                    });
                 }
             }
         }
-        obligations.push(AppliedObligation { obligation: o.clone(), applies });
+        obligations.push(AppliedObligation {
+            obligation: o.clone(),
+            applies,
+        });
     }
     if verdict == Verdict::Yes {
         reasons.push(Reason {
-            text: format!("{}: {} use is allowed; duties are limited to keeping notices when redistributing", entry.name, profile.usage.as_str()),
+            text: format!(
+                "{}: {} use is allowed; duties are limited to keeping notices when redistributing",
+                entry.name,
+                profile.usage.as_str()
+            ),
             citation: first_cite,
         });
     }
@@ -367,7 +472,13 @@ pub fn assess(entry: &LicenseEntry, resolved_by: ResolvedBy, profile: &Profile, 
 
 /// Resolve and assess in one step. Returns `None` only if the knowledge base
 /// lacks its `unknown`/`other` entries (a broken data file).
-pub fn assess_fields(kb: &KnowledgeBase, license: Option<&str>, license_name: Option<&str>, profile: &Profile, facts: &ModelFacts) -> Option<Assessment> {
+pub fn assess_fields(
+    kb: &KnowledgeBase,
+    license: Option<&str>,
+    license_name: Option<&str>,
+    profile: &Profile,
+    facts: &ModelFacts,
+) -> Option<Assessment> {
     let (entry, by) = resolve(kb, license, license_name)?;
     Some(assess(entry, by, profile, facts))
 }

@@ -4,8 +4,8 @@
 use crate::error::{LlmError, TimeoutPhase};
 use crate::request::GenRequest;
 use crate::response::{
-    http_error, is_event_stream, looks_like_sse, parse_json_body, parse_sse_body, parse_retry_after, ChunkEffect, Completion,
-    SseDecoder, SseEvent, StreamAccumulator, MAX_BODY_BYTES,
+    ChunkEffect, Completion, MAX_BODY_BYTES, SseDecoder, SseEvent, StreamAccumulator, http_error,
+    is_event_stream, looks_like_sse, parse_json_body, parse_retry_after, parse_sse_body,
 };
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -72,7 +72,10 @@ impl Endpoint {
                 message: format!("scheme {:?} is not http or https", parsed.scheme()),
             });
         }
-        Ok(Endpoint { base_url: trimmed.to_string(), api_key })
+        Ok(Endpoint {
+            base_url: trimmed.to_string(),
+            api_key,
+        })
     }
 
     /// The normalised base URL (no trailing slash).
@@ -91,14 +94,25 @@ pub struct Client {
 fn map_reqwest(e: reqwest::Error, url: &str, timeouts: &Timeouts) -> LlmError {
     if e.is_connect() {
         if e.is_timeout() {
-            return LlmError::Timeout { phase: TimeoutPhase::Connect, after: timeouts.connect };
+            return LlmError::Timeout {
+                phase: TimeoutPhase::Connect,
+                after: timeouts.connect,
+            };
         }
-        return LlmError::Connect { url: url.to_string(), message: error_chain(&e) };
+        return LlmError::Connect {
+            url: url.to_string(),
+            message: error_chain(&e),
+        };
     }
     if e.is_timeout() {
-        return LlmError::Timeout { phase: TimeoutPhase::Total, after: timeouts.total };
+        return LlmError::Timeout {
+            phase: TimeoutPhase::Total,
+            after: timeouts.total,
+        };
     }
-    LlmError::Transport { message: error_chain(&e) }
+    LlmError::Transport {
+        message: error_chain(&e),
+    }
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -125,7 +139,9 @@ impl Client {
             .tcp_nodelay(true)
             .user_agent(concat!("cambrian/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| LlmError::Transport { message: error_chain(&e) })?;
+            .map_err(|e| LlmError::Transport {
+                message: error_chain(&e),
+            })?;
         Ok(Client { http, timeouts })
     }
 
@@ -142,7 +158,10 @@ impl Client {
         let total = self.timeouts.total;
         match tokio::time::timeout(total, self.complete_inner(endpoint, req)).await {
             Ok(r) => r,
-            Err(_) => Err(LlmError::Timeout { phase: TimeoutPhase::Total, after: total }),
+            Err(_) => Err(LlmError::Timeout {
+                phase: TimeoutPhase::Total,
+                after: total,
+            }),
         }
     }
 
@@ -158,7 +177,11 @@ impl Client {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(
                 reqwest::header::ACCEPT,
-                if req.stream { "text/event-stream" } else { "application/json" },
+                if req.stream {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
             )
             .body(req.to_json());
         if let Some(key) = &endpoint.api_key {
@@ -168,7 +191,10 @@ impl Client {
         let first_byte = self.timeouts.first_byte;
         let mut resp = match tokio::time::timeout(first_byte, builder.send()).await {
             Err(_) => {
-                return Err(LlmError::Timeout { phase: TimeoutPhase::FirstByte, after: first_byte });
+                return Err(LlmError::Timeout {
+                    phase: TimeoutPhase::FirstByte,
+                    after: first_byte,
+                });
             }
             Ok(Err(e)) => return Err(map_reqwest(e, &url, &self.timeouts)),
             Ok(Ok(r)) => r,
@@ -186,7 +212,9 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
             // Error bodies are short; read at most 64 KiB of them.
-            let body = read_capped(&mut resp, 64 * 1024, &url, &self.timeouts).await.unwrap_or_default();
+            let body = read_capped(&mut resp, 64 * 1024, &url, &self.timeouts)
+                .await
+                .unwrap_or_default();
             return Err(http_error(status, &body, retry_after));
         }
         if is_event_stream(content_type.as_deref()) {
@@ -231,15 +259,30 @@ impl Client {
                 dec.finish(&mut on)?;
             }
             let latency = start.elapsed();
-            Ok(Completion { answer: acc.finish()?, ttft, latency, streamed: true })
+            Ok(Completion {
+                answer: acc.finish()?,
+                ttft,
+                latency,
+                streamed: true,
+            })
         } else {
             let body = read_capped(&mut resp, MAX_BODY_BYTES, &url, &self.timeouts).await?;
             let latency = start.elapsed();
             if looks_like_sse(&body) {
                 // A stream labelled as something else: parsed whole, no TTFT.
-                return Ok(Completion { answer: parse_sse_body(req.api, &body)?, ttft: None, latency, streamed: true });
+                return Ok(Completion {
+                    answer: parse_sse_body(req.api, &body)?,
+                    ttft: None,
+                    latency,
+                    streamed: true,
+                });
             }
-            Ok(Completion { answer: parse_json_body(req.api, &body)?, ttft: None, latency, streamed: false })
+            Ok(Completion {
+                answer: parse_json_body(req.api, &body)?,
+                ttft: None,
+                latency,
+                streamed: false,
+            })
         }
     }
 }
@@ -251,9 +294,15 @@ async fn read_capped(
     timeouts: &Timeouts,
 ) -> Result<Vec<u8>, LlmError> {
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| map_reqwest(e, url, timeouts))? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| map_reqwest(e, url, timeouts))?
+    {
         if body.len() + chunk.len() > cap {
-            return Err(LlmError::Protocol { message: format!("response body larger than {cap} bytes") });
+            return Err(LlmError::Protocol {
+                message: format!("response body larger than {cap} bytes"),
+            });
         }
         body.extend_from_slice(&chunk);
     }

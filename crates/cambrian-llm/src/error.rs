@@ -40,7 +40,10 @@ pub enum LlmError {
     Connect { url: String, message: String },
 
     #[error("{phase} timeout after {} ms", after.as_millis())]
-    Timeout { phase: TimeoutPhase, after: Duration },
+    Timeout {
+        phase: TimeoutPhase,
+        after: Duration,
+    },
 
     /// The server answered with an HTTP error status. `message` is taken from
     /// the error body (OpenAI, vLLM, TGI, llama.cpp and Ollama shapes).
@@ -73,7 +76,13 @@ pub enum LlmError {
 impl LlmError {
     /// 429 and 503: the server asks us to slow down.
     pub fn is_backpressure(&self) -> bool {
-        matches!(self, LlmError::Http { status: 429 | 503, .. })
+        matches!(
+            self,
+            LlmError::Http {
+                status: 429 | 503,
+                ..
+            }
+        )
     }
 
     /// Whether a retry may succeed: back-pressure, 5xx, broken or refused
@@ -82,10 +91,12 @@ impl LlmError {
     pub fn is_retryable(&self) -> bool {
         match self {
             LlmError::Http { status, .. } => *status == 429 || *status == 408 || *status >= 500,
-            LlmError::Connect { .. } | LlmError::Transport { .. } | LlmError::Timeout { .. } => true,
-            LlmError::InvalidUrl { .. } | LlmError::ServerError { .. } | LlmError::Protocol { .. } => {
-                false
+            LlmError::Connect { .. } | LlmError::Transport { .. } | LlmError::Timeout { .. } => {
+                true
             }
+            LlmError::InvalidUrl { .. }
+            | LlmError::ServerError { .. }
+            | LlmError::Protocol { .. } => false,
         }
     }
 

@@ -116,7 +116,9 @@ impl AimdLimiter {
     pub fn on_backpressure(&self, pause: Duration) {
         let Ok(mut s) = self.state.lock() else { return };
         let now = Instant::now();
-        let recent = s.last_decrease.is_some_and(|t| now.duration_since(t) < self.decrease_window);
+        let recent = s
+            .last_decrease
+            .is_some_and(|t| now.duration_since(t) < self.decrease_window);
         if !recent {
             s.limit = (s.limit / 2.0).max(1.0);
             s.last_decrease = Some(now);
@@ -130,7 +132,10 @@ impl AimdLimiter {
 
     /// The current limit (whole requests).
     pub fn limit(&self) -> usize {
-        self.state.lock().map(|s| s.limit.floor() as usize).unwrap_or(1)
+        self.state
+            .lock()
+            .map(|s| s.limit.floor() as usize)
+            .unwrap_or(1)
     }
 
     /// Requests in flight now.

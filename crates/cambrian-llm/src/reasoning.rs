@@ -27,10 +27,11 @@ pub fn split_think(content: &str) -> (String, Option<String>) {
     let mut rest = content;
     // Closing tag before any opening tag: the template opened the block.
     if let Some(close) = rest.find(CLOSE)
-        && rest.find(OPEN).is_none_or(|open| open > close) {
-            reasoning.push_str(rest[..close].trim());
-            rest = &rest[close + CLOSE.len()..];
-        }
+        && rest.find(OPEN).is_none_or(|open| open > close)
+    {
+        reasoning.push_str(rest[..close].trim());
+        rest = &rest[close + CLOSE.len()..];
+    }
     while let Some(open) = rest.find(OPEN) {
         answer.push_str(&rest[..open]);
         let after = &rest[open + OPEN.len()..];

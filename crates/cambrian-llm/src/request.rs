@@ -82,7 +82,9 @@ impl GenRequest<'_> {
             max_tokens: self.max_tokens,
             seed: self.seed,
             stream: self.stream,
-            stream_options: self.stream.then_some(StreamOptions { include_usage: true }),
+            stream_options: self.stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
         };
         // Serialising plain strings and numbers cannot fail; NaN temperature
         // becomes `null`, which the server rejects with a clear 4xx.
@@ -97,7 +99,10 @@ mod tests {
 
     #[test]
     fn chat_body_shape() {
-        let msgs = [ChatMessage { role: Role::User, content: "hi".into() }];
+        let msgs = [ChatMessage {
+            role: Role::User,
+            content: "hi".into(),
+        }];
         let r = GenRequest {
             api: Api::Chat,
             model: "m",

@@ -158,12 +158,17 @@ fn keys_of(v: &Value) -> String {
 /// The message of an error object in a 200 body or stream chunk, if any.
 fn embedded_error(b: &RawBody) -> Option<String> {
     if let Some(e) = &b.error
-        && !e.is_null() {
-            return Some(error_value_message(e).0);
-        }
+        && !e.is_null()
+    {
+        return Some(error_value_message(e).0);
+    }
     if b.object.as_ref().and_then(Value::as_str) == Some("error") {
         return Some(
-            b.message.as_ref().and_then(Value::as_str).unwrap_or("unspecified error").to_string(),
+            b.message
+                .as_ref()
+                .and_then(Value::as_str)
+                .unwrap_or("unspecified error")
+                .to_string(),
         );
     }
     None
@@ -193,7 +198,10 @@ fn error_value_message(e: &Value) -> (String, Option<String>) {
                 .get("type")
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .or_else(|| o.get("code").map(|c| c.to_string().trim_matches('"').to_string()));
+                .or_else(|| {
+                    o.get("code")
+                        .map(|c| c.to_string().trim_matches('"').to_string())
+                });
             (msg, ty)
         }
         other => (truncate(&other.to_string(), 500), None),
@@ -208,11 +216,22 @@ pub fn error_message(body: &[u8]) -> (String, Option<String>) {
     let text = String::from_utf8_lossy(body);
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         let t = text.trim();
-        return (if t.is_empty() { "(empty body)".to_string() } else { truncate(t, 500) }, None);
+        return (
+            if t.is_empty() {
+                "(empty body)".to_string()
+            } else {
+                truncate(t, 500)
+            },
+            None,
+        );
     };
     if let Some(e) = v.get("error") {
         let (msg, ty) = error_value_message(e);
-        let ty = ty.or_else(|| v.get("error_type").and_then(Value::as_str).map(str::to_string));
+        let ty = ty.or_else(|| {
+            v.get("error_type")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
         return (msg, ty);
     }
     if let Some(m) = v.get("message").and_then(Value::as_str) {
@@ -231,7 +250,10 @@ pub fn error_message(body: &[u8]) -> (String, Option<String>) {
                 })
                 .collect();
             if !msgs.is_empty() {
-                return (truncate(&msgs.join("; "), 500), Some("validation".to_string()));
+                return (
+                    truncate(&msgs.join("; "), 500),
+                    Some("validation".to_string()),
+                );
             }
         }
         if let Some(s) = d.as_str() {
@@ -248,9 +270,11 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
         return Some(Duration::from_secs(secs));
     }
     if let Ok(secs) = v.parse::<f64>()
-        && secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs.min(86_400.0)));
-        }
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Some(Duration::from_secs_f64(secs.min(86_400.0)));
+    }
     let when = httpdate::parse_http_date(v).ok()?;
     Some(when.duration_since(now).unwrap_or(Duration::ZERO))
 }
@@ -258,7 +282,12 @@ pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Dura
 /// The error for a non-2xx response.
 pub fn http_error(status: u16, body: &[u8], retry_after: Option<Duration>) -> LlmError {
     let (message, error_type) = error_message(body);
-    LlmError::Http { status, message, error_type, retry_after }
+    LlmError::Http {
+        status,
+        message,
+        error_type,
+        retry_after,
+    }
 }
 
 /// Parse a complete (non-streamed) JSON body.
@@ -286,7 +315,9 @@ pub fn parse_json_body(api: Api, body: &[u8]) -> Result<Answer, LlmError> {
         return Err(LlmError::ServerError { message });
     }
     let Some(choices) = raw.choices else {
-        let keys = serde_json::from_slice::<Value>(body).map(|v| keys_of(&v)).unwrap_or_default();
+        let keys = serde_json::from_slice::<Value>(body)
+            .map(|v| keys_of(&v))
+            .unwrap_or_default();
         return Err(LlmError::Protocol {
             message: format!(
                 "no `choices` in the response (keys: {keys}); is the base URL the server's /v1 root?"
@@ -294,25 +325,29 @@ pub fn parse_json_body(api: Api, body: &[u8]) -> Result<Answer, LlmError> {
         });
     };
     let Some(choice) = choices.into_iter().next() else {
-        return Err(LlmError::Protocol { message: "`choices` is empty".to_string() });
+        return Err(LlmError::Protocol {
+            message: "`choices` is empty".to_string(),
+        });
     };
     let mut text = String::new();
     let mut reasoning = String::new();
     let mut got_text = false;
     if let Some(m) = choice.message.as_ref().or(choice.delta.as_ref()) {
         if api == Api::Chat
-            && let Some(c) = &m.content {
-                got_text = content_text(c, &mut text);
-            }
+            && let Some(c) = &m.content
+        {
+            got_text = content_text(c, &mut text);
+        }
         reasoning_text(m, &mut reasoning);
     }
     if !got_text {
         if let Some(Value::String(t)) = &choice.text {
             text.push_str(t);
         } else if api == Api::Completions
-            && let Some(c) = choice.message.as_ref().and_then(|m| m.content.as_ref()) {
-                content_text(c, &mut text);
-            }
+            && let Some(c) = choice.message.as_ref().and_then(|m| m.content.as_ref())
+        {
+            content_text(c, &mut text);
+        }
     }
     Ok(finish_answer(
         text,
@@ -337,7 +372,13 @@ fn finish_answer(
         (false, None) => Some(reasoning),
         (false, Some(r)) => Some(format!("{reasoning}\n{r}")),
     };
-    Answer { text, reasoning, finish_reason, usage, model }
+    Answer {
+        text,
+        reasoning,
+        finish_reason,
+        usage,
+        model,
+    }
 }
 
 /// One server-sent event.
@@ -394,7 +435,10 @@ impl SseDecoder {
         self.offset += start as u64;
         if self.buf.len() > MAX_BODY_BYTES || self.data.len() > MAX_BODY_BYTES {
             return Err(LlmError::Protocol {
-                message: format!("stream event larger than {MAX_BODY_BYTES} bytes at byte {}", self.offset),
+                message: format!(
+                    "stream event larger than {MAX_BODY_BYTES} bytes at byte {}",
+                    self.offset
+                ),
             });
         }
         Ok(())
@@ -407,7 +451,9 @@ impl SseDecoder {
     ) -> Result<(), LlmError> {
         if !self.buf.is_empty() {
             let rest = std::mem::take(&mut self.buf);
-            let line = String::from_utf8_lossy(&rest).trim_end_matches('\r').to_string();
+            let line = String::from_utf8_lossy(&rest)
+                .trim_end_matches('\r')
+                .to_string();
             self.line(&line, on_event)?;
         }
         self.line("", on_event)
@@ -420,7 +466,10 @@ impl SseDecoder {
     ) -> Result<(), LlmError> {
         if line.is_empty() {
             if self.has_data {
-                let r = on_event(SseEvent { event: self.event.as_deref(), data: &self.data });
+                let r = on_event(SseEvent {
+                    event: self.event.as_deref(),
+                    data: &self.data,
+                });
                 self.data.clear();
                 self.has_data = false;
                 self.event = None;
@@ -547,15 +596,15 @@ impl StreamAccumulator {
             let mut got_text = false;
             if let Some(d) = choice.delta.as_ref().or(choice.message.as_ref()) {
                 if self.api == Api::Chat
-                    && let Some(c) = &d.content {
-                        got_text = content_text(c, &mut self.text);
-                    }
+                    && let Some(c) = &d.content
+                {
+                    got_text = content_text(c, &mut self.text);
+                }
                 reasoning_text(d, &mut self.reasoning);
             }
-            if !got_text
-                && let Some(Value::String(t)) = &choice.text {
-                    self.text.push_str(t);
-                }
+            if !got_text && let Some(Value::String(t)) = &choice.text {
+                self.text.push_str(t);
+            }
             if let Some(f) = finish_text(&choice.finish_reason) {
                 self.finish_reason = Some(f);
             }
@@ -600,7 +649,13 @@ impl StreamAccumulator {
                 ),
             });
         }
-        Ok(finish_answer(self.text, self.reasoning, self.finish_reason, self.usage, self.model))
+        Ok(finish_answer(
+            self.text,
+            self.reasoning,
+            self.finish_reason,
+            self.usage,
+            self.model,
+        ))
     }
 }
 
@@ -639,13 +694,20 @@ pub fn parse_response(
 /// A body that starts with an SSE `data:` field although the server did not
 /// label it `text/event-stream`.
 pub fn looks_like_sse(body: &[u8]) -> bool {
-    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
+    let start = body
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(body.len());
     body[start..].starts_with(b"data:")
 }
 
 /// Whether a `Content-Type` names an SSE stream.
 pub fn is_event_stream(content_type: Option<&str>) -> bool {
-    content_type.is_some_and(|c| c.trim_start().to_ascii_lowercase().starts_with("text/event-stream"))
+    content_type.is_some_and(|c| {
+        c.trim_start()
+            .to_ascii_lowercase()
+            .starts_with("text/event-stream")
+    })
 }
 
 #[cfg(test)]
@@ -716,10 +778,15 @@ mod tests {
         assert_eq!(m, "model \"llama9\" not found, try pulling it first");
         // TGI
         let (m, t) = error_message(br#"{"error":"Input validation error: `inputs` must have less than 4096 tokens","error_type":"validation"}"#);
-        assert_eq!(m, "Input validation error: `inputs` must have less than 4096 tokens");
+        assert_eq!(
+            m,
+            "Input validation error: `inputs` must have less than 4096 tokens"
+        );
         assert_eq!(t.as_deref(), Some("validation"));
         // FastAPI (llama-cpp-python) validation
-        let (m, t) = error_message(br#"{"detail":[{"type":"missing","loc":["body","messages"],"msg":"Field required"}]}"#);
+        let (m, t) = error_message(
+            br#"{"detail":[{"type":"missing","loc":["body","messages"],"msg":"Field required"}]}"#,
+        );
         assert_eq!(m, "[\"body\",\"messages\"]: Field required");
         assert_eq!(t.as_deref(), Some("validation"));
         // plain text
@@ -732,7 +799,10 @@ mod tests {
     fn error_event_in_stream() {
         let body = b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"error\":{\"message\":\"context exceeded\",\"type\":\"BadRequestError\"}}\n\n";
         let e = parse_sse_body(Api::Chat, body).unwrap_err();
-        assert!(matches!(e, LlmError::ServerError { ref message } if message == "context exceeded"), "{e:?}");
+        assert!(
+            matches!(e, LlmError::ServerError { ref message } if message == "context exceeded"),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -742,7 +812,8 @@ mod tests {
         let e = parse_sse_body(Api::Chat, body).unwrap_err();
         assert!(matches!(e, LlmError::Transport { .. }), "{e:?}");
         // No [DONE] but a finish reason (cerebras): fine.
-        let body = b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"stop\"}]}\n\n";
+        let body =
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"stop\"}]}\n\n";
         assert_eq!(parse_sse_body(Api::Chat, body).unwrap().text, "x");
     }
 
@@ -750,7 +821,10 @@ mod tests {
     fn retry_after_forms() {
         let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after("0.5", now), Some(Duration::from_millis(500)));
+        assert_eq!(
+            parse_retry_after("0.5", now),
+            Some(Duration::from_millis(500))
+        );
         let date = httpdate::fmt_http_date(now + Duration::from_secs(10));
         assert_eq!(parse_retry_after(&date, now), Some(Duration::from_secs(10)));
         assert_eq!(parse_retry_after("soon", now), None);
@@ -758,7 +832,14 @@ mod tests {
 
     #[test]
     fn garbage_is_protocol_error_not_panic() {
-        for body in [&b""[..], b"\xff\xfe", b"[1,2", b"null", b"{\"choices\":7}", b"{\"choices\":[]}"] {
+        for body in [
+            &b""[..],
+            b"\xff\xfe",
+            b"[1,2",
+            b"null",
+            b"{\"choices\":7}",
+            b"{\"choices\":[]}",
+        ] {
             assert!(parse_json_body(Api::Chat, body).is_err());
             let _ = parse_sse_body(Api::Chat, body);
         }

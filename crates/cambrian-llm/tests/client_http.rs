@@ -4,7 +4,9 @@ use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use cambrian_llm::{Api, ApiKey, ChatMessage, Client, Endpoint, GenRequest, Input, LlmError, Role, Timeouts};
+use cambrian_llm::{
+    Api, ApiKey, ChatMessage, Client, Endpoint, GenRequest, Input, LlmError, Role, Timeouts,
+};
 use std::time::Duration;
 
 async fn serve(app: Router) -> String {
@@ -15,11 +17,22 @@ async fn serve(app: Router) -> String {
 }
 
 fn msgs() -> Vec<ChatMessage> {
-    vec![ChatMessage { role: Role::User, content: "hi".into() }]
+    vec![ChatMessage {
+        role: Role::User,
+        content: "hi".into(),
+    }]
 }
 
 fn req<'a>(m: &'a [ChatMessage], stream: bool) -> GenRequest<'a> {
-    GenRequest { api: Api::Chat, model: "m", input: Input::Messages(m), temperature: 0.0, max_tokens: 4, seed: None, stream }
+    GenRequest {
+        api: Api::Chat,
+        model: "m",
+        input: Input::Messages(m),
+        temperature: 0.0,
+        max_tokens: 4,
+        seed: None,
+        stream,
+    }
 }
 
 #[tokio::test]
@@ -52,7 +65,10 @@ async fn too_many_requests_carries_retry_after() {
         post(|| async {
             (
                 StatusCode::TOO_MANY_REQUESTS,
-                [(header::RETRY_AFTER, "7"), (header::CONTENT_TYPE, "application/json")],
+                [
+                    (header::RETRY_AFTER, "7"),
+                    (header::CONTENT_TYPE, "application/json"),
+                ],
                 r#"{"error":{"message":"slow down","type":"rate_limit"}}"#,
             )
                 .into_response()
@@ -61,7 +77,10 @@ async fn too_many_requests_carries_retry_after() {
     let base = serve(app).await;
     let client = Client::new(Timeouts::default(), 4).unwrap();
     let m = msgs();
-    let e = client.complete(&Endpoint::new(&base, None).unwrap(), &req(&m, false)).await.unwrap_err();
+    let e = client
+        .complete(&Endpoint::new(&base, None).unwrap(), &req(&m, false))
+        .await
+        .unwrap_err();
     assert!(e.is_backpressure() && e.is_retryable());
     assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
     assert!(matches!(e, LlmError::Http { status: 429, ref message, .. } if message == "slow down"));
@@ -71,8 +90,14 @@ async fn too_many_requests_carries_retry_after() {
 async fn stream_measures_ttft_and_unlabelled_sse_is_parsed() {
     let sse = "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"yo\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
     let app = Router::new()
-        .route("/v1/chat/completions", post(move || async move { ([(header::CONTENT_TYPE, "text/event-stream")], sse) }))
-        .route("/v1/completions", post(move || async move { ([(header::CONTENT_TYPE, "text/plain")], sse) }));
+        .route(
+            "/v1/chat/completions",
+            post(move || async move { ([(header::CONTENT_TYPE, "text/event-stream")], sse) }),
+        )
+        .route(
+            "/v1/completions",
+            post(move || async move { ([(header::CONTENT_TYPE, "text/plain")], sse) }),
+        );
     let base = serve(app).await;
     let ep = Endpoint::new(&base, None).unwrap();
     let client = Client::new(Timeouts::default(), 4).unwrap();

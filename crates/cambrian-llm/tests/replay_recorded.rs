@@ -17,8 +17,14 @@ fn testdata(name: &str) -> String {
 fn every_recorded_interaction_parses_to_the_expected_outcome() {
     let recorded = testdata("recorded_interactions.jsonl");
     let expected = testdata("recorded_expected.jsonl");
-    let recorded: Vec<Value> = recorded.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let expected: Vec<Value> = expected.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let recorded: Vec<Value> = recorded
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected: Vec<Value> = expected
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(recorded.len(), 86);
     assert_eq!(expected.len(), recorded.len());
     let (mut ok, mut http, mut protocol) = (0, 0, 0);
@@ -34,19 +40,37 @@ fn every_recorded_interaction_parses_to_the_expected_outcome() {
                 ok += 1;
                 let a = got.unwrap_or_else(|e| panic!("line {line}: expected ok, got {e}"));
                 assert_eq!(a.text, exp["text"].as_str().unwrap(), "line {line}: text");
-                assert_eq!(a.finish_reason.as_deref(), exp["finish_reason"].as_str(), "line {line}");
+                assert_eq!(
+                    a.finish_reason.as_deref(),
+                    exp["finish_reason"].as_str(),
+                    "line {line}"
+                );
                 assert_eq!(a.reasoning, None, "line {line}");
                 let usage = a.usage.unwrap_or_default();
-                assert_eq!(usage.prompt_tokens, exp["prompt_tokens"].as_u64(), "line {line}");
-                assert_eq!(usage.completion_tokens, exp["completion_tokens"].as_u64(), "line {line}");
+                assert_eq!(
+                    usage.prompt_tokens,
+                    exp["prompt_tokens"].as_u64(),
+                    "line {line}"
+                );
+                assert_eq!(
+                    usage.completion_tokens,
+                    exp["completion_tokens"].as_u64(),
+                    "line {line}"
+                );
             }
             "http" => {
                 http += 1;
                 match got {
-                    Err(LlmError::Http { status: s, message, .. }) => {
+                    Err(LlmError::Http {
+                        status: s, message, ..
+                    }) => {
                         assert_eq!(u64::from(s), exp["status"].as_u64().unwrap(), "line {line}");
-                        let want: String = exp["message"].as_str().unwrap().chars().take(200).collect();
-                        assert!(message.starts_with(&want), "line {line}: {message:?} vs {want:?}");
+                        let want: String =
+                            exp["message"].as_str().unwrap().chars().take(200).collect();
+                        assert!(
+                            message.starts_with(&want),
+                            "line {line}: {message:?} vs {want:?}"
+                        );
                     }
                     other => panic!("line {line}: expected HTTP error, got {other:?}"),
                 }
@@ -71,7 +95,18 @@ fn length_finish_reason_is_surfaced() {
     let recorded = testdata("recorded_interactions.jsonl");
     let rec: Value = serde_json::from_str(recorded.lines().nth(3).unwrap()).unwrap();
     let body = rec["response"]["body"].as_str().unwrap();
-    let a = parse_response(Api::Chat, 200, Some("text/event-stream"), None, body.as_bytes()).unwrap();
+    let a = parse_response(
+        Api::Chat,
+        200,
+        Some("text/event-stream"),
+        None,
+        body.as_bytes(),
+    )
+    .unwrap();
     assert_eq!(a.finish_reason.as_deref(), Some("length"));
-    assert!(a.text.starts_with("**Deep Learning Overview**"), "{}", a.text);
+    assert!(
+        a.text.starts_with("**Deep Learning Overview**"),
+        "{}",
+        a.text
+    );
 }

@@ -16,7 +16,9 @@ use std::time::Instant;
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 6 {
-        eprintln!("usage: evalrun TESTS.jsonl BASE_URL MODEL CONCURRENCY WORKDIR [--no-cache] [--stream]");
+        eprintln!(
+            "usage: evalrun TESTS.jsonl BASE_URL MODEL CONCURRENCY WORKDIR [--no-cache] [--stream]"
+        );
         return std::process::ExitCode::from(2);
     }
     let start = Instant::now();
@@ -37,10 +39,18 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(2);
             }
         };
-        let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default().to_string();
+        let s = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         items.push(PreparedItem {
             id: s("id"),
-            messages: vec![ChatMessage { role: Role::User, content: s("input") }],
+            messages: vec![ChatMessage {
+                role: Role::User,
+                content: s("input"),
+            }],
             prompt: None,
         });
         expected.push(s("expected"));
@@ -59,14 +69,21 @@ fn main() -> std::process::ExitCode {
             stream,
         }],
         concurrency,
-        params: GenParams { temperature: 0.0, max_tokens: 64, seed: None },
+        params: GenParams {
+            temperature: 0.0,
+            max_tokens: 64,
+            seed: None,
+        },
         cache_dir: (!no_cache).then(|| work.join("cache")),
         journal: work.join("journal.jsonl"),
         timeouts: Timeouts::default(),
         warmup: true,
         retries: 2,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {e}");

@@ -124,7 +124,11 @@ pub fn router(cfg: SimConfig, stats: Arc<Stats>) -> Router {
 }
 
 /// Serve on an already bound listener until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, cfg: SimConfig, stats: Arc<Stats>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    cfg: SimConfig,
+    stats: Arc<Stats>,
+) -> std::io::Result<()> {
     axum::serve(listener, router(cfg, stats)).await
 }
 
@@ -185,12 +189,14 @@ async fn stats_route(State(sim): State<Arc<Sim>>) -> Response {
 
 fn error(status: u16, message: &str, retry_after: Option<u64>) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = json!({"object":"error","message":message,"type":"SimError","param":null,"code":status});
+    let body =
+        json!({"object":"error","message":message,"type":"SimError","param":null,"code":status});
     let mut r = (code, axum::Json(body)).into_response();
     if let Some(s) = retry_after
-        && let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+        && let Ok(v) = HeaderValue::from_str(&s.to_string())
+    {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
     r
 }
 
@@ -243,11 +249,23 @@ async fn handle(sim: Arc<Sim>, kind: Kind, body: Bytes) -> Response {
     if let Some(ms) = marker(&prompt, "#sleep:").and_then(|s| s.parse::<u64>().ok()) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
-    if sim.cfg.fail_429_every.is_some_and(|k| k > 0 && n.is_multiple_of(k)) {
+    if sim
+        .cfg
+        .fail_429_every
+        .is_some_and(|k| k > 0 && n.is_multiple_of(k))
+    {
         stats.errors.fetch_add(1, Ordering::SeqCst);
-        return error(429, "rate limited (injected)", Some(sim.cfg.retry_after_secs));
+        return error(
+            429,
+            "rate limited (injected)",
+            Some(sim.cfg.retry_after_secs),
+        );
     }
-    if sim.cfg.fail_503_every.is_some_and(|k| k > 0 && n.is_multiple_of(k)) {
+    if sim
+        .cfg
+        .fail_503_every
+        .is_some_and(|k| k > 0 && n.is_multiple_of(k))
+    {
         stats.errors.fetch_add(1, Ordering::SeqCst);
         return error(503, "overloaded (injected)", Some(sim.cfg.retry_after_secs));
     }
@@ -256,7 +274,11 @@ async fn handle(sim: Arc<Sim>, kind: Kind, body: Bytes) -> Response {
         return error(code, "error requested by #status marker", None);
     }
     let mut answer = marker(&prompt, "#answer:").unwrap_or("ok").to_string();
-    if sim.cfg.vary_every.is_some_and(|k| k > 0 && n.is_multiple_of(k)) {
+    if sim
+        .cfg
+        .vary_every
+        .is_some_and(|k| k > 0 && n.is_multiple_of(k))
+    {
         answer.push_str(&format!(" (variant {n})"));
     }
     let words: Vec<&str> = answer.split_whitespace().collect();
@@ -269,7 +291,9 @@ async fn handle(sim: Arc<Sim>, kind: Kind, body: Bytes) -> Response {
     let think = marker(&prompt, "#think:").map(str::to_string);
     let prompt_tokens = prompt.split_whitespace().count() as u64;
     let completion_tokens = answer.split_whitespace().count() as u64
-        + think.as_deref().map_or(0, |t| t.split_whitespace().count() as u64);
+        + think
+            .as_deref()
+            .map_or(0, |t| t.split_whitespace().count() as u64);
     let usage = json!({"prompt_tokens":prompt_tokens,"completion_tokens":completion_tokens,
         "total_tokens":prompt_tokens+completion_tokens});
     let model = req.model.unwrap_or_else(|| "sim".to_string());
@@ -289,8 +313,10 @@ async fn handle(sim: Arc<Sim>, kind: Kind, body: Bytes) -> Response {
                 json!({"id":format!("chatcmpl-sim-{n}"),"object":"chat.completion","created":0,"model":model,
                     "choices":[{"index":0,"message":msg,"finish_reason":finish}],"usage":usage})
             }
-            Kind::Completions => json!({"id":format!("cmpl-sim-{n}"),"object":"text_completion","created":0,
-                "model":model,"choices":[{"index":0,"text":content,"finish_reason":finish}],"usage":usage}),
+            Kind::Completions => {
+                json!({"id":format!("cmpl-sim-{n}"),"object":"text_completion","created":0,
+                "model":model,"choices":[{"index":0,"text":content,"finish_reason":finish}],"usage":usage})
+            }
         };
         return axum::Json(body).into_response();
     }
@@ -302,10 +328,14 @@ async fn handle(sim: Arc<Sim>, kind: Kind, body: Bytes) -> Response {
         out.push_str("\n\n");
     };
     let chunk = |delta: Value, finish: Value| match kind {
-        Kind::Chat => json!({"id":format!("chatcmpl-sim-{n}"),"object":"chat.completion.chunk","created":0,
-            "model":model,"choices":[{"index":0,"delta":delta,"finish_reason":finish}]}),
-        Kind::Completions => json!({"id":format!("cmpl-sim-{n}"),"object":"text_completion","created":0,
-            "model":model,"choices":[{"index":0,"text":delta.get("content").cloned().unwrap_or(Value::String(String::new())),"finish_reason":finish}]}),
+        Kind::Chat => {
+            json!({"id":format!("chatcmpl-sim-{n}"),"object":"chat.completion.chunk","created":0,
+            "model":model,"choices":[{"index":0,"delta":delta,"finish_reason":finish}]})
+        }
+        Kind::Completions => {
+            json!({"id":format!("cmpl-sim-{n}"),"object":"text_completion","created":0,
+            "model":model,"choices":[{"index":0,"text":delta.get("content").cloned().unwrap_or(Value::String(String::new())),"finish_reason":finish}]})
+        }
     };
     if kind == Kind::Chat {
         push(chunk(json!({"role":"assistant","content":""}), Value::Null));
@@ -317,10 +347,15 @@ async fn handle(sim: Arc<Sim>, kind: Kind, body: Bytes) -> Response {
         push(chunk(json!({"content":piece}), Value::Null));
     }
     push(chunk(json!({}), Value::String(finish.to_string())));
-    push(json!({"id":format!("chatcmpl-sim-{n}"),"object":"chat.completion.chunk","created":0,"model":model,
-        "choices":[],"usage":usage}));
+    push(
+        json!({"id":format!("chatcmpl-sim-{n}"),"object":"chat.completion.chunk","created":0,"model":model,
+        "choices":[],"usage":usage}),
+    );
     out.push_str("data: [DONE]\n\n");
     let mut r = Body::from(out).into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     r
 }

@@ -8,7 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(version, about = "Instant OpenAI-compatible stub server for tests and benchmarks")]
+#[command(
+    version,
+    about = "Instant OpenAI-compatible stub server for tests and benchmarks"
+)]
 struct Args {
     /// Port on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 0)]

@@ -3,7 +3,7 @@
 //! (`{"type":"file","path","format","verdict"}`) and exits 1 when any file
 //! is suspicious or worse. The real CLI is `cambrian scan`.
 
-use cambrian_scan::{scan_path, Limits, ScanTarget, Verdict};
+use cambrian_scan::{Limits, ScanTarget, Verdict, scan_path};
 use std::io::Write;
 
 fn main() -> std::process::ExitCode {

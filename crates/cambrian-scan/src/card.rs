@@ -40,7 +40,10 @@ pub struct CardReport {
 
 /// Heading keywords (lower-case, matched as substrings) per section check.
 pub const SECTIONS: &[(&str, &[&str])] = &[
-    ("training_data", &["training data", "training dataset", "training datasets"]),
+    (
+        "training_data",
+        &["training data", "training dataset", "training datasets"],
+    ),
     ("limitations", &["limitation"]),
     ("evaluation", &["evaluation", "results", "benchmark"]),
     ("out_of_scope", &["out-of-scope", "out of scope"]),
@@ -78,8 +81,16 @@ fn headings(body: &str, first_line: usize) -> Vec<Heading> {
             let level = t.chars().take_while(|&c| c == '#').count();
             let rest = &t[level..];
             if level <= 6 && (rest.starts_with(' ') || rest.is_empty()) {
-                let text = rest.trim().trim_matches(|c| c == '*' || c == '_' || c == ' ').to_string();
-                out.push(Heading { line: first_line + i, level, text, body: String::new() });
+                let text = rest
+                    .trim()
+                    .trim_matches(|c| c == '*' || c == '_' || c == ' ')
+                    .to_string();
+                out.push(Heading {
+                    line: first_line + i,
+                    level,
+                    text,
+                    body: String::new(),
+                });
                 continue;
             }
         }
@@ -104,9 +115,13 @@ fn substantive(body: &str) -> bool {
         .filter(|l| !l.is_empty() && !l.starts_with("<!--"))
         .collect::<Vec<_>>()
         .join(" ");
-    let plain = t.trim_matches(|c: char| c == '*' || c == '_' || c == '[' || c == ']' || c.is_whitespace()).to_lowercase();
+    let plain = t
+        .trim_matches(|c: char| c == '*' || c == '_' || c == '[' || c == ']' || c.is_whitespace())
+        .to_lowercase();
     if plain.len() < 20 {
-        return !plain.is_empty() && !PLACEHOLDERS.contains(&plain.as_str()) && plain.split_whitespace().count() >= 3;
+        return !plain.is_empty()
+            && !PLACEHOLDERS.contains(&plain.as_str())
+            && plain.split_whitespace().count() >= 3;
     }
     !PLACEHOLDERS.iter().any(|p| plain == *p) && !(plain.starts_with("{{") && plain.ends_with("}}"))
 }
@@ -122,7 +137,10 @@ fn yaml_nonempty(v: &serde_yaml::Value) -> bool {
 }
 
 fn line_of_key(fm: &str, key: &str) -> usize {
-    fm.lines().position(|l| l.starts_with(&format!("{key}:"))).map(|i| i + 2).unwrap_or(0)
+    fm.lines()
+        .position(|l| l.starts_with(&format!("{key}:")))
+        .map(|i| i + 2)
+        .unwrap_or(0)
 }
 
 /// Score a model card's text.
@@ -139,14 +157,21 @@ pub fn score_card(path: &str, text: &str) -> CardReport {
                 None
             }
             Err(e) => {
-                let at = e.location().map(|l| format!(" at line {}", l.line() + 1)).unwrap_or_default();
+                let at = e
+                    .location()
+                    .map(|l| format!(" at line {}", l.line() + 1))
+                    .unwrap_or_default();
                 problems.push(format!("front matter is not valid YAML{at}: {e}"));
                 None
             }
         },
         None => None,
     };
-    let get = |k: &str| yaml.as_ref().and_then(|y| y.get(k)).filter(|v| yaml_nonempty(v));
+    let get = |k: &str| {
+        yaml.as_ref()
+            .and_then(|y| y.get(k))
+            .filter(|v| yaml_nonempty(v))
+    };
     let fm_s = fm.clone().unwrap_or_default();
     let mut checks = Vec::new();
     let mut fm_check = |name: &str, keys: &[&str]| {
@@ -157,12 +182,29 @@ pub fn score_card(path: &str, text: &str) -> CardReport {
                     serde_yaml::Value::Sequence(s) => format!("{} entries", s.len()),
                     _ => "present".into(),
                 };
-                checks.push(CardCheck { check: name.into(), passed: true, evidence: format!("front matter `{k}` (line {}): {shown}", line_of_key(&fm_s, k)) });
+                checks.push(CardCheck {
+                    check: name.into(),
+                    passed: true,
+                    evidence: format!(
+                        "front matter `{k}` (line {}): {shown}",
+                        line_of_key(&fm_s, k)
+                    ),
+                });
                 return;
             }
         }
-        let why = if fm.is_none() { "no front matter".to_string() } else if yaml.is_none() { "front matter unreadable".into() } else { format!("no `{}` in front matter", keys.join("`/`")) };
-        checks.push(CardCheck { check: name.into(), passed: false, evidence: why });
+        let why = if fm.is_none() {
+            "no front matter".to_string()
+        } else if yaml.is_none() {
+            "front matter unreadable".into()
+        } else {
+            format!("no `{}` in front matter", keys.join("`/`"))
+        };
+        checks.push(CardCheck {
+            check: name.into(),
+            passed: false,
+            evidence: why,
+        });
     };
     fm_check("license", &["license", "license_name"]);
     fm_check("datasets", &["datasets"]);
@@ -171,28 +213,80 @@ pub fn score_card(path: &str, text: &str) -> CardReport {
     // Evaluation results: model-index results or a numeric table.
     let mi = get("model-index")
         .and_then(|v| v.as_sequence())
-        .map(|s| s.iter().filter(|m| m.get("results").is_some_and(yaml_nonempty)).count())
+        .map(|s| {
+            s.iter()
+                .filter(|m| m.get("results").is_some_and(yaml_nonempty))
+                .count()
+        })
         .unwrap_or(0);
     let table = hs.iter().find(|h| {
         let t = h.text.to_lowercase();
-        (t.contains("evaluation") || t.contains("result") || t.contains("benchmark") || t.contains("metric"))
-            && h.body.lines().any(|l| l.trim_start().starts_with('|') && l.chars().any(|c| c.is_ascii_digit()))
+        (t.contains("evaluation")
+            || t.contains("result")
+            || t.contains("benchmark")
+            || t.contains("metric"))
+            && h.body
+                .lines()
+                .any(|l| l.trim_start().starts_with('|') && l.chars().any(|c| c.is_ascii_digit()))
     });
     checks.push(match (mi, table) {
-        (n, _) if n > 0 => CardCheck { check: "eval_results".into(), passed: true, evidence: format!("front matter `model-index` with results ({n} models)") },
-        (_, Some(h)) => CardCheck { check: "eval_results".into(), passed: true, evidence: format!("table with numbers under \"{}\" (line {})", h.text, h.line) },
-        _ => CardCheck { check: "eval_results".into(), passed: false, evidence: "no model-index results and no numeric table in an evaluation/results section".into() },
+        (n, _) if n > 0 => CardCheck {
+            check: "eval_results".into(),
+            passed: true,
+            evidence: format!("front matter `model-index` with results ({n} models)"),
+        },
+        (_, Some(h)) => CardCheck {
+            check: "eval_results".into(),
+            passed: true,
+            evidence: format!("table with numbers under \"{}\" (line {})", h.text, h.line),
+        },
+        _ => CardCheck {
+            check: "eval_results".into(),
+            passed: false,
+            evidence:
+                "no model-index results and no numeric table in an evaluation/results section"
+                    .into(),
+        },
     });
     for (name, keys) in SECTIONS {
-        let found: Vec<&Heading> = hs.iter().filter(|h| {
-            let t = h.text.to_lowercase();
-            keys.iter().any(|k| t.contains(k))
-        }).collect();
+        let found: Vec<&Heading> = hs
+            .iter()
+            .filter(|h| {
+                let t = h.text.to_lowercase();
+                keys.iter().any(|k| t.contains(k))
+            })
+            .collect();
         let good = found.iter().find(|h| substantive(&h.body));
         checks.push(match (good, found.first()) {
-            (Some(h), _) => CardCheck { check: (*name).into(), passed: true, evidence: format!("section \"{}\" (line {}), {} words", h.text, h.line, h.body.split_whitespace().count()) },
-            (None, Some(h)) => CardCheck { check: (*name).into(), passed: false, evidence: format!("section \"{}\" (line {}) is empty or a placeholder", h.text, h.line) },
-            (None, None) => CardCheck { check: (*name).into(), passed: false, evidence: format!("no heading containing {}", keys.iter().map(|k| format!("\"{k}\"")).collect::<Vec<_>>().join(" or ")) },
+            (Some(h), _) => CardCheck {
+                check: (*name).into(),
+                passed: true,
+                evidence: format!(
+                    "section \"{}\" (line {}), {} words",
+                    h.text,
+                    h.line,
+                    h.body.split_whitespace().count()
+                ),
+            },
+            (None, Some(h)) => CardCheck {
+                check: (*name).into(),
+                passed: false,
+                evidence: format!(
+                    "section \"{}\" (line {}) is empty or a placeholder",
+                    h.text, h.line
+                ),
+            },
+            (None, None) => CardCheck {
+                check: (*name).into(),
+                passed: false,
+                evidence: format!(
+                    "no heading containing {}",
+                    keys.iter()
+                        .map(|k| format!("\"{k}\""))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            },
         });
     }
     let passed = checks.iter().filter(|c| c.passed).count() as u32;
@@ -209,8 +303,14 @@ pub fn score_card(path: &str, text: &str) -> CardReport {
 }
 
 /// (front matter text, body, 1-based line where the body starts).
-fn split_front_matter<'a>(text: &'a str, problems: &mut Vec<String>) -> (Option<String>, &'a str, usize) {
-    let Some(rest) = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n")) else {
+fn split_front_matter<'a>(
+    text: &'a str,
+    problems: &mut Vec<String>,
+) -> (Option<String>, &'a str, usize) {
+    let Some(rest) = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))
+    else {
         return (None, text, 1);
     };
     let mut off = 0;

@@ -5,7 +5,7 @@
 
 use crate::repo::RepoReport;
 use crate::{Level, Verdict};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::hash::{Hash, Hasher};
 
 fn severity(l: Level) -> &'static str {
@@ -46,7 +46,10 @@ fn prop(name: &str, value: impl ToString) -> Value {
 pub fn bom(reports: &[RepoReport], tool_version: &str, timestamp: &str) -> Value {
     let mut components = Vec::new();
     let mut vulns = Vec::new();
-    let seed: String = reports.iter().map(|r| format!("{}:{:?};", r.target, r.verdict)).collect();
+    let seed: String = reports
+        .iter()
+        .map(|r| format!("{}:{:?};", r.target, r.verdict))
+        .collect();
     for (ri, r) in reports.iter().enumerate() {
         let model_ref = format!("model-{ri}");
         let mut files = Vec::new();
@@ -62,7 +65,12 @@ pub fn bom(reports: &[RepoReport], tool_version: &str, timestamp: &str) -> Value
                     prop("cambrian:scan:bytes", f.bytes),
                 ],
             }));
-            for (k, x) in f.findings.iter().enumerate().filter(|(_, x)| x.level >= Level::Suspicious) {
+            for (k, x) in f
+                .findings
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.level >= Level::Suspicious)
+            {
                 let mut detail = x.message.clone();
                 if let Some(m) = &x.member {
                     detail.push_str(&format!(" [member {m}]"));
@@ -92,7 +100,14 @@ pub fn bom(reports: &[RepoReport], tool_version: &str, timestamp: &str) -> Value
             props.push(prop("cambrian:card:formula", &c.formula));
             let mut cprops = Vec::new();
             for ch in &c.checks {
-                cprops.push(prop(&format!("cambrian:card:{}", ch.check), format!("{}: {}", if ch.passed { "pass" } else { "fail" }, ch.evidence)));
+                cprops.push(prop(
+                    &format!("cambrian:card:{}", ch.check),
+                    format!(
+                        "{}: {}",
+                        if ch.passed { "pass" } else { "fail" },
+                        ch.evidence
+                    ),
+                ));
                 if ch.check == "limitations" && ch.passed {
                     limitations.push(format!("documented in the model card: {}", ch.evidence));
                 }
@@ -103,7 +118,10 @@ pub fn bom(reports: &[RepoReport], tool_version: &str, timestamp: &str) -> Value
             card["properties"] = Value::Array(cprops);
         }
         if r.verdict >= Verdict::Suspicious {
-            limitations.push(format!("static scan verdict: {} (see vulnerabilities)", r.verdict));
+            limitations.push(format!(
+                "static scan verdict: {} (see vulnerabilities)",
+                r.verdict
+            ));
         }
         if !limitations.is_empty() {
             card["considerations"] = json!({ "technicalLimitations": limitations });

@@ -2,10 +2,10 @@
 //! member, recursively). Detection looks at the bytes first (zip, 7z, NumPy,
 //! GGUF, HDF5, gzip, safetensors, PROTO), then at the name.
 
-use crate::lists::{lists, ImportClass};
+use crate::lists::{ImportClass, lists};
 use crate::npy;
 use crate::pickle::{self, AnomalyKind, PickleReport};
-use crate::source::{read_vec, FileSource, Source};
+use crate::source::{FileSource, Source, read_vec};
 use crate::zip::{self, MemberData};
 use crate::{FileReport, Finding, Level, Limits};
 use std::cell::Cell;
@@ -22,7 +22,10 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub fn new(limits: &'a Limits) -> Self {
-        Ctx { limits, used: Cell::new(0) }
+        Ctx {
+            limits,
+            used: Cell::new(0),
+        }
     }
 }
 
@@ -76,7 +79,9 @@ fn base_name(name: &str) -> &str {
     name.rsplit(['/', '\\']).next().unwrap_or(name)
 }
 
-const PICKLE_EXT: &[&str] = &["pkl", "pickle", "joblib", "dat", "data", "dill", "sav", "pck", "pcl", "pkl3"];
+const PICKLE_EXT: &[&str] = &[
+    "pkl", "pickle", "joblib", "dat", "data", "dill", "sav", "pck", "pcl", "pkl3",
+];
 const TORCH_EXT: &[&str] = &["pt", "pth", "bin", "ckpt", "pt2", "mar"];
 
 fn join(member: Option<&str>, name: &str) -> String {
@@ -88,12 +93,21 @@ fn join(member: Option<&str>, name: &str) -> String {
 
 /// Scan one byte source. `name` is used for extension hints; `member` is
 /// the archive path of this source (None at top level).
-pub fn scan_source(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx: &Ctx) -> (&'static str, Vec<Finding>) {
+pub fn scan_source(
+    src: &dyn Source,
+    name: &str,
+    member: Option<&str>,
+    depth: u32,
+    ctx: &Ctx,
+) -> (&'static str, Vec<Finding>) {
     let mut f = Vec::new();
     let head = match read_vec(src, 0, 64) {
         Ok(h) => h,
         Err(e) => {
-            f.push(Finding::new("io.read", Level::Unreadable, format!("cannot read: {e}")).member(member.map(String::from)));
+            f.push(
+                Finding::new("io.read", Level::Unreadable, format!("cannot read: {e}"))
+                    .member(member.map(String::from)),
+            );
             return ("other", f);
         }
     };
@@ -102,7 +116,12 @@ pub fn scan_source(src: &dyn Source, name: &str, member: Option<&str>, depth: u3
     if head.is_empty() {
         return ("empty", f);
     }
-    if zip::has_zip_magic(&head) || (matches!(e.as_str(), "zip" | "npz" | "pt" | "pth" | "keras" | "bin" | "ckpt") && head.starts_with(b"PK")) {
+    if zip::has_zip_magic(&head)
+        || (matches!(
+            e.as_str(),
+            "zip" | "npz" | "pt" | "pth" | "keras" | "bin" | "ckpt"
+        ) && head.starts_with(b"PK"))
+    {
         let fmt = scan_zip(src, name, member, depth, ctx, &mut f);
         return (fmt, f);
     }
@@ -126,15 +145,24 @@ pub fn scan_source(src: &dyn Source, name: &str, member: Option<&str>, depth: u3
         scan_gzip(src, name, member, depth, ctx, &mut f);
         return ("gzip", f);
     }
-    if head.starts_with(b"\xfd7zXZ\x00") || head.starts_with(b"BZh") || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+    if head.starts_with(b"\xfd7zXZ\x00")
+        || head.starts_with(b"BZh")
+        || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+    {
         f.push(
-            Finding::new("container.compressed", Level::Unreadable, "xz/bzip2/zstd-compressed content is not unpacked: its content is unknown")
-                .member(m.clone()),
+            Finding::new(
+                "container.compressed",
+                Level::Unreadable,
+                "xz/bzip2/zstd-compressed content is not unpacked: its content is unknown",
+            )
+            .member(m.clone()),
         );
         return ("compressed", f);
     }
     if head.len() >= 9 && head[8] == b'{' {
-        let n = u64::from_le_bytes([head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7]]);
+        let n = u64::from_le_bytes([
+            head[0], head[1], head[2], head[3], head[4], head[5], head[6], head[7],
+        ]);
         if n > 1 && (n <= src.len().saturating_sub(8) || e == "safetensors") {
             crate::template::scan_safetensors(src, Some(src.len()), member, &mut f);
             return ("safetensors", f);
@@ -160,7 +188,8 @@ pub fn scan_source(src: &dyn Source, name: &str, member: Option<&str>, depth: u3
         return ("text", f);
     }
     let torchlike = TORCH_EXT.contains(&e.as_str());
-    let picklish = torchlike || PICKLE_EXT.contains(&e.as_str()) || pickle::looks_like_pickle(&head);
+    let picklish =
+        torchlike || PICKLE_EXT.contains(&e.as_str()) || pickle::looks_like_pickle(&head);
     if picklish {
         let fmt = scan_pickle_source(src, member, torchlike, true, ctx, &mut f);
         return (fmt, f);
@@ -178,17 +207,66 @@ pub fn scan_source(src: &dyn Source, name: &str, member: Option<&str>, depth: u3
 }
 
 fn is_opcode(b: u8) -> bool {
-    matches!(b,
-        b'(' | b'.' | b'0' | b'1' | b'2' | b'F' | b'I' | b'J' | b'K' | b'L' | b'M' | b'N' | b'P' | b'Q' | b'R'
-        | b'S' | b'T' | b'U' | b'V' | b'X' | b'a' | b'b' | b'c' | b'd' | b'}' | b'e' | b'g' | b'h' | b'i' | b'j'
-        | b'l' | b']' | b'o' | b'p' | b'q' | b'r' | b's' | b't' | b')' | b'u' | b'G' | b'B' | b'C' | 0x80..=0x98)
+    matches!(
+        b,
+        b'(' | b'.'
+            | b'0'
+            | b'1'
+            | b'2'
+            | b'F'
+            | b'I'
+            | b'J'
+            | b'K'
+            | b'L'
+            | b'M'
+            | b'N'
+            | b'P'
+            | b'Q'
+            | b'R'
+            | b'S'
+            | b'T'
+            | b'U'
+            | b'V'
+            | b'X'
+            | b'a'
+            | b'b'
+            | b'c'
+            | b'd'
+            | b'}'
+            | b'e'
+            | b'g'
+            | b'h'
+            | b'i'
+            | b'j'
+            | b'l'
+            | b']'
+            | b'o'
+            | b'p'
+            | b'q'
+            | b'r'
+            | b's'
+            | b't'
+            | b')'
+            | b'u'
+            | b'G'
+            | b'B'
+            | b'C'
+            | 0x80..=0x98
+    )
 }
 
 /// Read a pickle stream (growing the window while it is truncated) and
 /// turn the walk into findings. `strict`: a parse failure is `unreadable`
 /// (the name or PROTO says pickle); otherwise an unparseable stream is
 /// reported as format "other".
-fn scan_pickle_source(src: &dyn Source, member: Option<&str>, torchlike: bool, strict: bool, ctx: &Ctx, f: &mut Vec<Finding>) -> &'static str {
+fn scan_pickle_source(
+    src: &dyn Source,
+    member: Option<&str>,
+    torchlike: bool,
+    strict: bool,
+    ctx: &Ctx,
+    f: &mut Vec<Finding>,
+) -> &'static str {
     let len = src.len();
     let cap = ctx.limits.max_member_bytes.min(len);
     let mut window = cap.min(16 << 20);
@@ -196,7 +274,10 @@ fn scan_pickle_source(src: &dyn Source, member: Option<&str>, torchlike: bool, s
         let data = match read_vec(src, 0, window) {
             Ok(d) => d,
             Err(e) => {
-                f.push(Finding::new("io.read", Level::Unreadable, format!("cannot read: {e}")).member(member.map(String::from)));
+                f.push(
+                    Finding::new("io.read", Level::Unreadable, format!("cannot read: {e}"))
+                        .member(member.map(String::from)),
+                );
                 return "pickle";
             }
         };
@@ -248,7 +329,10 @@ pub fn pickle_findings(r: &PickleReport, member: Option<&str>, base: u64, f: &mu
             (
                 Level::Dangerous,
                 "pickle.unresolved-import",
-                format!("import cannot be resolved statically: {}", imp.unresolved_reason.clone().unwrap_or_default()),
+                format!(
+                    "import cannot be resolved statically: {}",
+                    imp.unresolved_reason.clone().unwrap_or_default()
+                ),
             )
         } else {
             let c = l.classify(&imp.module, &imp.name);
@@ -257,8 +341,16 @@ pub fn pickle_findings(r: &PickleReport, member: Option<&str>, base: u64, f: &mu
                 ImportClass::Suspicious => Level::Suspicious,
                 ImportClass::Innocuous => Level::Innocuous,
             };
-            let src = if c.sources.is_empty() { String::new() } else { format!(" [{}]", c.sources.join(", ")) };
-            (level, "pickle.import", format!("{}{src}; lists v{}", c.rule, l.version))
+            let src = if c.sources.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", c.sources.join(", "))
+            };
+            (
+                level,
+                "pickle.import",
+                format!("{}{src}; lists v{}", c.rule, l.version),
+            )
         };
         if let Some(s) = seen.iter_mut().find(|(s, lv, _)| *s == sym && *lv == level) {
             s.2 += 1;
@@ -268,29 +360,56 @@ pub fn pickle_findings(r: &PickleReport, member: Option<&str>, base: u64, f: &mu
         let calls = if imp.calls.is_empty() {
             String::new()
         } else {
-            let c: Vec<String> = imp.calls.iter().take(4).map(|c| format!("{} at byte {}", c.op, base + c.offset)).collect();
+            let c: Vec<String> = imp
+                .calls
+                .iter()
+                .take(4)
+                .map(|c| format!("{} at byte {}", c.op, base + c.offset))
+                .collect();
             format!(", used by {}", c.join(", "))
         };
         f.push(
-            Finding::new(rule, level, format!("{} {sym} ({}){calls}", if imp.op == pickle::ImportOp::Inst { "instantiates" } else { "imports" }, level.as_str()))
-                .symbol(sym)
-                .member(m.clone())
-                .offset(base + imp.offset)
-                .opcode(imp.op.name())
-                .evidence(why),
+            Finding::new(
+                rule,
+                level,
+                format!(
+                    "{} {sym} ({}){calls}",
+                    if imp.op == pickle::ImportOp::Inst {
+                        "instantiates"
+                    } else {
+                        "imports"
+                    },
+                    level.as_str()
+                ),
+            )
+            .symbol(sym)
+            .member(m.clone())
+            .offset(base + imp.offset)
+            .opcode(imp.op.name())
+            .evidence(why),
         );
     }
     // Repeat counts on the messages.
     for (sym, level, n) in &seen {
         if *n > 1
-            && let Some(x) = f.iter_mut().find(|x| x.symbol.as_deref() == Some(sym.as_str()) && x.level == *level && x.member == m) {
-                x.message.push_str(&format!(" [{n} occurrences]"));
-            }
+            && let Some(x) = f.iter_mut().find(|x| {
+                x.symbol.as_deref() == Some(sym.as_str()) && x.level == *level && x.member == m
+            })
+        {
+            x.message.push_str(&format!(" [{n} occurrences]"));
+        }
     }
     if r.imports_dropped > 0 {
         f.push(
-            Finding::new("pickle.too-many-imports", Level::Unreadable, format!("{} further imports beyond the recorded limit were not classified", r.imports_dropped))
-                .member(m.clone()),
+            Finding::new(
+                "pickle.too-many-imports",
+                Level::Unreadable,
+                format!(
+                    "{} further imports beyond the recorded limit were not classified",
+                    r.imports_dropped
+                ),
+            )
+            .member(m.clone()),
         );
     }
     for a in &r.anomalies {
@@ -301,7 +420,11 @@ pub fn pickle_findings(r: &PickleReport, member: Option<&str>, base: u64, f: &mu
             AnomalyKind::LimitReached => ("pickle.limit", Level::Unreadable),
             AnomalyKind::TrailingData => ("pickle.trailing-data", Level::Info),
         };
-        f.push(Finding::new(rule, level, a.detail.clone()).member(m.clone()).offset(base + a.offset));
+        f.push(
+            Finding::new(rule, level, a.detail.clone())
+                .member(m.clone())
+                .offset(base + a.offset),
+        );
     }
     if let Some(e) = &r.error {
         let not_pickle = r.imports.is_empty() && r.pickles == 0 && r.protocol.is_none();
@@ -345,7 +468,14 @@ fn scan_npy(src: &dyn Source, member: Option<&str>, ctx: &Ctx, f: &mut Vec<Findi
     let h = match npy::parse_header(&head, src.len()) {
         Ok(h) => h,
         Err(e) => {
-            f.push(Finding::new("numpy.header", Level::Unreadable, format!(".npy header: {e}")).member(m));
+            f.push(
+                Finding::new(
+                    "numpy.header",
+                    Level::Unreadable,
+                    format!(".npy header: {e}"),
+                )
+                .member(m),
+            );
             return;
         }
     };
@@ -357,7 +487,10 @@ fn scan_npy(src: &dyn Source, member: Option<&str>, ctx: &Ctx, f: &mut Vec<Findi
             .member(m.clone())
             .offset(h.data_offset),
     );
-    let want = src.len().saturating_sub(h.data_offset).min(ctx.limits.max_member_bytes);
+    let want = src
+        .len()
+        .saturating_sub(h.data_offset)
+        .min(ctx.limits.max_member_bytes);
     let data = match read_vec(src, h.data_offset, want) {
         Ok(d) => d,
         Err(e) => {
@@ -370,11 +503,28 @@ fn scan_npy(src: &dyn Source, member: Option<&str>, ctx: &Ctx, f: &mut Vec<Findi
     pickle_findings(&r, member, h.data_offset, f);
 }
 
-fn scan_gzip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx: &Ctx, f: &mut Vec<Finding>) {
+fn scan_gzip(
+    src: &dyn Source,
+    name: &str,
+    member: Option<&str>,
+    depth: u32,
+    ctx: &Ctx,
+    f: &mut Vec<Finding>,
+) {
     use std::io::Read;
     let m = member.map(String::from);
     if depth >= ctx.limits.max_depth {
-        f.push(Finding::new("container.depth", Level::Unreadable, format!("nested deeper than {} levels: not unpacked", ctx.limits.max_depth)).member(m));
+        f.push(
+            Finding::new(
+                "container.depth",
+                Level::Unreadable,
+                format!(
+                    "nested deeper than {} levels: not unpacked",
+                    ctx.limits.max_depth
+                ),
+            )
+            .member(m),
+        );
         return;
     }
     let raw = match read_vec(src, 0, src.len().min(ctx.limits.max_member_bytes)) {
@@ -384,23 +534,54 @@ fn scan_gzip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx
             return;
         }
     };
-    let cap = ctx.limits.max_member_bytes.min(ctx.limits.max_total_uncompressed.saturating_sub(ctx.used.get()));
+    let cap = ctx.limits.max_member_bytes.min(
+        ctx.limits
+            .max_total_uncompressed
+            .saturating_sub(ctx.used.get()),
+    );
     let mut out = Vec::new();
     let mut dec = flate2::read::MultiGzDecoder::new(raw.as_slice()).take(cap + 1);
     if let Err(e) = dec.read_to_end(&mut out) {
-        f.push(Finding::new("gzip.corrupt", Level::Unreadable, format!("gzip stream: {e}")).member(m));
+        f.push(
+            Finding::new(
+                "gzip.corrupt",
+                Level::Unreadable,
+                format!("gzip stream: {e}"),
+            )
+            .member(m),
+        );
         return;
     }
     if out.len() as u64 > cap {
-        f.push(Finding::new("gzip.too-large", Level::Unreadable, format!("decompresses to more than {cap} bytes: not scanned")).member(m));
+        f.push(
+            Finding::new(
+                "gzip.too-large",
+                Level::Unreadable,
+                format!("decompresses to more than {cap} bytes: not scanned"),
+            )
+            .member(m),
+        );
         return;
     }
     let ratio = out.len() as u64 / (raw.len() as u64).max(1);
     if out.len() > (1 << 20) && ratio > ctx.limits.max_ratio {
-        f.push(Finding::new("gzip.bomb", Level::Suspicious, format!("compression ratio {ratio}:1 above {}:1", ctx.limits.max_ratio)).member(m.clone()));
+        f.push(
+            Finding::new(
+                "gzip.bomb",
+                Level::Suspicious,
+                format!(
+                    "compression ratio {ratio}:1 above {}:1",
+                    ctx.limits.max_ratio
+                ),
+            )
+            .member(m.clone()),
+        );
     }
     ctx.used.set(ctx.used.get() + out.len() as u64);
-    let inner = name.strip_suffix(".gz").or_else(|| name.strip_suffix(".gzip")).unwrap_or(name);
+    let inner = name
+        .strip_suffix(".gz")
+        .or_else(|| name.strip_suffix(".gzip"))
+        .unwrap_or(name);
     let inner_name = join(member, &format!("{}[gunzip]", base_name(inner)));
     let (_, g) = scan_source(&out, inner, Some(&inner_name), depth + 1, ctx);
     f.extend(g);
@@ -444,13 +625,33 @@ fn scan_7z(src: &dyn Source, member: Option<&str>, ctx: &Ctx, f: &mut Vec<Findin
     }
 }
 
-fn scan_zip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx: &Ctx, f: &mut Vec<Finding>) -> &'static str {
+fn scan_zip(
+    src: &dyn Source,
+    name: &str,
+    member: Option<&str>,
+    depth: u32,
+    ctx: &Ctx,
+    f: &mut Vec<Finding>,
+) -> &'static str {
     let m = member.map(String::from);
     if depth >= ctx.limits.max_depth {
-        f.push(Finding::new("container.depth", Level::Unreadable, format!("archive nested deeper than {} levels: not unpacked", ctx.limits.max_depth)).member(m));
+        f.push(
+            Finding::new(
+                "container.depth",
+                Level::Unreadable,
+                format!(
+                    "archive nested deeper than {} levels: not unpacked",
+                    ctx.limits.max_depth
+                ),
+            )
+            .member(m),
+        );
         return "zip";
     }
-    let limits = zip::ZipLimits { max_entries: ctx.limits.max_entries, ..Default::default() };
+    let limits = zip::ZipLimits {
+        max_entries: ctx.limits.max_entries,
+        ..Default::default()
+    };
     let arch = match zip::read_archive(src, &limits) {
         Ok(a) => a,
         Err(e) => {
@@ -459,7 +660,14 @@ fn scan_zip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx:
         }
     };
     if arch.recovered {
-        f.push(Finding::new("zip.no-central-directory", Level::Suspicious, arch.notes.first().cloned().unwrap_or_default()).member(m.clone()));
+        f.push(
+            Finding::new(
+                "zip.no-central-directory",
+                Level::Suspicious,
+                arch.notes.first().cloned().unwrap_or_default(),
+            )
+            .member(m.clone()),
+        );
     }
     for n in arch.notes.iter().skip(usize::from(arch.recovered)) {
         f.push(Finding::new("zip.structure", Level::Info, n.clone()).member(m.clone()));
@@ -467,9 +675,12 @@ fn scan_zip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx:
     let names: Vec<&str> = arch.entries.iter().map(|e| e.name.as_str()).collect();
     let fmt = if names.iter().any(|n| n.ends_with("data.pkl")) {
         "pytorch-zip"
-    } else if names.contains(&"config.json") && (names.contains(&"metadata.json") || names.iter().any(|n| n.ends_with(".weights.h5"))) {
+    } else if names.contains(&"config.json")
+        && (names.contains(&"metadata.json") || names.iter().any(|n| n.ends_with(".weights.h5")))
+    {
         "keras"
-    } else if ext(name) == "npz" || (!names.is_empty() && names.iter().all(|n| n.ends_with(".npy"))) {
+    } else if ext(name) == "npz" || (!names.is_empty() && names.iter().all(|n| n.ends_with(".npy")))
+    {
         "npz"
     } else {
         "zip"
@@ -482,7 +693,17 @@ fn scan_zip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx:
             f.push(Finding::new("zip.duplicate-member", Level::Suspicious, format!("member name {:?} appears more than once: loaders disagree on which copy they read", e.name)).member(pm.clone()));
         }
         if let Some(why) = zip::traversal(&e.name) {
-            f.push(Finding::new("zip.path-traversal", Level::Suspicious, format!("member name {:?} escapes the extraction folder ({why})", e.name)).member(pm.clone()));
+            f.push(
+                Finding::new(
+                    "zip.path-traversal",
+                    Level::Suspicious,
+                    format!(
+                        "member name {:?} escapes the extraction folder ({why})",
+                        e.name
+                    ),
+                )
+                .member(pm.clone()),
+            );
         }
         if let Some(ln) = &e.local_name {
             f.push(
@@ -510,18 +731,37 @@ fn scan_zip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx:
         let named_pickle = PICKLE_EXT.contains(&mext.as_str()) || mext == "pkl";
         let is_pickle = named_pickle || pickle::looks_like_pickle(&head);
         let is_npy = mext == "npy" || head.starts_with(npy::MAGIC);
-        let is_nested = zip::has_zip_magic(&head) || head.starts_with(b"7z\xbc\xaf\x27\x1c") || head.starts_with(b"\x1f\x8b");
-        let is_cfg = (fmt == "keras" && base == "config.json") || base == "tokenizer_config.json" || base == "chat_template.json";
-        let is_weights = mext == "h5" || mext == "onnx" || mext == "safetensors" || head.starts_with(b"GGUF");
+        let is_nested = zip::has_zip_magic(&head)
+            || head.starts_with(b"7z\xbc\xaf\x27\x1c")
+            || head.starts_with(b"\x1f\x8b");
+        let is_cfg = (fmt == "keras" && base == "config.json")
+            || base == "tokenizer_config.json"
+            || base == "chat_template.json";
+        let is_weights =
+            mext == "h5" || mext == "onnx" || mext == "safetensors" || head.starts_with(b"GGUF");
         if e.method != 0 && e.method != 8 {
             f.push(
-                Finding::new("zip.unsupported-compression", Level::Unreadable, format!("compression method {} is not supported: content unknown", e.method))
-                    .member(pm),
+                Finding::new(
+                    "zip.unsupported-compression",
+                    Level::Unreadable,
+                    format!(
+                        "compression method {} is not supported: content unknown",
+                        e.method
+                    ),
+                )
+                .member(pm),
             );
             continue;
         }
         if e.encrypted() && !pickle::looks_like_pickle(&head) && !is_npy && !is_nested {
-            f.push(Finding::new("zip.encrypted", Level::Unreadable, "member is encrypted: its content cannot be checked").member(pm));
+            f.push(
+                Finding::new(
+                    "zip.encrypted",
+                    Level::Unreadable,
+                    "member is encrypted: its content cannot be checked",
+                )
+                .member(pm),
+            );
             continue;
         }
         if e.flags & 0x61 != 0 {
@@ -537,7 +777,10 @@ fn scan_zip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx:
         if !(is_pickle || is_npy || is_nested || is_cfg || is_weights) {
             continue;
         }
-        let room = ctx.limits.max_total_uncompressed.saturating_sub(ctx.used.get());
+        let room = ctx
+            .limits
+            .max_total_uncompressed
+            .saturating_sub(ctx.used.get());
         let cap = ctx.limits.max_member_bytes.min(room);
         let data = match zip::read_member(src, e, cap, ctx.limits.max_ratio) {
             Ok(MemberData::Bytes(d)) => d,
@@ -545,7 +788,10 @@ fn scan_zip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx:
                 f.push(Finding::new("zip.member-too-large", Level::Unreadable, format!("member larger than the {} MiB read limit (or the archive's remaining budget): not scanned", cap >> 20)).member(pm));
                 continue;
             }
-            Ok(MemberData::Bomb { produced, compressed }) => {
+            Ok(MemberData::Bomb {
+                produced,
+                compressed,
+            }) => {
                 f.push(
                     Finding::new(
                         "zip.bomb",
@@ -554,11 +800,25 @@ fn scan_zip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx:
                     )
                     .member(pm.clone()),
                 );
-                f.push(Finding::new("zip.member-unread", Level::Unreadable, "member not scanned (decompression bomb)").member(pm));
+                f.push(
+                    Finding::new(
+                        "zip.member-unread",
+                        Level::Unreadable,
+                        "member not scanned (decompression bomb)",
+                    )
+                    .member(pm),
+                );
                 continue;
             }
             Ok(MemberData::Unsupported(meth)) => {
-                f.push(Finding::new("zip.unsupported-compression", Level::Unreadable, format!("compression method {meth}")).member(pm));
+                f.push(
+                    Finding::new(
+                        "zip.unsupported-compression",
+                        Level::Unreadable,
+                        format!("compression method {meth}"),
+                    )
+                    .member(pm),
+                );
                 continue;
             }
             Ok(MemberData::Corrupt(msg)) => {
@@ -586,7 +846,14 @@ fn scan_zip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx:
             }
         }
         if e.encrypted() {
-            f.push(Finding::new("zip.flags-ignored", Level::Info, "encryption flag set but the data is plain (PyTorch ignores the flag)").member(pm.clone()));
+            f.push(
+                Finding::new(
+                    "zip.flags-ignored",
+                    Level::Info,
+                    "encryption flag set but the data is plain (PyTorch ignores the flag)",
+                )
+                .member(pm.clone()),
+            );
         }
         if is_pickle && !is_npy {
             let strict = named_pickle;
@@ -611,8 +878,19 @@ fn scan_zip(src: &dyn Source, name: &str, member: Option<&str>, depth: u32, ctx:
             crate::template::scan_keras_config(&data, Some(&path), f);
         }
     }
-    if fmt == "pytorch-zip" && names.iter().any(|n| n.contains("/code/") || n.starts_with("code/")) {
-        f.push(Finding::new("pytorch.torchscript", Level::Info, "TorchScript archive: code/ members hold TorchScript source run by torch.jit.load").member(m));
+    if fmt == "pytorch-zip"
+        && names
+            .iter()
+            .any(|n| n.contains("/code/") || n.starts_with("code/"))
+    {
+        f.push(
+            Finding::new(
+                "pytorch.torchscript",
+                Level::Info,
+                "TorchScript archive: code/ members hold TorchScript source run by torch.jit.load",
+            )
+            .member(m),
+        );
     }
     fmt
 }

@@ -29,7 +29,7 @@ pub mod zip;
 use serde::{Deserialize, Serialize};
 
 pub use engine::{scan_bytes, scan_file, scan_source};
-pub use repo::{scan_path, RepoReport, ScanTarget};
+pub use repo::{RepoReport, ScanTarget, scan_path};
 
 /// The verdict on one file (and, as the maximum, on a whole scan).
 /// Ordered: `clean < innocuous < suspicious < unreadable < dangerous`.
@@ -183,15 +183,30 @@ pub struct FileReport {
 }
 
 impl FileReport {
-    pub fn new(path: impl Into<String>, bytes: u64, format: &str, findings: Vec<Finding>) -> FileReport {
+    pub fn new(
+        path: impl Into<String>,
+        bytes: u64,
+        format: &str,
+        findings: Vec<Finding>,
+    ) -> FileReport {
         let verdict = verdict_of(&findings);
-        FileReport { path: path.into(), bytes, format: format.to_string(), verdict, findings }
+        FileReport {
+            path: path.into(),
+            bytes,
+            format: format.to_string(),
+            verdict,
+            findings,
+        }
     }
 }
 
 /// The verdict implied by a list of findings (max level; clean if none).
 pub fn verdict_of(findings: &[Finding]) -> Verdict {
-    findings.iter().map(|f| f.level.verdict()).max().unwrap_or(Verdict::Clean)
+    findings
+        .iter()
+        .map(|f| f.level.verdict())
+        .max()
+        .unwrap_or(Verdict::Clean)
 }
 
 /// Resource bounds for one scan. Defaults suit multi-GB checkpoints.
@@ -230,7 +245,10 @@ impl Default for Limits {
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0} does not exist")]
     NotFound(String),
     #[error("{0}")]

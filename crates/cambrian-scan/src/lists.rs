@@ -113,10 +113,12 @@ pub struct Lists {
 /// The lists compiled from the shipped data file.
 pub fn lists() -> &'static Lists {
     static L: OnceLock<Lists> = OnceLock::new();
-    L.get_or_init(|| Lists::parse(PICKLE_GLOBALS_JSON).unwrap_or_else(|e| {
-        // The file is compiled in and tested; failing here is a build bug.
-        panic!("data/pickle_globals.json is invalid: {e}")
-    }))
+    L.get_or_init(|| {
+        Lists::parse(PICKLE_GLOBALS_JSON).unwrap_or_else(|e| {
+            // The file is compiled in and tested; failing here is a build bug.
+            panic!("data/pickle_globals.json is invalid: {e}")
+        })
+    })
 }
 
 fn add(map: &mut HashMap<String, Rule>, e: RawEntry) {
@@ -126,7 +128,10 @@ fn add(map: &mut HashMap<String, Rule>, e: RawEntry) {
         Names::All(s) => r.names.entry(s).or_default().extend(e.sources),
         Names::Some(v) => {
             for n in v {
-                r.names.entry(n).or_default().extend(e.sources.iter().cloned());
+                r.names
+                    .entry(n)
+                    .or_default()
+                    .extend(e.sources.iter().cloned());
             }
         }
     }
@@ -162,7 +167,9 @@ impl Lists {
             .into_iter()
             .flat_map(|o| {
                 let (m, s, r) = (o.module, o.sources, o.reason);
-                o.names.into_iter().map(move |n| ((m.clone(), n), (s.clone(), r.clone())))
+                o.names
+                    .into_iter()
+                    .map(move |n| ((m.clone(), n), (s.clone(), r.clone())))
             })
             .collect();
         Ok(Lists {
@@ -174,8 +181,16 @@ impl Lists {
             safe_builtins: raw.builtins_rule.safe_names.into_iter().collect(),
             builtins_source: raw.builtins_rule.source,
             private_modules: raw.private_stdlib_rule.modules.into_iter().collect(),
-            private_allowed: raw.private_stdlib_rule.allowed_imports.into_iter().collect(),
-            private_allowed_modules: raw.private_stdlib_rule.allowed_modules.into_iter().collect(),
+            private_allowed: raw
+                .private_stdlib_rule
+                .allowed_imports
+                .into_iter()
+                .collect(),
+            private_allowed_modules: raw
+                .private_stdlib_rule
+                .allowed_modules
+                .into_iter()
+                .collect(),
             private_source: raw.private_stdlib_rule.source,
             overrides,
         })
@@ -214,7 +229,9 @@ impl Lists {
             };
         }
         if self.private_modules.contains(top)
-            && !self.private_allowed.contains(&(module.to_string(), name.to_string()))
+            && !self
+                .private_allowed
+                .contains(&(module.to_string(), name.to_string()))
             && !(self.private_allowed_modules.contains(module) && !name.contains('.'))
         {
             return Classification {
@@ -241,7 +258,11 @@ impl Lists {
                 }
             }
         }
-        Classification { class: ImportClass::Suspicious, rule: "not in any allowlist".into(), sources: vec![] }
+        Classification {
+            class: ImportClass::Suspicious,
+            rule: "not in any allowlist".into(),
+            sources: vec![],
+        }
     }
 
     /// Blocklist match: the full dotted path `module.name` is split at every
@@ -253,7 +274,9 @@ impl Lists {
         for k in 1..parts.len() {
             let m = parts[..k].join(".");
             let n = parts[k..].join(".");
-            let Some(r) = self.dangerous.get(&m) else { continue };
+            let Some(r) = self.dangerous.get(&m) else {
+                continue;
+            };
             // Whole-module blocks also reach dotted names (protocol 4 resolves
             // `numpy` + `f2py.crackfortran.getlincoef` by getattr).
             if !r.all.is_empty() {
@@ -309,9 +332,18 @@ mod tests {
         assert_eq!(c("aiohttp.client", "ClientSession"), ImportClass::Dangerous);
         assert_eq!(c("bdb", "Bdb.run"), ImportClass::Dangerous);
         assert_eq!(c("trace", "Trace.run"), ImportClass::Dangerous);
-        assert_eq!(c("torch.utils.bottleneck.__main__", "run_cprofile"), ImportClass::Dangerous);
-        assert_eq!(c("torch._utils", "_rebuild_tensor_v2"), ImportClass::Innocuous);
-        assert_eq!(c("torch._utils", "_rebuild_tensor"), ImportClass::Suspicious);
+        assert_eq!(
+            c("torch.utils.bottleneck.__main__", "run_cprofile"),
+            ImportClass::Dangerous
+        );
+        assert_eq!(
+            c("torch._utils", "_rebuild_tensor_v2"),
+            ImportClass::Innocuous
+        );
+        assert_eq!(
+            c("torch._utils", "_rebuild_tensor"),
+            ImportClass::Suspicious
+        );
         assert_eq!(c("collections", "OrderedDict"), ImportClass::Innocuous);
         assert_eq!(c("_io", "FileIO"), ImportClass::Dangerous);
         assert_eq!(c("_codecs", "encode"), ImportClass::Innocuous);

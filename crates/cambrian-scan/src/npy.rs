@@ -37,13 +37,19 @@ pub fn parse_header(head: &[u8], file_len: u64) -> Result<NpyHeader, NpyError> {
     let (hlen, pre) = match maj {
         1 => (u16::from_le_bytes([head[8], head[9]]) as u64, 10u64),
         2 | 3 => {
-            let b = head.get(8..12).ok_or(NpyError::Truncated { claimed: 4, available: head.len() as u64 - 8 })?;
+            let b = head.get(8..12).ok_or(NpyError::Truncated {
+                claimed: 4,
+                available: head.len() as u64 - 8,
+            })?;
             (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64, 12u64)
         }
         _ => return Err(NpyError::Version(maj, min)),
     };
     if pre + hlen > file_len || pre + hlen > head.len() as u64 {
-        return Err(NpyError::Truncated { claimed: hlen, available: file_len.saturating_sub(pre).min(head.len() as u64 - pre) });
+        return Err(NpyError::Truncated {
+            claimed: hlen,
+            available: file_len.saturating_sub(pre).min(head.len() as u64 - pre),
+        });
     }
     let dict = String::from_utf8_lossy(&head[pre as usize..(pre + hlen) as usize]).into_owned();
     let Some(d) = dict.find("'descr'").or_else(|| dict.find("\"descr\"")) else {
@@ -51,14 +57,24 @@ pub fn parse_header(head: &[u8], file_len: u64) -> Result<NpyHeader, NpyError> {
     };
     // The descr value runs to the next top-level key.
     let rest = &dict[d + 7..];
-    let end = ["'fortran_order'", "'shape'", "\"fortran_order\"", "\"shape\""]
-        .iter()
-        .filter_map(|k| rest.find(k))
-        .min()
-        .unwrap_or(rest.len());
+    let end = [
+        "'fortran_order'",
+        "'shape'",
+        "\"fortran_order\"",
+        "\"shape\"",
+    ]
+    .iter()
+    .filter_map(|k| rest.find(k))
+    .min()
+    .unwrap_or(rest.len());
     let descr = &rest[..end];
     let has_object = quoted_strings(descr).iter().any(|s| is_object_code(s));
-    Ok(NpyHeader { version: (maj, min), dict, data_offset: pre + hlen, has_object })
+    Ok(NpyHeader {
+        version: (maj, min),
+        dict,
+        data_offset: pre + hlen,
+        has_object,
+    })
 }
 
 fn quoted_strings(s: &str) -> Vec<&str> {
@@ -68,11 +84,12 @@ fn quoted_strings(s: &str) -> Vec<&str> {
     while i < b.len() {
         let q = b[i];
         if (q == b'\'' || q == b'"')
-            && let Some(j) = s[i + 1..].find(q as char) {
-                out.push(&s[i + 1..i + 1 + j]);
-                i += j + 2;
-                continue;
-            }
+            && let Some(j) = s[i + 1..].find(q as char)
+        {
+            out.push(&s[i + 1..i + 1 + j]);
+            i += j + 2;
+            continue;
+        }
         i += 1;
     }
     out
@@ -102,7 +119,9 @@ mod tests {
         assert!(parse_header(&v, v.len() as u64).expect("h").has_object);
         let v = npy("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }\n");
         assert!(!parse_header(&v, v.len() as u64).expect("h").has_object);
-        let v = npy("{'descr': [('a', '<i4'), ('b', '|O')], 'fortran_order': False, 'shape': (2,), }\n");
+        let v = npy(
+            "{'descr': [('a', '<i4'), ('b', '|O')], 'fortran_order': False, 'shape': (2,), }\n",
+        );
         assert!(parse_header(&v, v.len() as u64).expect("h").has_object);
     }
 
@@ -111,6 +130,9 @@ mod tests {
         let mut v = MAGIC.to_vec();
         v.extend_from_slice(&[2, 0]);
         v.extend_from_slice(&u32::MAX.to_le_bytes());
-        assert!(matches!(parse_header(&v, v.len() as u64), Err(NpyError::Truncated { .. })));
+        assert!(matches!(
+            parse_header(&v, v.len() as u64),
+            Err(NpyError::Truncated { .. })
+        ));
     }
 }

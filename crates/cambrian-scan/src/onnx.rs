@@ -12,7 +12,7 @@
 //! .indices = 2; TensorProto.name = 8, .external_data = 13,
 //! .data_location = 14; StringStringEntryProto.key = 1, .value = 2.
 
-use crate::source::{read_vec, Source};
+use crate::source::{Source, read_vec};
 use crate::{Finding, Level};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -83,13 +83,20 @@ impl Walker<'_> {
     }
 
     /// Walk one message spanning [start, end). Returns (name, entry k/v).
-    fn message(&mut self, m: Msg, start: u64, end: u64, depth: u32) -> (Option<String>, Vec<(String, String)>, Option<String>) {
+    fn message(
+        &mut self,
+        m: Msg,
+        start: u64,
+        end: u64,
+        depth: u32,
+    ) -> (Option<String>, Vec<(String, String)>, Option<String>) {
         let mut off = start;
         let mut name = None;
         let mut entries = Vec::new();
         let (mut key, mut val) = (None, None);
         if depth > 64 {
-            self.errors.push(format!("messages nested deeper than 64 at byte {start}"));
+            self.errors
+                .push(format!("messages nested deeper than 64 at byte {start}"));
             return (None, entries, None);
         }
         while off < end {
@@ -118,7 +125,9 @@ impl Walker<'_> {
                         break;
                     };
                     if len > end - off.min(end) {
-                        self.errors.push(format!("field {field} at byte {off} claims {len} bytes past its message end"));
+                        self.errors.push(format!(
+                            "field {field} at byte {off} claims {len} bytes past its message end"
+                        ));
                         break;
                     }
                     let body = off;
@@ -130,12 +139,20 @@ impl Walker<'_> {
                         } else if child == Msg::Tensor {
                             for (k, v) in e {
                                 if k == "location" {
-                                    self.refs.push(ExternalRef { tensor: n.clone().unwrap_or_default(), location: v, offset: body });
+                                    self.refs.push(ExternalRef {
+                                        tensor: n.clone().unwrap_or_default(),
+                                        location: v,
+                                        offset: body,
+                                    });
                                 }
                             }
                         }
-                    } else if (m == Msg::Tensor && field == 8) || (m == Msg::Entry && (field == 1 || field == 2)) {
-                        let s = self.read(body, len.min(4096)).map(|b| String::from_utf8_lossy(&b).into_owned());
+                    } else if (m == Msg::Tensor && field == 8)
+                        || (m == Msg::Entry && (field == 1 || field == 2))
+                    {
+                        let s = self
+                            .read(body, len.min(4096))
+                            .map(|b| String::from_utf8_lossy(&b).into_owned());
                         match (m, field) {
                             (Msg::Tensor, _) => name = s,
                             (_, 1) => key = s,
@@ -144,7 +161,8 @@ impl Walker<'_> {
                     }
                 }
                 _ => {
-                    self.errors.push(format!("unknown wire type {wire} at byte {off}"));
+                    self.errors
+                        .push(format!("unknown wire type {wire} at byte {off}"));
                     break;
                 }
             }
@@ -158,7 +176,12 @@ impl Walker<'_> {
 
 /// External-data references of an ONNX model, and wire-format errors.
 pub fn external_refs(src: &dyn Source) -> (Vec<ExternalRef>, Vec<String>) {
-    let mut w = Walker { src, refs: Vec::new(), errors: Vec::new(), budget: 50_000_000 };
+    let mut w = Walker {
+        src,
+        refs: Vec::new(),
+        errors: Vec::new(),
+        budget: 50_000_000,
+    };
     w.message(Msg::Model, 0, src.len(), 0);
     (w.refs, w.errors)
 }
@@ -209,7 +232,14 @@ pub fn scan_onnx(src: &dyn Source, member: Option<&str>, f: &mut Vec<Finding>) {
         }
     }
     if let Some(e) = errors.first() {
-        f.push(Finding::new("onnx.unreadable", Level::Unreadable, format!("protobuf wire format: {e}")).member(m));
+        f.push(
+            Finding::new(
+                "onnx.unreadable",
+                Level::Unreadable,
+                format!("protobuf wire format: {e}"),
+            )
+            .member(m),
+        );
     }
 }
 

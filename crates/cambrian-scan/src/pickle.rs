@@ -249,9 +249,10 @@ impl<'a> Walker<'a> {
                     self.report.pickles += 1;
                     self.report.end = self.pos as u64;
                     if self.pickle_index == 0
-                        && let [V::Int(i)] = self.first_values.as_slice() {
-                            self.report.first_int = Some(*i);
-                        }
+                        && let [V::Int(i)] = self.first_values.as_slice()
+                    {
+                        self.report.first_int = Some(*i);
+                    }
                     self.pickle_index += 1;
                 }
                 Err(e) => {
@@ -261,7 +262,10 @@ impl<'a> Walker<'a> {
                         self.report.anomalies.push(Anomaly {
                             kind: AnomalyKind::TrailingData,
                             offset: start as u64,
-                            detail: format!("{} bytes after the last pickle are not a pickle", self.data.len() - start),
+                            detail: format!(
+                                "{} bytes after the last pickle are not a pickle",
+                                self.data.len() - start
+                            ),
                         });
                     } else {
                         self.report.error = Some(e);
@@ -270,7 +274,11 @@ impl<'a> Walker<'a> {
                 }
             }
             if !multiple || self.pos >= self.data.len() || self.pickle_index >= self.max_pickles {
-                if self.pos < self.data.len() && multiple && self.pickle_index >= self.max_pickles && self.max_pickles == self.limits.max_pickles {
+                if self.pos < self.data.len()
+                    && multiple
+                    && self.pickle_index >= self.max_pickles
+                    && self.max_pickles == self.limits.max_pickles
+                {
                     self.report.anomalies.push(Anomaly {
                         kind: AnomalyKind::LimitReached,
                         offset: self.pos as u64,
@@ -292,7 +300,11 @@ impl<'a> Walker<'a> {
     }
 
     fn err(&self, at: usize, msg: impl Into<String>) -> ParseError {
-        ParseError { offset: at as u64, message: msg.into(), truncated: false }
+        ParseError {
+            offset: at as u64,
+            message: msg.into(),
+            truncated: false,
+        }
     }
 
     fn eof(&self, at: usize, what: &str) -> ParseError {
@@ -308,7 +320,9 @@ impl<'a> Walker<'a> {
         if n > avail {
             return Err(ParseError {
                 offset: op_at as u64,
-                message: format!("{what} claims {n} bytes but only {avail} remain (truncated or forged length)"),
+                message: format!(
+                    "{what} claims {n} bytes but only {avail} remain (truncated or forged length)"
+                ),
                 truncated: true,
             });
         }
@@ -366,7 +380,13 @@ impl<'a> Walker<'a> {
                 offset: at as u64,
                 detail: format!("stack deeper than {} entries", self.limits.max_stack),
             });
-            return Err(self.err(at, format!("stack deeper than {} entries (limit)", self.limits.max_stack)));
+            return Err(self.err(
+                at,
+                format!(
+                    "stack deeper than {} entries (limit)",
+                    self.limits.max_stack
+                ),
+            ));
         }
         self.stack.push(v);
         Ok(())
@@ -375,9 +395,14 @@ impl<'a> Walker<'a> {
     fn pop(&mut self, at: usize, op: &str) -> R<V> {
         let floor = self.marks.last().copied().unwrap_or(0);
         if self.stack.len() <= floor {
-            return Err(self.err(at, format!("{op} on an empty stack (or below the current MARK)")));
+            return Err(self.err(
+                at,
+                format!("{op} on an empty stack (or below the current MARK)"),
+            ));
         }
-        self.stack.pop().ok_or_else(|| self.err(at, format!("{op} on an empty stack")))
+        self.stack
+            .pop()
+            .ok_or_else(|| self.err(at, format!("{op} on an empty stack")))
     }
 
     fn top(&self, at: usize, op: &str) -> R<V> {
@@ -385,12 +410,18 @@ impl<'a> Walker<'a> {
         if self.stack.len() <= floor {
             return Err(self.err(at, format!("{op} needs a value on the stack")));
         }
-        self.stack.last().cloned().ok_or_else(|| self.err(at, format!("{op} needs a value")))
+        self.stack
+            .last()
+            .cloned()
+            .ok_or_else(|| self.err(at, format!("{op} needs a value")))
     }
 
     /// Pop everything down to the last MARK; return the popped values.
     fn pop_mark(&mut self, at: usize, op: &str) -> R<Vec<V>> {
-        let m = self.marks.pop().ok_or_else(|| self.err(at, format!("{op} without a MARK")))?;
+        let m = self
+            .marks
+            .pop()
+            .ok_or_else(|| self.err(at, format!("{op} without a MARK")))?;
         if m > self.stack.len() {
             return Err(self.err(at, format!("{op}: corrupt MARK")));
         }
@@ -400,7 +431,10 @@ impl<'a> Walker<'a> {
     fn memo_put(&mut self, idx: u64, at: usize) -> R<()> {
         let v = self.top(at, "PUT")?;
         self.puts += 1;
-        if idx > self.limits.memo_index_bomb && idx > 4 * self.puts + 1024 && !self.memo_bomb_flagged {
+        if idx > self.limits.memo_index_bomb
+            && idx > 4 * self.puts + 1024
+            && !self.memo_bomb_flagged
+        {
             self.memo_bomb_flagged = true;
             self.report.anomalies.push(Anomaly {
                 kind: AnomalyKind::MemoBomb,
@@ -418,7 +452,10 @@ impl<'a> Walker<'a> {
                 offset: at as u64,
                 detail: format!("more than {} memo entries", self.limits.max_memo),
             });
-            return Err(self.err(at, format!("more than {} memo entries (limit)", self.limits.max_memo)));
+            return Err(self.err(
+                at,
+                format!("more than {} memo entries (limit)", self.limits.max_memo),
+            ));
         }
         self.memo.insert(idx, v);
         Ok(())
@@ -434,7 +471,10 @@ impl<'a> Walker<'a> {
             self.report.anomalies.push(Anomaly {
                 kind: AnomalyKind::ExpansionBomb,
                 offset: at as u64,
-                detail: format!("{} memo GETs for {} PUTs (ratio above {})", self.gets, self.puts, self.limits.max_get_ratio),
+                detail: format!(
+                    "{} memo GETs for {} PUTs (ratio above {})",
+                    self.gets, self.puts, self.limits.max_get_ratio
+                ),
             });
         }
         match self.memo.get(&idx) {
@@ -447,7 +487,14 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn add_import(&mut self, module: String, name: String, op: ImportOp, at: usize, unresolved: Option<String>) -> V {
+    fn add_import(
+        &mut self,
+        module: String,
+        name: String,
+        op: ImportOp,
+        at: usize,
+        unresolved: Option<String>,
+    ) -> V {
         if self.report.imports.len() >= self.limits.max_globals {
             self.report.imports_dropped += 1;
             return V::Other;
@@ -469,9 +516,13 @@ impl<'a> Walker<'a> {
         match callee {
             V::Import(i) | V::Made(i) => {
                 if let Some(imp) = self.report.imports.get_mut(*i)
-                    && imp.calls.len() < 16 {
-                        imp.calls.push(CallSite { op, offset: at as u64 });
-                    }
+                    && imp.calls.len() < 16
+                {
+                    imp.calls.push(CallSite {
+                        op,
+                        offset: at as u64,
+                    });
+                }
                 V::Made(*i)
             }
             _ => V::Other,
@@ -497,7 +548,10 @@ impl<'a> Walker<'a> {
                     offset: at as u64,
                     detail: format!("more than {} opcodes", self.limits.max_opcodes),
                 });
-                return Err(self.err(at, format!("more than {} opcodes (limit)", self.limits.max_opcodes)));
+                return Err(self.err(
+                    at,
+                    format!("more than {} opcodes (limit)", self.limits.max_opcodes),
+                ));
             }
             match op {
                 // ---- protocol 2+: framing and version
@@ -514,7 +568,10 @@ impl<'a> Walker<'a> {
                     if n > (data.len() - self.pos) as u64 {
                         return Err(ParseError {
                             offset: at as u64,
-                            message: format!("FRAME claims {n} bytes but only {} remain", data.len() - self.pos),
+                            message: format!(
+                                "FRAME claims {n} bytes but only {} remain",
+                                data.len() - self.pos
+                            ),
                             truncated: true,
                         });
                     }
@@ -548,7 +605,8 @@ impl<'a> Walker<'a> {
                 b'N' | 0x88 | 0x89 => self.push(V::Other, at)?,
                 b'I' => {
                     let l = self.line("INT", at)?;
-                    let v = parse_int_line(l).ok_or_else(|| self.err(at, "INT: not a decimal integer"))?;
+                    let v = parse_int_line(l)
+                        .ok_or_else(|| self.err(at, "INT: not a decimal integer"))?;
                     self.push(v, at)?;
                 }
                 b'J' => {
@@ -566,7 +624,8 @@ impl<'a> Walker<'a> {
                 b'L' => {
                     let l = self.line("LONG", at)?;
                     let l = l.strip_suffix(b"L").unwrap_or(l);
-                    let v = parse_int_line(l).ok_or_else(|| self.err(at, "LONG: not a decimal integer"))?;
+                    let v = parse_int_line(l)
+                        .ok_or_else(|| self.err(at, "LONG: not a decimal integer"))?;
                     self.push(v, at)?;
                 }
                 0x8a => {
@@ -584,7 +643,11 @@ impl<'a> Walker<'a> {
                 }
                 b'F' => {
                     let l = self.line("FLOAT", at)?;
-                    if std::str::from_utf8(l).ok().and_then(|s| s.trim().parse::<f64>().ok()).is_none() {
+                    if std::str::from_utf8(l)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<f64>().ok())
+                        .is_none()
+                    {
                         return Err(self.err(at, "FLOAT: not a number"));
                     }
                     self.push(V::Other, at)?;
@@ -596,7 +659,8 @@ impl<'a> Walker<'a> {
                 // ---- strings and bytes
                 b'S' => {
                     let l = self.line("STRING", at)?;
-                    let s = decode_string_literal(l).ok_or_else(|| self.err(at, "STRING: not a quoted string literal"))?;
+                    let s = decode_string_literal(l)
+                        .ok_or_else(|| self.err(at, "STRING: not a quoted string literal"))?;
                     self.push(V::Str(s.into()), at)?;
                 }
                 b'T' => {
@@ -626,7 +690,8 @@ impl<'a> Walker<'a> {
                 0x8c => {
                     let n = self.u8("SHORT_BINUNICODE", at)? as u64;
                     let b = self.take(n, "SHORT_BINUNICODE", at)?;
-                    let s = utf8(b).ok_or_else(|| self.err(at, "SHORT_BINUNICODE: invalid UTF-8"))?;
+                    let s =
+                        utf8(b).ok_or_else(|| self.err(at, "SHORT_BINUNICODE: invalid UTF-8"))?;
                     self.push(V::Str(s.into()), at)?;
                 }
                 0x8d => {
@@ -703,7 +768,8 @@ impl<'a> Walker<'a> {
                 // ---- memo
                 b'p' => {
                     let l = self.line("PUT", at)?;
-                    let i = parse_u64_line(l).ok_or_else(|| self.err(at, "PUT: not a memo index"))?;
+                    let i =
+                        parse_u64_line(l).ok_or_else(|| self.err(at, "PUT: not a memo index"))?;
                     self.memo_put(i, at)?;
                 }
                 b'q' => {
@@ -720,7 +786,8 @@ impl<'a> Walker<'a> {
                 }
                 b'g' => {
                     let l = self.line("GET", at)?;
-                    let i = parse_u64_line(l).ok_or_else(|| self.err(at, "GET: not a memo index"))?;
+                    let i =
+                        parse_u64_line(l).ok_or_else(|| self.err(at, "GET: not a memo index"))?;
                     self.memo_get(i, at)?;
                 }
                 b'h' => {
@@ -748,7 +815,9 @@ impl<'a> Walker<'a> {
                         (None, None) => None,
                         (Some(a), None) => Some(format!("module operand is {a}")),
                         (None, Some(b)) => Some(format!("name operand is {b}")),
-                        (Some(a), Some(b)) => Some(format!("module operand is {a}; name operand is {b}")),
+                        (Some(a), Some(b)) => {
+                            Some(format!("module operand is {a}; name operand is {b}"))
+                        }
                     };
                     let v = self.add_import(m, n, ImportOp::StackGlobal, at, why);
                     self.push(v, at)?;
@@ -788,7 +857,12 @@ impl<'a> Walker<'a> {
                     self.pop(at, "BUILD")?; // state
                     let obj = self.top(at, "BUILD")?;
                     if let V::Import(i) = obj {
-                        let what = self.report.imports.get(i).map(|g| format!("{}.{}", g.module, g.name)).unwrap_or_default();
+                        let what = self
+                            .report
+                            .imports
+                            .get(i)
+                            .map(|g| format!("{}.{}", g.module, g.name))
+                            .unwrap_or_default();
                         self.report.anomalies.push(Anomaly {
                             kind: AnomalyKind::BuildOnImport,
                             offset: at as u64,
@@ -841,8 +915,14 @@ fn operand(v: &V, imports: &[Import]) -> (String, Option<String>) {
         V::Str(s) => (s.to_string(), None),
         V::Int(i) => (i.to_string(), Some(format!("the integer {i}"))),
         V::Import(i) | V::Made(i) => {
-            let d = imports.get(*i).map(|g| format!("{}.{}", g.module, g.name)).unwrap_or_default();
-            ("unknown".into(), Some(format!("a computed value (from {d})")))
+            let d = imports
+                .get(*i)
+                .map(|g| format!("{}.{}", g.module, g.name))
+                .unwrap_or_default();
+            (
+                "unknown".into(),
+                Some(format!("a computed value (from {d})")),
+            )
         }
         V::Other => ("unknown".into(), Some("a non-string value".into())),
     }
@@ -974,11 +1054,15 @@ fn decode_raw_unicode_escape(l: &[u8]) -> String {
             };
             if ok
                 && let Some(h) = l.get(i + 2..i + 2 + len)
-                    && let Some(c) = std::str::from_utf8(h).ok().and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32) {
-                        out.push(c);
-                        i += 2 + len;
-                        continue;
-                    }
+                && let Some(c) = std::str::from_utf8(h)
+                    .ok()
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32)
+            {
+                out.push(c);
+                i += 2 + len;
+                continue;
+            }
         }
         out.push(l[i] as char);
         i += 1;
@@ -991,7 +1075,10 @@ mod tests {
     use super::*;
 
     fn names(r: &PickleReport) -> Vec<String> {
-        r.imports.iter().map(|g| format!("{}.{}", g.module, g.name)).collect()
+        r.imports
+            .iter()
+            .map(|g| format!("{}.{}", g.module, g.name))
+            .collect()
     }
 
     #[test]
@@ -1001,7 +1088,13 @@ mod tests {
         assert!(r.complete(), "{:?}", r.error);
         assert_eq!(names(&r), ["os.system"]);
         assert_eq!(r.imports[0].offset, 0);
-        assert_eq!(r.imports[0].calls, vec![CallSite { op: "REDUCE", offset: 24 }]);
+        assert_eq!(
+            r.imports[0].calls,
+            vec![CallSite {
+                op: "REDUCE",
+                offset: 24
+            }]
+        );
     }
 
     #[test]
@@ -1030,12 +1123,22 @@ mod tests {
         let p = b"\x80\x04K*\x8c\x02os\x93.";
         let r = analyze(p, &PickleLimits::default(), true);
         assert!(!r.imports[0].resolved);
-        assert!(r.imports[0].unresolved_reason.as_deref().unwrap_or("").contains("integer 42"));
+        assert!(
+            r.imports[0]
+                .unresolved_reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("integer 42")
+        );
     }
 
     #[test]
     fn truncated_is_an_error_not_clean() {
-        let r = analyze(b"\x80\x04\x8c\x08builtins\x8c\x04ev", &PickleLimits::default(), true);
+        let r = analyze(
+            b"\x80\x04\x8c\x08builtins\x8c\x04ev",
+            &PickleLimits::default(),
+            true,
+        );
         assert!(r.error.as_ref().is_some_and(|e| e.truncated));
     }
 
@@ -1055,7 +1158,11 @@ mod tests {
         let p = b"\x80\x02N r\xff\xff\xff\x7f.";
         let p: Vec<u8> = p.iter().copied().filter(|&b| b != b' ').collect();
         let r = analyze(&p, &PickleLimits::default(), true);
-        assert!(r.anomalies.iter().any(|a| a.kind == AnomalyKind::MemoBomb), "{:?}", r.anomalies);
+        assert!(
+            r.anomalies.iter().any(|a| a.kind == AnomalyKind::MemoBomb),
+            "{:?}",
+            r.anomalies
+        );
     }
 
     #[test]
@@ -1067,7 +1174,11 @@ mod tests {
         p.extend_from_slice(b"e.");
         let r = analyze(&p, &PickleLimits::default(), true);
         assert!(r.complete(), "{:?}", r.error);
-        assert!(r.anomalies.iter().any(|a| a.kind == AnomalyKind::ExpansionBomb));
+        assert!(
+            r.anomalies
+                .iter()
+                .any(|a| a.kind == AnomalyKind::ExpansionBomb)
+        );
     }
 
     #[test]
@@ -1079,7 +1190,11 @@ mod tests {
         assert_eq!(r.pickles, 2);
         assert_eq!(names(&r), ["builtins.eval"]);
         assert_eq!(r.imports[0].pickle_index, 1);
-        assert!(r.anomalies.iter().any(|a| a.kind == AnomalyKind::TrailingData));
+        assert!(
+            r.anomalies
+                .iter()
+                .any(|a| a.kind == AnomalyKind::TrailingData)
+        );
         assert_eq!(r.first_int, Some(1));
     }
 
@@ -1087,7 +1202,11 @@ mod tests {
     fn build_on_import_flagged() {
         let p = b"\x80\x04ctorch\n_utils\n}b.";
         let r = analyze(p, &PickleLimits::default(), true);
-        assert!(r.anomalies.iter().any(|a| a.kind == AnomalyKind::BuildOnImport));
+        assert!(
+            r.anomalies
+                .iter()
+                .any(|a| a.kind == AnomalyKind::BuildOnImport)
+        );
     }
 
     #[test]
@@ -1113,7 +1232,10 @@ mod tests {
 
     #[test]
     fn string_literal_escapes() {
-        assert_eq!(decode_string_literal(b"'a\\x41\\n\\101'").as_deref(), Some("aA\nA"));
+        assert_eq!(
+            decode_string_literal(b"'a\\x41\\n\\101'").as_deref(),
+            Some("aA\nA")
+        );
         assert_eq!(decode_raw_unicode_escape(b"\\u0041b"), "Ab");
     }
 }

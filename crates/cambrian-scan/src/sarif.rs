@@ -4,7 +4,7 @@
 
 use crate::repo::RepoReport;
 use crate::{Finding, Level};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn sarif_level(l: Level) -> &'static str {
     match l {
@@ -19,7 +19,22 @@ pub fn uri(path: &str) -> String {
     let mut s = String::with_capacity(path.len());
     for b in path.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' | b'@' | b'+' | b'=' | b',' | b'!' | b'(' | b')' | b':' => s.push(b as char),
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'~'
+            | b'/'
+            | b'@'
+            | b'+'
+            | b'='
+            | b','
+            | b'!'
+            | b'('
+            | b')'
+            | b':' => s.push(b as char),
             _ => s.push_str(&format!("%{b:02X}")),
         }
     }
@@ -29,7 +44,9 @@ pub fn uri(path: &str) -> String {
 fn rule_text(rule: &str) -> &'static str {
     match rule {
         r if r.starts_with("pickle.import") => "Pickle import classified by allow/block lists",
-        r if r.starts_with("pickle.unresolved") => "Pickle import that cannot be resolved statically",
+        r if r.starts_with("pickle.unresolved") => {
+            "Pickle import that cannot be resolved statically"
+        }
         r if r.starts_with("pickle.") => "Pickle stream structure",
         r if r.starts_with("zip.") => "Archive structure",
         r if r.starts_with("template.") => "Chat template sandbox escape",
@@ -85,7 +102,11 @@ pub fn sarif(reports: &[RepoReport], tool_version: &str, min: Level) -> Value {
     let mut artifacts = Vec::new();
     for r in reports {
         for file in &r.files {
-            let path = if reports.len() > 1 { format!("{}/{}", r.target, file.path) } else { file.path.clone() };
+            let path = if reports.len() > 1 {
+                format!("{}/{}", r.target, file.path)
+            } else {
+                file.path.clone()
+            };
             artifacts.push(json!({
                 "location": { "uri": uri(&path) },
                 "length": file.bytes,

@@ -19,7 +19,9 @@ impl Source for &[u8] {
         <[u8]>::len(self) as u64
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let Ok(off) = usize::try_from(offset) else { return Ok(0) };
+        let Ok(off) = usize::try_from(offset) else {
+            return Ok(0);
+        };
         if off >= <[u8]>::len(self) {
             return Ok(0);
         }
@@ -237,21 +239,30 @@ mod tests {
             calls.borrow_mut().push((a, b));
             Ok(d[a as usize..b as usize].to_vec())
         });
-        for &(off, len) in &[(0u64, 10usize), (65_530, 20), (299_990, 50), (1000, 280_000), (131_072, 65_536)] {
+        for &(off, len) in &[
+            (0u64, 10usize),
+            (65_530, 20),
+            (299_990, 50),
+            (1000, 280_000),
+            (131_072, 65_536),
+        ] {
             let got = read_vec(&src, off, len as u64).unwrap();
             let end = (off as usize + len).min(d.len());
             assert_eq!(got, d[off as usize..end], "read at {off} len {len}");
         }
         // Small reads hit aligned 64 KiB blocks; the 280,000-byte read was fetched exactly.
         assert!(calls.borrow().contains(&(1000, 281_000)));
-        assert!(calls.borrow().iter().all(|&(a, b)| b - a == 280_000 || a % RangeSource::<fn(u64, u64) -> io::Result<Vec<u8>>>::BLOCK == 0));
+        assert!(calls.borrow().iter().all(|&(a, b)| b - a == 280_000
+            || a % RangeSource::<fn(u64, u64) -> io::Result<Vec<u8>>>::BLOCK == 0));
         assert_eq!(read_vec(&src, 400_000, 10).unwrap(), Vec::<u8>::new());
     }
 
     #[test]
     fn range_source_budget_and_short_fetches_are_errors() {
         let d = data(200_000);
-        let src = RangeSource::new(d.len() as u64, 100_000, |a, b| Ok(d[a as usize..b as usize].to_vec()));
+        let src = RangeSource::new(d.len() as u64, 100_000, |a, b| {
+            Ok(d[a as usize..b as usize].to_vec())
+        });
         src.seed_head(&d[..65_536]);
         assert_eq!(read_vec(&src, 0, 100).unwrap(), d[..100]);
         assert_eq!(src.fetched_bytes(), 0, "seeded block served from cache");

@@ -8,7 +8,7 @@
 //!
 //! Every count and size is checked against the archive length before use.
 
-use crate::source::{read_vec, Source};
+use crate::source::{Source, read_vec};
 use std::io::Read;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,15 +64,22 @@ pub struct ZipLimits {
 
 impl Default for ZipLimits {
     fn default() -> Self {
-        ZipLimits { max_entries: 200_000, max_central_dir: 256 << 20 }
+        ZipLimits {
+            max_entries: 200_000,
+            max_central_dir: 256 << 20,
+        }
     }
 }
 
 fn le16(b: &[u8], o: usize) -> u16 {
-    b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]])).unwrap_or(0)
+    b.get(o..o + 2)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
+        .unwrap_or(0)
 }
 fn le32(b: &[u8], o: usize) -> u32 {
-    b.get(o..o + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]])).unwrap_or(0)
+    b.get(o..o + 4)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+        .unwrap_or(0)
 }
 fn le64(b: &[u8], o: usize) -> u64 {
     b.get(o..o + 8)
@@ -141,7 +148,11 @@ pub fn read_archive(src: &dyn Source, limits: &ZipLimits) -> Result<Archive, Zip
             // With a prefix, the record is found at its real place instead.
             let at = [claimed, (eocd_pos - 20).saturating_sub(56)]
                 .into_iter()
-                .find(|&o| read_vec(src, o, 4).map(|b| le32(&b, 0) == EOCD64).unwrap_or(false));
+                .find(|&o| {
+                    read_vec(src, o, 4)
+                        .map(|b| le32(&b, 0) == EOCD64)
+                        .unwrap_or(false)
+                });
             match at {
                 Some(e64) => {
                     let rec = read_vec(src, e64, 56)?;
@@ -154,7 +165,9 @@ pub fn read_archive(src: &dyn Source, limits: &ZipLimits) -> Result<Archive, Zip
                     }
                 }
                 None if total == 0xffff || cd_size == 0xffff_ffff || cd_off == 0xffff_ffff => {
-                    return Err(ZipError::Corrupt(format!("zip64 locator points to byte {claimed}, which holds no zip64 end record")));
+                    return Err(ZipError::Corrupt(format!(
+                        "zip64 locator points to byte {claimed}, which holds no zip64 end record"
+                    )));
                 }
                 None => {}
             }
@@ -168,16 +181,24 @@ pub fn read_archive(src: &dyn Source, limits: &ZipLimits) -> Result<Archive, Zip
     // Bytes prepended to the archive shift every offset by `delta`.
     let actual_cd = end_of_cd - cd_size;
     let delta = actual_cd.saturating_sub(cd_off);
-    let mut arch = Archive { zip64, ..Default::default() };
+    let mut arch = Archive {
+        zip64,
+        ..Default::default()
+    };
     if delta > 0 {
-        arch.notes.push(format!("{delta} bytes precede the archive (offsets shifted)"));
+        arch.notes.push(format!(
+            "{delta} bytes precede the archive (offsets shifted)"
+        ));
     }
     let cd = read_vec(src, actual_cd, cd_size)?;
     let mut p = 0usize;
     let mut n = 0u64;
     while p + 46 <= cd.len() && le32(&cd, p) == CEN {
         if arch.entries.len() >= limits.max_entries {
-            return Err(ZipError::Corrupt(format!("more than {} members (limit)", limits.max_entries)));
+            return Err(ZipError::Corrupt(format!(
+                "more than {} members (limit)",
+                limits.max_entries
+            )));
         }
         let flags = le16(&cd, p + 8);
         let method = le16(&cd, p + 10);
@@ -188,7 +209,9 @@ pub fn read_archive(src: &dyn Source, limits: &ZipLimits) -> Result<Archive, Zip
         let xlen = le16(&cd, p + 30) as usize;
         let clen = le16(&cd, p + 32) as usize;
         let mut lho = le32(&cd, p + 42) as u64;
-        let name_b = cd.get(p + 46..p + 46 + nlen).ok_or_else(|| ZipError::Corrupt(format!("central directory entry {n} is cut short")))?;
+        let name_b = cd.get(p + 46..p + 46 + nlen).ok_or_else(|| {
+            ZipError::Corrupt(format!("central directory entry {n} is cut short"))
+        })?;
         let name = String::from_utf8_lossy(name_b).into_owned();
         let extra = cd.get(p + 46 + nlen..p + 46 + nlen + xlen).unwrap_or(&[]);
         // zip64 extended information extra field
@@ -219,7 +242,9 @@ pub fn read_archive(src: &dyn Source, limits: &ZipLimits) -> Result<Archive, Zip
         let header_offset = lho.saturating_add(delta);
         let loc = read_vec(src, header_offset, 30)?;
         if loc.len() < 30 || le32(&loc, 0) != LOC {
-            arch.notes.push(format!("member {name:?}: no local header at byte {header_offset}"));
+            arch.notes.push(format!(
+                "member {name:?}: no local header at byte {header_offset}"
+            ));
             continue;
         }
         let lnlen = le16(&loc, 26) as u64;
@@ -243,7 +268,9 @@ pub fn read_archive(src: &dyn Source, limits: &ZipLimits) -> Result<Archive, Zip
         });
     }
     if n != total && !(total == 0xffff && n > 0xffff) {
-        arch.notes.push(format!("end record announces {total} members, central directory holds {n}"));
+        arch.notes.push(format!(
+            "end record announces {total} members, central directory holds {n}"
+        ));
     }
     Ok(arch)
 }
@@ -251,7 +278,10 @@ pub fn read_archive(src: &dyn Source, limits: &ZipLimits) -> Result<Archive, Zip
 /// No central directory: walk local headers from byte 0 (sizes from the
 /// local header; a member with a data descriptor ends the walk).
 fn walk_local_headers(src: &dyn Source, limits: &ZipLimits) -> Result<Archive, ZipError> {
-    let mut arch = Archive { recovered: true, ..Default::default() };
+    let mut arch = Archive {
+        recovered: true,
+        ..Default::default()
+    };
     arch.notes.push("no central directory: members found by walking local headers (zipfile and PyTorch would refuse this archive)".into());
     let len = src.len();
     let mut off = 0u64;
@@ -281,7 +311,9 @@ fn walk_local_headers(src: &dyn Source, limits: &ZipLimits) -> Result<Archive, Z
             data_offset,
         });
         if flags & 8 != 0 && csize == 0 {
-            arch.notes.push("a member with a data descriptor and no size ends the local-header walk".into());
+            arch.notes.push(
+                "a member with a data descriptor and no size ends the local-header walk".into(),
+            );
             break;
         }
         off = data_offset.saturating_add(csize);
@@ -296,14 +328,22 @@ pub enum MemberData {
     /// Output exceeded `cap` (bytes produced so far are kept).
     TooLarge(Vec<u8>),
     /// Compression ratio above the limit: reading stopped.
-    Bomb { produced: u64, compressed: u64 },
+    Bomb {
+        produced: u64,
+        compressed: u64,
+    },
     Unsupported(u16),
     Corrupt(String),
 }
 
 /// Read (and inflate) at most `cap` bytes of a member. Stops as soon as the
 /// output/input ratio exceeds `max_ratio` after the first MiB.
-pub fn read_member(src: &dyn Source, e: &Entry, cap: u64, max_ratio: u64) -> std::io::Result<MemberData> {
+pub fn read_member(
+    src: &dyn Source,
+    e: &Entry,
+    cap: u64,
+    max_ratio: u64,
+) -> std::io::Result<MemberData> {
     let avail = src.len().saturating_sub(e.data_offset);
     let csize = e.compressed.min(avail);
     match e.method {
@@ -319,7 +359,11 @@ pub fn read_member(src: &dyn Source, e: &Entry, cap: u64, max_ratio: u64) -> std
         8 => {
             // Inflate from bounded compressed input in chunks.
             let raw_cap = csize.min(cap.saturating_mul(max_ratio.max(1)).max(cap));
-            let reader = SrcReader { src, pos: e.data_offset, end: e.data_offset + raw_cap };
+            let reader = SrcReader {
+                src,
+                pos: e.data_offset,
+                end: e.data_offset + raw_cap,
+            };
             let mut dec = flate2::read::DeflateDecoder::new(reader);
             let mut out = Vec::new();
             let mut buf = vec![0u8; 64 * 1024];
@@ -331,7 +375,10 @@ pub fn read_member(src: &dyn Source, e: &Entry, cap: u64, max_ratio: u64) -> std
                         if out.is_empty() {
                             return Ok(MemberData::Corrupt(format!("deflate stream: {err}")));
                         }
-                        return Ok(MemberData::Corrupt(format!("deflate stream broken after {} bytes: {err}", out.len())));
+                        return Ok(MemberData::Corrupt(format!(
+                            "deflate stream broken after {} bytes: {err}",
+                            out.len()
+                        )));
                     }
                 };
                 let room = (cap as usize).saturating_sub(out.len());
@@ -339,7 +386,10 @@ pub fn read_member(src: &dyn Source, e: &Entry, cap: u64, max_ratio: u64) -> std
                 let consumed = dec.total_in().max(1);
                 let produced = dec.total_out();
                 if produced > (1 << 20) && produced / consumed > max_ratio {
-                    return Ok(MemberData::Bomb { produced, compressed: e.compressed });
+                    return Ok(MemberData::Bomb {
+                        produced,
+                        compressed: e.compressed,
+                    });
                 }
                 if n > room {
                     return Ok(MemberData::TooLarge(out));
@@ -356,8 +406,15 @@ pub fn member_head(src: &dyn Source, e: &Entry, n: u64) -> std::io::Result<Vec<u
     match e.method {
         0 => read_vec(src, e.data_offset, n.min(e.compressed)),
         8 => {
-            let raw = e.compressed.min(src.len().saturating_sub(e.data_offset)).min(n.saturating_mul(64).max(4096));
-            let reader = SrcReader { src, pos: e.data_offset, end: e.data_offset + raw };
+            let raw = e
+                .compressed
+                .min(src.len().saturating_sub(e.data_offset))
+                .min(n.saturating_mul(64).max(4096));
+            let reader = SrcReader {
+                src,
+                pos: e.data_offset,
+                end: e.data_offset + raw,
+            };
             let mut dec = flate2::read::DeflateDecoder::new(reader);
             let mut out = vec![0u8; n as usize];
             let mut got = 0;
@@ -464,7 +521,10 @@ mod tests {
         pre.extend_from_slice(&z);
         let a = read_archive(&pre, &ZipLimits::default()).expect("zip");
         let d = read_member(&pre, &a.entries[0], 1 << 20, 100).expect("io");
-        assert!(matches!(d, MemberData::Bytes(ref v) if v == b"\x80\x02N."), "{d:?}");
+        assert!(
+            matches!(d, MemberData::Bytes(ref v) if v == b"\x80\x02N."),
+            "{d:?}"
+        );
     }
 
     #[test]

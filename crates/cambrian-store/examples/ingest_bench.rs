@@ -33,26 +33,96 @@ use chrono::{Duration, TimeZone, Utc};
 use std::time::Instant;
 
 mod bench_util;
-use bench_util::{cpu, proc_cpu, Rng};
+use bench_util::{Rng, cpu, proc_cpu};
 
 const PIPELINES: &[&str] = &[
-    "text-generation", "image-text-to-text", "text-to-image", "automatic-speech-recognition", "text-classification",
-    "feature-extraction", "sentence-similarity", "image-classification", "text-to-speech", "token-classification",
-    "translation", "summarization", "fill-mask", "object-detection", "image-to-image", "text-to-video", "image-to-video",
-    "question-answering", "zero-shot-classification", "reinforcement-learning", "audio-classification",
+    "text-generation",
+    "image-text-to-text",
+    "text-to-image",
+    "automatic-speech-recognition",
+    "text-classification",
+    "feature-extraction",
+    "sentence-similarity",
+    "image-classification",
+    "text-to-speech",
+    "token-classification",
+    "translation",
+    "summarization",
+    "fill-mask",
+    "object-detection",
+    "image-to-image",
+    "text-to-video",
+    "image-to-video",
+    "question-answering",
+    "zero-shot-classification",
+    "reinforcement-learning",
+    "audio-classification",
 ];
 const LIBRARIES: &[&str] = &[
-    "transformers", "diffusers", "sentence-transformers", "gguf", "peft", "mlx", "timm", "onnx", "keras", "pytorch",
-    "stable-baselines3", "ml-agents", "nemo", "speechbrain", "open_clip",
+    "transformers",
+    "diffusers",
+    "sentence-transformers",
+    "gguf",
+    "peft",
+    "mlx",
+    "timm",
+    "onnx",
+    "keras",
+    "pytorch",
+    "stable-baselines3",
+    "ml-agents",
+    "nemo",
+    "speechbrain",
+    "open_clip",
 ];
-const MODEL_TYPES: &[&str] = &["llama", "qwen2", "mistral", "gemma2", "bert", "t5", "whisper", "clip", "phi3", "gpt2"];
-const EXTRA_TAGS: &[&str] = &["conversational", "text-generation-inference", "endpoints_compatible", "autotrain_compatible", "4-bit", "gguf", "lora", "trl", "sft", "generated_from_trainer"];
-const LANGS: &[&str] = &["en", "zh", "fr", "de", "es", "ja", "ko", "ru", "multilingual"];
-const LICENSES: &[&str] = &["apache-2.0", "mit", "llama3.1", "other", "cc-by-nc-4.0", "gemma", "openrail", ""];
+const MODEL_TYPES: &[&str] = &[
+    "llama", "qwen2", "mistral", "gemma2", "bert", "t5", "whisper", "clip", "phi3", "gpt2",
+];
+const EXTRA_TAGS: &[&str] = &[
+    "conversational",
+    "text-generation-inference",
+    "endpoints_compatible",
+    "autotrain_compatible",
+    "4-bit",
+    "gguf",
+    "lora",
+    "trl",
+    "sft",
+    "generated_from_trainer",
+];
+const LANGS: &[&str] = &[
+    "en",
+    "zh",
+    "fr",
+    "de",
+    "es",
+    "ja",
+    "ko",
+    "ru",
+    "multilingual",
+];
+const LICENSES: &[&str] = &[
+    "apache-2.0",
+    "mit",
+    "llama3.1",
+    "other",
+    "cc-by-nc-4.0",
+    "gemma",
+    "openrail",
+    "",
+];
 const BASES: &[&str] = &[
-    "Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", "mistralai/Mistral-7B-v0.1", "google/gemma-2-9b",
-    "Qwen/Qwen3-8B", "meta-llama/Llama-3.2-1B", "microsoft/phi-4", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
-    "black-forest-labs/FLUX.1-dev", "stabilityai/stable-diffusion-xl-base-1.0", "openai/whisper-large-v3",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "mistralai/Mistral-7B-v0.1",
+    "google/gemma-2-9b",
+    "Qwen/Qwen3-8B",
+    "meta-llama/Llama-3.2-1B",
+    "microsoft/phi-4",
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
+    "black-forest-labs/FLUX.1-dev",
+    "stabilityai/stable-diffusion-xl-base-1.0",
+    "openai/whisper-large-v3",
 ];
 
 fn sha(r: &mut Rng) -> String {
@@ -92,10 +162,15 @@ fn new_model(r: &mut Rng, n: u64) -> ModelRecord {
         tags.push(format!("license:{license}"));
     }
     tags.push("region:us".into());
-    let created = Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap() + Duration::seconds(r.below(90_000_000) as i64);
+    let created = Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap()
+        + Duration::seconds(r.below(90_000_000) as i64);
     let pop = (r.f().powi(6) * 3000.0) as u64;
     let params = 100_000_000 + r.below(8_000_000_000);
-    let mut siblings = vec![".gitattributes".to_string(), "README.md".to_string(), "config.json".to_string()];
+    let mut siblings = vec![
+        ".gitattributes".to_string(),
+        "README.md".to_string(),
+        "config.json".to_string(),
+    ];
     if st {
         siblings.push("model.safetensors".into());
     }
@@ -118,7 +193,10 @@ fn new_model(r: &mut Rng, n: u64) -> ModelRecord {
         tags,
         license: (!license.is_empty()).then(|| license.to_string()),
         gated: Some("false".into()),
-        safetensors: st.then(|| SafetensorsInfo { parameters: [("BF16".to_string(), params)].into_iter().collect(), total: params }),
+        safetensors: st.then(|| SafetensorsInfo {
+            parameters: [("BF16".to_string(), params)].into_iter().collect(),
+            total: params,
+        }),
         architectures: vec![format!("{}ForCausalLM", model_type)],
         model_type: Some(model_type.into()),
         base_models: base.into_iter().collect(),
@@ -184,11 +262,18 @@ fn sync_day(dir: &std::path::Path, recs: &[ModelRecord], page: usize, day: i64) 
     let mut store = clock.run(|| Store::open(dir).expect("open store"));
     let opened = clock.wall;
     let taken = Utc.with_ymd_and_hms(2026, 8, 7, 6, 0, 0).unwrap() + Duration::days(day);
-    let snap = NewSnapshot { taken_at: taken, source: "hub:http://127.0.0.1:8080".into(), query: "sort=trendingScore&limit=1000".into() };
+    let snap = NewSnapshot {
+        taken_at: taken,
+        source: "hub:http://127.0.0.1:8080".into(),
+        query: "sort=trendingScore&limit=1000".into(),
+    };
     let id = clock.run(|| store.begin_snapshot(&snap).expect("begin"));
     let mut first = 0.0;
     for (i, chunk) in recs.chunks(page).enumerate() {
-        let cp = format!("http://127.0.0.1:8080/api/models?sort=trendingScore&limit=1000&cursor=page-{}", i + 1);
+        let cp = format!(
+            "http://127.0.0.1:8080/api/models?sort=trendingScore&limit=1000&cursor=page-{}",
+            i + 1
+        );
         if no_clone {
             clock.run(|| store.append_batch(id, chunk, Some(&cp)).expect("append"));
         } else {
@@ -221,7 +306,14 @@ fn import_day(dir: &std::path::Path, recs: &[ModelRecord], day: i64) -> (f64, f6
     let opened = t0.elapsed().as_secs_f64();
     let taken = Utc.with_ymd_and_hms(2026, 8, 7, 6, 0, 0).unwrap() + Duration::days(day);
     let out = store
-        .import_snapshot(&NewSnapshot { taken_at: taken, source: "import:bench".into(), query: "sort=trendingScore".into() }, recs)
+        .import_snapshot(
+            &NewSnapshot {
+                taken_at: taken,
+                source: "import:bench".into(),
+                query: "sort=trendingScore".into(),
+            },
+            recs,
+        )
         .expect("import");
     assert!(matches!(out, ImportOutcome::Imported(ref i) if i.models as usize == recs.len()));
     (t0.elapsed().as_secs_f64(), opened, proc_cpu() - c0)
@@ -241,7 +333,10 @@ fn main() {
     let day1: Vec<ModelRecord> = (1..=n).map(|i| new_model(&mut rng, i)).collect();
     let mut next_id = n;
     let day2 = next_day(&mut rng, &day1, &mut next_id);
-    eprintln!("generated 2 x {n} records in {:.2} s", t.elapsed().as_secs_f64());
+    eprintln!(
+        "generated 2 x {n} records in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
     let avg_tags = day1.iter().map(|m| m.tags.len()).sum::<usize>() as f64 / n as f64;
     println!("records={n} page={page} avg_tags={avg_tags:.1}");
     for (path, run) in [("sync", 0), ("import", 1)] {
@@ -251,14 +346,27 @@ fn main() {
         let d = dir.join(path);
         let _ = std::fs::remove_dir_all(&d);
         for (day, recs) in [(1i64, &day1), (2, &day2)] {
-            let (secs, opened, cpu_s) = if run == 0 { sync_day(&d, recs, page, day) } else { import_day(&d, recs, day) };
+            let (secs, opened, cpu_s) = if run == 0 {
+                sync_day(&d, recs, page, day)
+            } else {
+                import_day(&d, recs, day)
+            };
             println!("{path}_day{day}_seconds={secs:.3} (open {opened:.3})");
             println!("{path}_day{day}_cpu_seconds={cpu_s:.3} (all threads, 10 ms resolution)");
             println!("{path}_day{day}_records_per_cpu_s={:.0}", n as f64 / cpu_s);
             println!("{path}_day{day}_records_per_s={:.0}", n as f64 / secs);
-            eprintln!("t={:.3} s after start: {path} day {day} done", t.elapsed().as_secs_f64());
+            eprintln!(
+                "t={:.3} s after start: {path} day {day} done",
+                t.elapsed().as_secs_f64()
+            );
         }
-        let size: u64 = std::fs::read_dir(&d).map(|r| r.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
+        let size: u64 = std::fs::read_dir(&d)
+            .map(|r| {
+                r.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
         println!("{path}_store_bytes={size}");
     }
 }

@@ -14,23 +14,73 @@ use std::io::Write;
 use std::time::Instant;
 
 mod bench_util;
-use bench_util::{cpu, proc_cpu, Rng};
+use bench_util::{Rng, cpu, proc_cpu};
 
 const PIPELINES: &[&str] = &[
-    "text-generation", "image-text-to-text", "text-to-image", "automatic-speech-recognition", "text-classification",
-    "feature-extraction", "sentence-similarity", "image-classification", "text-to-speech", "token-classification",
-    "translation", "summarization", "fill-mask", "object-detection", "image-to-image", "text-to-video", "image-to-video",
-    "question-answering", "zero-shot-classification", "reinforcement-learning", "audio-classification", "depth-estimation",
-    "image-segmentation", "any-to-any", "video-text-to-text", "text-to-audio", "image-to-text", "visual-question-answering",
+    "text-generation",
+    "image-text-to-text",
+    "text-to-image",
+    "automatic-speech-recognition",
+    "text-classification",
+    "feature-extraction",
+    "sentence-similarity",
+    "image-classification",
+    "text-to-speech",
+    "token-classification",
+    "translation",
+    "summarization",
+    "fill-mask",
+    "object-detection",
+    "image-to-image",
+    "text-to-video",
+    "image-to-video",
+    "question-answering",
+    "zero-shot-classification",
+    "reinforcement-learning",
+    "audio-classification",
+    "depth-estimation",
+    "image-segmentation",
+    "any-to-any",
+    "video-text-to-text",
+    "text-to-audio",
+    "image-to-text",
+    "visual-question-answering",
 ];
 const LIBRARIES: &[&str] = &[
-    "transformers", "diffusers", "sentence-transformers", "gguf", "peft", "mlx", "timm", "onnx", "keras", "pytorch",
-    "stable-baselines3", "ml-agents", "nemo", "speechbrain", "open_clip", "ctranslate2", "flair", "spacy", "fastai", "unity-sentis",
+    "transformers",
+    "diffusers",
+    "sentence-transformers",
+    "gguf",
+    "peft",
+    "mlx",
+    "timm",
+    "onnx",
+    "keras",
+    "pytorch",
+    "stable-baselines3",
+    "ml-agents",
+    "nemo",
+    "speechbrain",
+    "open_clip",
+    "ctranslate2",
+    "flair",
+    "spacy",
+    "fastai",
+    "unity-sentis",
 ];
 const BASES: &[&str] = &[
-    "Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.1-8B-Instruct", "mistralai/Mistral-7B-v0.1", "google/gemma-2-9b",
-    "Qwen/Qwen3-8B", "meta-llama/Llama-3.2-1B", "microsoft/phi-4", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
-    "black-forest-labs/FLUX.1-dev", "stabilityai/stable-diffusion-xl-base-1.0", "openai/whisper-large-v3", "google-bert/bert-base-uncased",
+    "Qwen/Qwen2.5-7B-Instruct",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "mistralai/Mistral-7B-v0.1",
+    "google/gemma-2-9b",
+    "Qwen/Qwen3-8B",
+    "meta-llama/Llama-3.2-1B",
+    "microsoft/phi-4",
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
+    "black-forest-labs/FLUX.1-dev",
+    "stabilityai/stable-diffusion-xl-base-1.0",
+    "openai/whisper-large-v3",
+    "google-bert/bert-base-uncased",
 ];
 
 /// Skewed index: small indices much more likely (Zipf-ish).
@@ -51,9 +101,21 @@ struct Model {
 }
 
 fn new_model(r: &mut Rng, n: u64) -> Model {
-    let pipeline = if r.below(10) < 9 { Some(skewed(r, PIPELINES.len())) } else { None };
-    let library = if r.below(10) < 8 { Some(skewed(r, LIBRARIES.len())) } else { None };
-    let base = if r.below(10) < 3 { Some(skewed(r, BASES.len())) } else { None };
+    let pipeline = if r.below(10) < 9 {
+        Some(skewed(r, PIPELINES.len()))
+    } else {
+        None
+    };
+    let library = if r.below(10) < 8 {
+        Some(skewed(r, LIBRARIES.len()))
+    } else {
+        None
+    };
+    let base = if r.below(10) < 3 {
+        Some(skewed(r, BASES.len()))
+    } else {
+        None
+    };
     let mut tags = vec![];
     if let Some(l) = library {
         tags.push(LIBRARIES[l].to_string());
@@ -61,7 +123,10 @@ fn new_model(r: &mut Rng, n: u64) -> Model {
     if let Some(b) = base {
         tags.push(format!("base_model:{}", BASES[b]));
     }
-    tags.push(format!("license:{}", ["apache-2.0", "mit", "llama3.1", "other"][r.below(4) as usize]));
+    tags.push(format!(
+        "license:{}",
+        ["apache-2.0", "mit", "llama3.1", "other"][r.below(4) as usize]
+    ));
     let pop = (r.f().powi(6) * 2000.0) as u64;
     Model {
         id: format!("org{}/model-{n}", r.below(20000)),
@@ -93,10 +158,12 @@ fn main() {
     let mut store = Store::open(&dir).expect("open store");
     let mut rng = Rng(0x5EED_CAFE);
     let mut next_id = 0u64;
-    let mut pop: Vec<Model> = (0..n).map(|_| {
-        next_id += 1;
-        new_model(&mut rng, next_id)
-    }).collect();
+    let mut pop: Vec<Model> = (0..n)
+        .map(|_| {
+            next_id += 1;
+            new_model(&mut rng, next_id)
+        })
+        .collect();
     let start = Utc.with_ymd_and_hms(2025, 1, 1, 6, 0, 0).unwrap();
     let mut ingest_secs = 0.0;
     let mut ingest_cpu = 0.0;
@@ -124,7 +191,11 @@ fn main() {
             }
         }
         // Listing order: by a noisy popularity (trending-like).
-        let mut order: Vec<(u64, usize)> = pop.iter().enumerate().map(|(i, m)| (m.rate * 30 + rng.below(100), i)).collect();
+        let mut order: Vec<(u64, usize)> = pop
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.rate * 30 + rng.below(100), i))
+            .collect();
         order.sort_unstable_by(|a, b| b.0.cmp(&a.0));
         let recs: Vec<ModelRecord> = order
             .iter()
@@ -139,7 +210,10 @@ fn main() {
                     pipeline_tag: m.pipeline.map(|p| PIPELINES[p].to_string()),
                     library_name: m.library.map(|l| LIBRARIES[l].to_string()),
                     tags: m.tags.clone(),
-                    base_models: m.base.map(|b| vec![BASES[b].to_string()]).unwrap_or_default(),
+                    base_models: m
+                        .base
+                        .map(|b| vec![BASES[b].to_string()])
+                        .unwrap_or_default(),
                     ..Default::default()
                 }
             })
@@ -148,25 +222,38 @@ fn main() {
         let t0 = Instant::now();
         let c0 = proc_cpu();
         let id = store
-            .begin_snapshot(&NewSnapshot { taken_at: taken, source: "bench".into(), query: "sort=trendingScore".into() })
+            .begin_snapshot(&NewSnapshot {
+                taken_at: taken,
+                source: "bench".into(),
+                query: "sort=trendingScore".into(),
+            })
             .expect("begin");
         // Pages of 1000 with a checkpoint each, as `cambrian sync` writes them.
         for (i, chunk) in recs.chunks(1000).enumerate() {
-            store.append_batch(id, chunk, Some(&format!("cursor-{i}"))).expect("append");
+            store
+                .append_batch(id, chunk, Some(&format!("cursor-{i}")))
+                .expect("append");
         }
         store.complete_snapshot(id).expect("complete");
         ingest_secs += t0.elapsed().as_secs_f64();
         let day_cpu = proc_cpu() - c0;
         ingest_cpu += day_cpu;
         if std::env::var_os("BENCH_VERBOSE").is_some() {
-            eprintln!("day {day}: ingest cpu {day_cpu:.3} s, wall {:.3} s", t0.elapsed().as_secs_f64());
+            eprintln!(
+                "day {day}: ingest cpu {day_cpu:.3} s, wall {:.3} s",
+                t0.elapsed().as_secs_f64()
+            );
         }
         rows_total += recs.len() as u64;
         if let Some(cd) = &csv_dir {
             std::fs::create_dir_all(cd).expect("csv dir");
             let f = std::fs::File::create(cd.join(format!("day-{day:03}.csv"))).expect("csv");
             let mut w = std::io::BufWriter::new(f);
-            writeln!(w, "day,model,rank,likes,dl30,dlall,pipeline_tag,library_name,base_family").unwrap();
+            writeln!(
+                w,
+                "day,model,rank,likes,dl30,dlall,pipeline_tag,library_name,base_family"
+            )
+            .unwrap();
             for (rank, r) in recs.iter().enumerate() {
                 let fam = cambrian_store::base_family(r).unwrap_or_default();
                 writeln!(
@@ -186,14 +273,20 @@ fn main() {
             }
         }
         if day % 30 == 0 {
-            eprintln!("day {day}: {rows_total} rows, ingest {:.0} rows/s", rows_total as f64 / ingest_secs);
+            eprintln!(
+                "day {day}: {rows_total} rows, ingest {:.0} rows/s",
+                rows_total as f64 / ingest_secs
+            );
         }
     }
     println!("rows={rows_total}");
     println!("ingest_seconds={ingest_secs:.3}");
     println!("ingest_rows_per_s={:.0}", rows_total as f64 / ingest_secs);
     println!("ingest_cpu_seconds={ingest_cpu:.3}");
-    println!("ingest_rows_per_cpu_s={:.0}", rows_total as f64 / ingest_cpu);
+    println!(
+        "ingest_rows_per_cpu_s={:.0}",
+        rows_total as f64 / ingest_cpu
+    );
     println!("total_seconds={:.3}", t_all.elapsed().as_secs_f64());
     drop(store);
     time_queries(&dir);
@@ -218,7 +311,13 @@ fn time_queries(dir: &std::path::Path) {
     println!("movers_seconds={:.4}", median(t2));
     println!("share_cpu_seconds={:.4}", median(c1));
     println!("movers_cpu_seconds={:.4}", median(c2));
-    let size: u64 = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
+    let size: u64 = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
     println!("store_bytes={size}");
 }
 
@@ -229,7 +328,9 @@ fn run_queries(store: &Store) -> (f64, f64, f64, f64) {
     // Query 1: category share per day (pipeline_tag, by presence/likes/downloads).
     let t0 = Instant::now();
     let c0 = cpu();
-    let pts = store.category_points(Dimension::PipelineTag).expect("share");
+    let pts = store
+        .category_points(Dimension::PipelineTag)
+        .expect("share");
     let mut totals: HashMap<i64, (u64, u64, u64)> = HashMap::new();
     for p in &pts {
         let e = totals.entry(p.snapshot.0).or_default();
@@ -276,7 +377,12 @@ fn run_queries(store: &Store) -> (f64, f64, f64, f64) {
     let q2 = t0.elapsed().as_secs_f64();
     let cq2 = cpu() - c0;
     if print {
-        let join = |v: &[(String, f64, ())]| v.iter().map(|(n, x, _)| format!("{n}:{}", *x as i64)).collect::<Vec<_>>().join(",");
+        let join = |v: &[(String, f64, ())]| {
+            v.iter()
+                .map(|(n, x, _)| format!("{n}:{}", *x as i64))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
         println!("movers_top_likes={}:{}", gains[0].0, gains[0].1 as i64);
         println!("movers_top_downloads={}:{}", dl[0].0, dl[0].1 as i64);
         println!("movers_top20_likes={}", join(&gains));

@@ -5,7 +5,7 @@
 //! its own parse.
 
 use crate::error::Ctx;
-use crate::{micros_to_dt, Store, StoreError};
+use crate::{Store, StoreError, micros_to_dt};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 
@@ -42,11 +42,17 @@ impl Store {
         let conn = self.conn();
         let _read = crate::read_tx(conn)?;
         if wanted.len() <= SCAN_ABOVE {
-            let mut st = conn.prepare_cached("SELECT fetched_at, json FROM cache WHERE namespace = ?1 AND key = ?2").ctx("reading the cache")?;
+            let mut st = conn
+                .prepare_cached(
+                    "SELECT fetched_at, json FROM cache WHERE namespace = ?1 AND key = ?2",
+                )
+                .ctx("reading the cache")?;
             let mut sorted: Vec<&str> = wanted.into_iter().collect();
             sorted.sort_unstable();
             for key in sorted {
-                let mut rows = st.query(rusqlite::params![namespace, key]).ctx("reading the cache")?;
+                let mut rows = st
+                    .query(rusqlite::params![namespace, key])
+                    .ctx("reading the cache")?;
                 if let Some(r) = rows.next().ctx("reading the cache")? {
                     let t: i64 = r.get(0).ctx("reading the cache")?;
                     let json = text(r.get_ref(1).ctx("reading the cache")?, namespace, key)?;
@@ -59,7 +65,9 @@ impl Store {
         }
         // Many keys: one ordered pass over the namespace. Reading the key
         // column first means SQLite loads a row's JSON only when it is wanted.
-        let mut st = conn.prepare_cached("SELECT key, fetched_at, json FROM cache WHERE namespace = ?1").ctx("scanning the cache")?;
+        let mut st = conn
+            .prepare_cached("SELECT key, fetched_at, json FROM cache WHERE namespace = ?1")
+            .ctx("scanning the cache")?;
         let mut rows = st.query([namespace]).ctx("scanning the cache")?;
         while let Some(r) = rows.next().ctx("scanning the cache")? {
             let key = match r.get_ref(0).ctx("scanning the cache")?.as_str() {
@@ -80,12 +88,23 @@ impl Store {
 
     /// The entries of `keys` in `namespace` as owned text, in the order of
     /// `keys` (each distinct key once; keys without an entry are left out).
-    pub fn cache_get_many(&self, namespace: &str, keys: &[String]) -> Result<Vec<(String, CacheText)>, StoreError> {
+    pub fn cache_get_many(
+        &self,
+        namespace: &str,
+        keys: &[String],
+    ) -> Result<Vec<(String, CacheText)>, StoreError> {
         let mut got = std::collections::HashMap::with_capacity(keys.len().min(1 << 16));
-        let r: Result<(), std::convert::Infallible> = self.cache_visit_many(namespace, keys, |k, t, j| {
-            got.insert(k.to_string(), CacheText { fetched_at: t, json: j.to_string() });
-            Ok(())
-        })?;
+        let r: Result<(), std::convert::Infallible> =
+            self.cache_visit_many(namespace, keys, |k, t, j| {
+                got.insert(
+                    k.to_string(),
+                    CacheText {
+                        fetched_at: t,
+                        json: j.to_string(),
+                    },
+                );
+                Ok(())
+            })?;
         let Ok(()) = r;
         let mut out = Vec::with_capacity(got.len());
         for k in keys {
@@ -97,8 +116,13 @@ impl Store {
     }
 }
 
-fn text<'r>(v: rusqlite::types::ValueRef<'r>, namespace: &str, key: &str) -> Result<&'r str, StoreError> {
-    v.as_str().map_err(|e| StoreError::BadInput(format!("corrupt cache entry {namespace}/{key}: {e}")))
+fn text<'r>(
+    v: rusqlite::types::ValueRef<'r>,
+    namespace: &str,
+    key: &str,
+) -> Result<&'r str, StoreError> {
+    v.as_str()
+        .map_err(|e| StoreError::BadInput(format!("corrupt cache entry {namespace}/{key}: {e}")))
 }
 
 #[cfg(test)]
@@ -109,15 +133,25 @@ mod tests {
     fn store_with(n: usize) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = Store::open(dir.path()).expect("open");
-        let t = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).single().expect("time");
+        let t = Utc
+            .with_ymd_and_hms(2026, 11, 1, 12, 0, 0)
+            .single()
+            .expect("time");
         // One transaction: tens of thousands of single-row commits would dominate the test.
         s.conn().execute_batch("BEGIN").expect("begin");
         for i in 0..n {
-            s.cache_put("ns.a", &format!("k{i}"), &serde_json::json!({ "i": i }), t + chrono::Duration::seconds(i as i64)).expect("put");
+            s.cache_put(
+                "ns.a",
+                &format!("k{i}"),
+                &serde_json::json!({ "i": i }),
+                t + chrono::Duration::seconds(i as i64),
+            )
+            .expect("put");
         }
         s.conn().execute_batch("COMMIT").expect("commit");
         // Same keys in another namespace must never be returned.
-        s.cache_put("ns.b", "k1", &serde_json::json!({ "other": true }), t).expect("put");
+        s.cache_put("ns.b", "k1", &serde_json::json!({ "other": true }), t)
+            .expect("put");
         (dir, s)
     }
 
@@ -137,17 +171,27 @@ mod tests {
             // The bulk read gives exactly what the single-key read gives.
             let one = s.cache_get("ns.a", k).expect("get").expect("present");
             assert_eq!(e.fetched_at, one.fetched_at);
-            assert_eq!(serde_json::from_str::<serde_json::Value>(&e.json).expect("json"), one.value);
+            assert_eq!(
+                serde_json::from_str::<serde_json::Value>(&e.json).expect("json"),
+                one.value
+            );
         }
     }
 
     #[test]
     fn few_keys_with_duplicates_and_missing_ones() {
         let (_d, s) = store_with(50);
-        let keys: Vec<String> = ["k3", "k1", "k3", "k999", "k0", "k49"].iter().map(|x| x.to_string()).collect();
+        let keys: Vec<String> = ["k3", "k1", "k3", "k999", "k0", "k49"]
+            .iter()
+            .map(|x| x.to_string())
+            .collect();
         check(&s, &keys, 50);
         assert!(s.cache_get_many("ns.a", &[]).expect("empty").is_empty());
-        assert!(s.cache_get_many("ns.none", &keys).expect("other ns").is_empty());
+        assert!(
+            s.cache_get_many("ns.none", &keys)
+                .expect("other ns")
+                .is_empty()
+        );
     }
 
     #[test]
@@ -155,7 +199,11 @@ mod tests {
         let n = SCAN_ABOVE + 500;
         let (_d, s) = store_with(n);
         // Every other stored key, plus keys beyond the stored ones, plus a duplicate: > SCAN_ABOVE distinct.
-        let mut keys: Vec<String> = (0..n).step_by(2).chain(n..n + SCAN_ABOVE / 2 + 10).map(|i| format!("k{i}")).collect();
+        let mut keys: Vec<String> = (0..n)
+            .step_by(2)
+            .chain(n..n + SCAN_ABOVE / 2 + 10)
+            .map(|i| format!("k{i}"))
+            .collect();
         keys.push("k2".into());
         assert!(keys.len() > SCAN_ABOVE);
         check(&s, &keys, n);

@@ -8,12 +8,22 @@ use std::path::PathBuf;
 pub enum StoreError {
     /// The directory or database file could not be created or opened.
     #[error("cannot open the store at {path}: {source}")]
-    Open { path: PathBuf, #[source] source: std::io::Error },
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// SQLite failed while doing `context`.
     #[error("store failure while {context}: {source}")]
-    Sqlite { context: &'static str, #[source] source: rusqlite::Error },
+    Sqlite {
+        context: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
     /// The database was written by a newer cambrian.
-    #[error("the store's schema version is {found}, newer than this cambrian supports ({supported})")]
+    #[error(
+        "the store's schema version is {found}, newer than this cambrian supports ({supported})"
+    )]
     SchemaTooNew { found: u32, supported: u32 },
     /// A value cannot be stored (e.g. a count larger than 2^63-1) or a stored value is corrupt.
     #[error("{0}")]
@@ -42,9 +52,15 @@ impl StoreError {
     /// A hint for the user, when there is a useful one.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
-            StoreError::SchemaTooNew { .. } => Some("upgrade cambrian, or point --store at another directory"),
-            StoreError::Open { .. } => Some("check that the directory is writable, or choose another with --store / CAMBRIAN_STORE"),
-            StoreError::Sqlite { .. } => Some("another cambrian process may hold the store; if the disk is full, free space and retry"),
+            StoreError::SchemaTooNew { .. } => {
+                Some("upgrade cambrian, or point --store at another directory")
+            }
+            StoreError::Open { .. } => Some(
+                "check that the directory is writable, or choose another with --store / CAMBRIAN_STORE",
+            ),
+            StoreError::Sqlite { .. } => Some(
+                "another cambrian process may hold the store; if the disk is full, free space and retry",
+            ),
             _ => None,
         }
     }

@@ -72,7 +72,9 @@ impl SnapshotStatus {
             0 => Ok(SnapshotStatus::InProgress),
             1 => Ok(SnapshotStatus::Complete),
             2 => Ok(SnapshotStatus::Abandoned),
-            other => Err(StoreError::BadInput(format!("corrupt store: snapshot status {other}"))),
+            other => Err(StoreError::BadInput(format!(
+                "corrupt store: snapshot status {other}"
+            ))),
         }
     }
 }
@@ -129,7 +131,9 @@ pub struct AppendStats {
 pub enum ImportOutcome {
     Imported(SnapshotInfo),
     /// Same source, query and UTC day, and the same content: nothing written.
-    Duplicate { existing: SnapshotInfo },
+    Duplicate {
+        existing: SnapshotInfo,
+    },
 }
 
 /// One point of a model's history: its row in one complete snapshot.
@@ -189,7 +193,6 @@ struct ModelEntry {
     fp: Option<i64>,
 }
 
-
 /// The store. Single writer: open one per process.
 pub struct Store {
     conn: Connection,
@@ -200,7 +203,11 @@ pub struct Store {
 
 pub(crate) fn to_i64(v: Option<u64>, what: &str, id: &str) -> Result<Option<i64>, StoreError> {
     v.map(|x| {
-        i64::try_from(x).map_err(|_| StoreError::BadInput(format!("model {id}: {what} = {x} is larger than the store can hold (2^63-1)")))
+        i64::try_from(x).map_err(|_| {
+            StoreError::BadInput(format!(
+                "model {id}: {what} = {x} is larger than the store can hold (2^63-1)"
+            ))
+        })
     })
     .transpose()
 }
@@ -210,7 +217,8 @@ pub(crate) fn to_u64(v: Option<i64>) -> Option<u64> {
 }
 
 pub(crate) fn micros_to_dt(us: i64) -> Result<DateTime<Utc>, StoreError> {
-    DateTime::from_timestamp_micros(us).ok_or_else(|| StoreError::BadInput(format!("corrupt store: timestamp {us}")))
+    DateTime::from_timestamp_micros(us)
+        .ok_or_else(|| StoreError::BadInput(format!("corrupt store: timestamp {us}")))
 }
 
 fn now_micros() -> i64 {
@@ -223,7 +231,15 @@ const SNAPSHOT_COLS: &str = "id, taken_at, source, query, status, models, comple
 type SnapshotTuple = (i64, i64, String, String, i64, i64, Option<i64>);
 
 fn snapshot_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotTuple> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
 }
 
 fn snapshot_info(t: SnapshotTuple) -> Result<SnapshotInfo, StoreError> {
@@ -272,34 +288,52 @@ impl Store {
     /// Open (creating if needed) the store in `dir`: creates the directory and
     /// `cambrian.sqlite3`, switches to WAL and applies pending migrations.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Open { path: dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Open {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         let path = dir.join(DB_FILE);
         let mut conn = Connection::open(&path).ctx("opening the database")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).ctx("setting the busy timeout")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .ctx("setting the busy timeout")?;
         // WAL: readers never block the writer; synchronous=NORMAL keeps every
         // committed transaction across a process kill (not across power loss,
         // where the last transactions may roll back but the file stays consistent).
         // 16 KiB pages for a new database (no effect on an existing one):
         // measured ~1.3-1.5x faster bulk ingest than 4 KiB (fewer B-tree
         // pages and WAL frames per packed blob); must precede the first write.
-        conn.pragma_update(None, "page_size", 16384).ctx("configuring the page size")?;
-        conn.pragma_update(None, "journal_mode", "WAL").ctx("enabling WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL").ctx("setting synchronous")?;
-        conn.pragma_update(None, "foreign_keys", "OFF").ctx("configuring")?;
-        conn.pragma_update(None, "cache_size", -65536).ctx("configuring the page cache")?;
-        conn.pragma_update(None, "temp_store", "MEMORY").ctx("configuring temp store")?;
+        conn.pragma_update(None, "page_size", 16384)
+            .ctx("configuring the page size")?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .ctx("enabling WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .ctx("setting synchronous")?;
+        conn.pragma_update(None, "foreign_keys", "OFF")
+            .ctx("configuring")?;
+        conn.pragma_update(None, "cache_size", -65536)
+            .ctx("configuring the page cache")?;
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .ctx("configuring temp store")?;
         // Reads through a memory map of the file (up to 1 GiB): pages come
         // straight from the OS page cache instead of being copied into
         // SQLite's own cache. `find` over a 100k-model snapshot touches most
         // of the file: measured CPU 1.09 -> 0.88 s per run (docs/store.md).
-        conn.pragma_update(None, "mmap_size", 1i64 << 30).ctx("configuring memory-mapped reads")?;
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)
+            .ctx("configuring memory-mapped reads")?;
         // Checkpoint the WAL every 4096 pages (64 MB at 16 KiB pages) instead of
         // the default 1000: fewer checkpoints (page copies + fsync) during a bulk
         // sync; the WAL file is truncated back to 64 MB after a checkpoint.
-        conn.pragma_update(None, "wal_autocheckpoint", 4096).ctx("configuring checkpoints")?;
-        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024).ctx("configuring checkpoints")?;
+        conn.pragma_update(None, "wal_autocheckpoint", 4096)
+            .ctx("configuring checkpoints")?;
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+            .ctx("configuring checkpoints")?;
         let version = schema::migrate(&mut conn)?;
-        Ok(Store { conn, dir: dir.to_path_buf(), version, caches: Caches::default() })
+        Ok(Store {
+            conn,
+            dir: dir.to_path_buf(),
+            version,
+            caches: Caches::default(),
+        })
     }
 
     /// The directory this store lives in.
@@ -327,7 +361,11 @@ impl Store {
     }
 
     /// The most recent in-progress snapshot of `source` + `query`, if any.
-    pub fn resumable_snapshot(&self, source: &str, query: &str) -> Result<Option<Resumable>, StoreError> {
+    pub fn resumable_snapshot(
+        &self,
+        source: &str,
+        query: &str,
+    ) -> Result<Option<Resumable>, StoreError> {
         self.conn
             .query_row(
                 "SELECT id, checkpoint, models FROM snapshot WHERE status = 0 AND source = ?1 AND query = ?2 ORDER BY id DESC LIMIT 1",
@@ -343,7 +381,11 @@ impl Store {
     pub fn snapshot(&self, id: SnapshotId) -> Result<SnapshotInfo, StoreError> {
         let t = self
             .conn
-            .query_row(&format!("SELECT {SNAPSHOT_COLS} FROM snapshot WHERE id = ?1"), [id.0], snapshot_from_row)
+            .query_row(
+                &format!("SELECT {SNAPSHOT_COLS} FROM snapshot WHERE id = ?1"),
+                [id.0],
+                snapshot_from_row,
+            )
             .optional()
             .ctx("reading a snapshot")?
             .ok_or_else(|| StoreError::NotFound(format!("no snapshot with id {id}")))?;
@@ -353,7 +395,10 @@ impl Store {
     fn require_in_progress(&self, id: SnapshotId) -> Result<SnapshotInfo, StoreError> {
         let info = self.snapshot(id)?;
         if info.status != SnapshotStatus::InProgress {
-            return Err(StoreError::State(format!("snapshot {id} is {:?}, not in progress", info.status)));
+            return Err(StoreError::State(format!(
+                "snapshot {id} is {:?}, not in progress",
+                info.status
+            )));
         }
         Ok(info)
     }
@@ -363,7 +408,12 @@ impl Store {
     /// (first occurrence wins); ranks continue from the rows already stored.
     /// The batch is stored as one packed blob (see `packed.rs`); the rows are
     /// sorted into segments and aggregated at completion.
-    pub fn append_batch(&mut self, id: SnapshotId, models: &[ModelRecord], checkpoint: Option<&str>) -> Result<AppendStats, StoreError> {
+    pub fn append_batch(
+        &mut self,
+        id: SnapshotId,
+        models: &[ModelRecord],
+        checkpoint: Option<&str>,
+    ) -> Result<AppendStats, StoreError> {
         let result = self.append_tx(id, models, checkpoint);
         if result.is_err() {
             self.caches = Caches::default();
@@ -371,8 +421,16 @@ impl Store {
         result
     }
 
-    fn append_tx(&mut self, id: SnapshotId, models: &[ModelRecord], checkpoint: Option<&str>) -> Result<AppendStats, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("starting a batch")?;
+    fn append_tx(
+        &mut self,
+        id: SnapshotId,
+        models: &[ModelRecord],
+        checkpoint: Option<&str>,
+    ) -> Result<AppendStats, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx("starting a batch")?;
         // Read the state inside the write transaction: nobody can change it until commit.
         let info = in_progress_in(&tx, id)?;
         refresh_caches(&tx, &mut self.caches)?;
@@ -409,14 +467,18 @@ impl Store {
     }
 
     fn complete_tx(&mut self, id: SnapshotId) -> Result<(), StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("starting completion")?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx("starting completion")?;
         let info = in_progress_in(&tx, id)?;
         // The rows this process committed, if it wrote them all; else read the batches back.
         let mut rows = match self.caches.pending.remove(&id) {
             Some(r) if r.len() as u64 == info.models => r,
             _ => pending_rows(&tx, id)?,
         };
-        tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0]).ctx("completing a snapshot")?;
+        tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0])
+            .ctx("completing a snapshot")?;
         complete_in(&tx, id, &mut rows)?;
         schema::publish_new_models(&tx)?;
         tx.commit().ctx("committing completion")?;
@@ -428,8 +490,13 @@ impl Store {
     pub fn abandon_snapshot(&mut self, id: SnapshotId) -> Result<(), StoreError> {
         self.require_in_progress(id)?;
         let tx = self.conn.transaction().ctx("starting abandon")?;
-        tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0]).ctx("removing abandoned rows")?;
-        tx.execute("UPDATE snapshot SET status = 2, checkpoint = NULL, models = 0 WHERE id = ?1", [id.0]).ctx("abandoning a snapshot")?;
+        tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0])
+            .ctx("removing abandoned rows")?;
+        tx.execute(
+            "UPDATE snapshot SET status = 2, checkpoint = NULL, models = 0 WHERE id = ?1",
+            [id.0],
+        )
+        .ctx("abandoning a snapshot")?;
         schema::publish_new_models(&tx)?;
         tx.commit().ctx("committing abandon")?;
         self.caches.members.remove(&id);
@@ -440,10 +507,17 @@ impl Store {
     /// Import a whole snapshot atomically. If a complete snapshot with the
     /// same source, query and UTC day has the same content hash, nothing is
     /// written and the existing one is returned as a duplicate.
-    pub fn import_snapshot(&mut self, s: &NewSnapshot, models: &[ModelRecord]) -> Result<ImportOutcome, StoreError> {
+    pub fn import_snapshot(
+        &mut self,
+        s: &NewSnapshot,
+        models: &[ModelRecord],
+    ) -> Result<ImportOutcome, StoreError> {
         let hash = content_hash(models);
         let day: NaiveDate = s.taken_at.date_naive();
-        let start = day.and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp_micros()).unwrap_or(i64::MIN);
+        let start = day
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc().timestamp_micros())
+            .unwrap_or(i64::MIN);
         let end = start.saturating_add(86_400_000_000);
         // Same source, query and UTC day: compare content hashes (a pre-v3
         // snapshot carries the legacy hash, computed only when such a candidate exists).
@@ -455,9 +529,12 @@ impl Store {
                 ))
                 .ctx("looking for a duplicate snapshot")?;
             let rows = st
-                .query_map(params![s.source, s.query, start, end], |r| Ok((snapshot_from_row(r)?, r.get::<_, Option<String>>(7)?)))
+                .query_map(params![s.source, s.query, start, end], |r| {
+                    Ok((snapshot_from_row(r)?, r.get::<_, Option<String>>(7)?))
+                })
                 .ctx("looking for a duplicate snapshot")?;
-            rows.collect::<Result<_, _>>().ctx("looking for a duplicate snapshot")?
+            rows.collect::<Result<_, _>>()
+                .ctx("looking for a duplicate snapshot")?
         };
         let mut legacy: Option<String> = None;
         for (t, stored) in candidates {
@@ -468,7 +545,9 @@ impl Store {
                 stored == *legacy.get_or_insert_with(|| legacy_content_hash(models))
             };
             if same {
-                return Ok(ImportOutcome::Duplicate { existing: snapshot_info(t)? });
+                return Ok(ImportOutcome::Duplicate {
+                    existing: snapshot_info(t)?,
+                });
             }
         }
         let result = self.import_tx(s, models, &hash);
@@ -479,8 +558,16 @@ impl Store {
         Ok(ImportOutcome::Imported(self.snapshot(id)?))
     }
 
-    fn import_tx(&mut self, s: &NewSnapshot, models: &[ModelRecord], hash: &str) -> Result<SnapshotId, StoreError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).ctx("starting an import")?;
+    fn import_tx(
+        &mut self,
+        s: &NewSnapshot,
+        models: &[ModelRecord],
+        hash: &str,
+    ) -> Result<SnapshotId, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx("starting an import")?;
         refresh_caches(&tx, &mut self.caches)?;
         tx.execute(
             "INSERT INTO snapshot (taken_at, source, query, status, models, started_at, content_hash) VALUES (?1, ?2, ?3, 0, 0, ?4, ?5)",
@@ -500,9 +587,13 @@ impl Store {
     pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>, StoreError> {
         let mut st = self
             .conn
-            .prepare(&format!("SELECT {SNAPSHOT_COLS} FROM snapshot WHERE status = 1 ORDER BY taken_at, id"))
+            .prepare(&format!(
+                "SELECT {SNAPSHOT_COLS} FROM snapshot WHERE status = 1 ORDER BY taken_at, id"
+            ))
             .ctx("listing snapshots")?;
-        let rows = st.query_map([], snapshot_from_row).ctx("listing snapshots")?;
+        let rows = st
+            .query_map([], snapshot_from_row)
+            .ctx("listing snapshots")?;
         let mut out = Vec::new();
         for r in rows {
             out.push(snapshot_info(r.ctx("listing snapshots")?)?);
@@ -515,9 +606,13 @@ impl Store {
     pub(crate) fn snapshot_rows(&self, info: &SnapshotInfo) -> Result<Vec<Row>, StoreError> {
         match info.status {
             SnapshotStatus::Complete => {
-                let mut st = self.conn.prepare_cached("SELECT data FROM seg WHERE snapshot = ?1 ORDER BY first_key").ctx("reading a snapshot")?;
+                let mut st = self
+                    .conn
+                    .prepare_cached("SELECT data FROM seg WHERE snapshot = ?1 ORDER BY first_key")
+                    .ctx("reading a snapshot")?;
                 let mut rows = st.query([info.id.0]).ctx("reading a snapshot")?;
-                let mut out = Vec::with_capacity(usize::try_from(info.models).unwrap_or(0).min(1 << 20));
+                let mut out =
+                    Vec::with_capacity(usize::try_from(info.models).unwrap_or(0).min(1 << 20));
                 while let Some(r) = rows.next().ctx("reading a snapshot")? {
                     decode_into(blob(r, 0)?, &mut out)?;
                 }
@@ -546,20 +641,34 @@ impl Store {
     pub fn snapshot_listing(&self, id: SnapshotId) -> Result<SnapshotListing, StoreError> {
         let _read = read_tx(&self.conn)?;
         let (rows, records) = self.snapshot_records(id, Decode::Listing)?;
-        Ok(SnapshotListing { snapshot: id, records, rows })
+        Ok(SnapshotListing {
+            snapshot: id,
+            records,
+            rows,
+        })
     }
 
     /// The full records (as [`Store::snapshot_models`]) of the listed
     /// models at `indices` (positions in `listing.records`), in that order.
     /// Each record takes its id from `listing.records[i].id`: a caller may
     /// clear the records it no longer needs, but not those it asks for here.
-    pub fn listing_full_records(&self, listing: &SnapshotListing, indices: &[usize]) -> Result<Vec<ModelRecord>, StoreError> {
+    pub fn listing_full_records(
+        &self,
+        listing: &SnapshotListing,
+        indices: &[usize],
+    ) -> Result<Vec<ModelRecord>, StoreError> {
         let _read = read_tx(&self.conn)?;
-        let mut st = self.conn.prepare_cached("SELECT json FROM detail WHERE id = ?1").ctx("reading a snapshot")?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT json FROM detail WHERE id = ?1")
+            .ctx("reading a snapshot")?;
         let mut out = Vec::with_capacity(indices.len());
         for &i in indices {
             let (Some(r), Some(rec)) = (listing.rows.get(i), listing.records.get(i)) else {
-                return Err(StoreError::BadInput(format!("listing of snapshot {} has no model at position {i}", listing.snapshot.0)));
+                return Err(StoreError::BadInput(format!(
+                    "listing of snapshot {} has no model at position {i}",
+                    listing.snapshot.0
+                )));
             };
             out.push(read_detail(&mut st, r, rec.id.clone(), Decode::Full)?);
         }
@@ -568,7 +677,11 @@ impl Store {
 
     /// The snapshot's rows in rank order and their records, decoded as
     /// `mode` says. Each detail is decoded straight from SQLite's buffer.
-    fn snapshot_records(&self, id: SnapshotId, mode: Decode) -> Result<(Vec<Row>, Vec<ModelRecord>), StoreError> {
+    fn snapshot_records(
+        &self,
+        id: SnapshotId,
+        mode: Decode,
+    ) -> Result<(Vec<Row>, Vec<ModelRecord>), StoreError> {
         // One read transaction for the whole pass: without it every detail
         // lookup takes and drops SQLite's shared lock (two fcntl calls each).
         let _read = read_tx(&self.conn)?;
@@ -576,7 +689,10 @@ impl Store {
         let mut rows = self.snapshot_rows(&info)?;
         rows.sort_unstable_by_key(|r| r.rank);
         let mut names = self.model_names_of(rows.iter().map(|r| r.key))?;
-        let mut st = self.conn.prepare_cached("SELECT json FROM detail WHERE id = ?1").ctx("reading a snapshot")?;
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT json FROM detail WHERE id = ?1")
+            .ctx("reading a snapshot")?;
         let mut out: Vec<ModelRecord> = Vec::with_capacity(rows.len());
         for (i, r) in rows.iter().enumerate() {
             // Each name is moved out of the map; a key listed twice (not
@@ -588,7 +704,12 @@ impl Store {
                     .iter()
                     .position(|p| p.key == r.key)
                     .map(|j| out[j].id.clone())
-                    .ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {} has no name", r.key)))?,
+                    .ok_or_else(|| {
+                        StoreError::BadInput(format!(
+                            "corrupt store: model key {} has no name",
+                            r.key
+                        ))
+                    })?,
             };
             out.push(read_detail(&mut st, r, name, mode)?);
         }
@@ -605,7 +726,11 @@ impl Store {
     /// The model's row in every complete snapshot that contains it, oldest
     /// first: one segment read per snapshot (the segment whose first key is
     /// the largest one not above the model's key).
-    fn rows_of_model(&self, key: i64, newest_first: bool) -> Result<Vec<(SnapshotInfo, Row)>, StoreError> {
+    fn rows_of_model(
+        &self,
+        key: i64,
+        newest_first: bool,
+    ) -> Result<Vec<(SnapshotInfo, Row)>, StoreError> {
         let sql = format!(
             "SELECT s.id, s.taken_at, s.source, s.query, s.status, s.models, s.completed_at, g.data
              FROM snapshot s JOIN seg g ON g.snapshot = s.id
@@ -613,14 +738,20 @@ impl Store {
              WHERE s.status = 1 ORDER BY s.taken_at {o}, s.id {o}",
             o = if newest_first { "DESC" } else { "ASC" }
         );
-        let mut st = self.conn.prepare_cached(&sql).ctx("reading a model's history")?;
+        let mut st = self
+            .conn
+            .prepare_cached(&sql)
+            .ctx("reading a model's history")?;
         let mut rows = st.query([key]).ctx("reading a model's history")?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().ctx("reading a model's history")? {
             let mut rd = RowReader::new(blob(r, 7)?);
             while let Some(row) = rd.next_row()? {
                 if row.key == key {
-                    out.push((snapshot_info(snapshot_from_row(r).ctx("reading a model's history")?)?, row));
+                    out.push((
+                        snapshot_info(snapshot_from_row(r).ctx("reading a model's history")?)?,
+                        row,
+                    ));
                     break;
                 }
                 if row.key > key {
@@ -635,23 +766,46 @@ impl Store {
     }
 
     /// The model's record in the latest complete snapshot that contains it.
-    pub fn latest_model(&self, model_id: &str) -> Result<Option<(SnapshotInfo, ModelRecord)>, StoreError> {
-        let Some(key) = self.model_key(model_id)? else { return Ok(None) };
-        let Some((info, row)) = self.rows_of_model(key, true)?.into_iter().next() else { return Ok(None) };
+    pub fn latest_model(
+        &self,
+        model_id: &str,
+    ) -> Result<Option<(SnapshotInfo, ModelRecord)>, StoreError> {
+        let Some(key) = self.model_key(model_id)? else {
+            return Ok(None);
+        };
+        let Some((info, row)) = self.rows_of_model(key, true)?.into_iter().next() else {
+            return Ok(None);
+        };
         let json: Vec<u8> = self
             .conn
             .query_row("SELECT json FROM detail WHERE id = ?1", [row.detail], |x| {
-                x.get_ref(0)?.as_bytes().map(<[u8]>::to_vec).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
+                x.get_ref(0)?.as_bytes().map(<[u8]>::to_vec).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Blob,
+                        Box::new(e),
+                    )
+                })
             })
             .optional()
             .ctx("reading a model's latest record")?
-            .ok_or_else(|| StoreError::BadInput(format!("corrupt store: detail {} of {model_id} is missing", row.detail)))?;
-        Ok(Some((info, decode_record(model_id.to_string(), &json, counters(&row))?)))
+            .ok_or_else(|| {
+                StoreError::BadInput(format!(
+                    "corrupt store: detail {} of {model_id} is missing",
+                    row.detail
+                ))
+            })?;
+        Ok(Some((
+            info,
+            decode_record(model_id.to_string(), &json, counters(&row))?,
+        )))
     }
 
     /// The model's rows in every complete snapshot that contains it, oldest first.
     pub fn model_history(&self, model_id: &str) -> Result<Vec<HistoryPoint>, StoreError> {
-        let Some(key) = self.model_key(model_id)? else { return Ok(Vec::new()) };
+        let Some(key) = self.model_key(model_id)? else {
+            return Ok(Vec::new());
+        };
         Ok(self
             .rows_of_model(key, false)?
             .into_iter()
@@ -669,7 +823,13 @@ impl Store {
     }
 
     /// Store (or replace) a JSON blob under `namespace`/`key`.
-    pub fn cache_put(&mut self, namespace: &str, key: &str, value: &serde_json::Value, fetched_at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub fn cache_put(
+        &mut self,
+        namespace: &str,
+        key: &str,
+        value: &serde_json::Value,
+        fetched_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         let text = value.to_string();
         self.conn
             .execute(
@@ -685,17 +845,23 @@ impl Store {
     pub fn cache_get(&self, namespace: &str, key: &str) -> Result<Option<CacheEntry>, StoreError> {
         let got = self
             .conn
-            .query_row("SELECT fetched_at, json FROM cache WHERE namespace = ?1 AND key = ?2", params![namespace, key], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-            })
+            .query_row(
+                "SELECT fetched_at, json FROM cache WHERE namespace = ?1 AND key = ?2",
+                params![namespace, key],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)),
+            )
             .optional()
             .ctx("reading the cache")?;
         match got {
             None => Ok(None),
             Some((t, json)) => {
-                let value = serde_json::from_str(&json)
-                    .map_err(|e| StoreError::BadInput(format!("corrupt cache entry {namespace}/{key}: {e}")))?;
-                Ok(Some(CacheEntry { fetched_at: micros_to_dt(t)?, value }))
+                let value = serde_json::from_str(&json).map_err(|e| {
+                    StoreError::BadInput(format!("corrupt cache entry {namespace}/{key}: {e}"))
+                })?;
+                Ok(Some(CacheEntry {
+                    fetched_at: micros_to_dt(t)?,
+                    value,
+                }))
             }
         }
     }
@@ -712,20 +878,27 @@ pub(crate) fn read_tx(conn: &Connection) -> Result<Option<rusqlite::Transaction<
     if !conn.is_autocommit() {
         return Ok(None);
     }
-    conn.unchecked_transaction().map(Some).ctx("starting a read transaction")
+    conn.unchecked_transaction()
+        .map(Some)
+        .ctx("starting a read transaction")
 }
 
 /// Snapshot `id` as read inside transaction `tx`, required to be in progress.
 fn in_progress_in(tx: &Connection, id: SnapshotId) -> Result<SnapshotInfo, StoreError> {
     let t = tx
-        .prepare_cached(&format!("SELECT {SNAPSHOT_COLS} FROM snapshot WHERE id = ?1"))
+        .prepare_cached(&format!(
+            "SELECT {SNAPSHOT_COLS} FROM snapshot WHERE id = ?1"
+        ))
         .and_then(|mut st| st.query_row([id.0], snapshot_from_row))
         .optional()
         .ctx("reading a snapshot")?
         .ok_or_else(|| StoreError::NotFound(format!("no snapshot with id {id}")))?;
     let info = snapshot_info(t)?;
     if info.status != SnapshotStatus::InProgress {
-        return Err(StoreError::State(format!("snapshot {id} is {:?}, not in progress", info.status)));
+        return Err(StoreError::State(format!(
+            "snapshot {id} is {:?}, not in progress",
+            info.status
+        )));
     }
     Ok(info)
 }
@@ -749,16 +922,29 @@ pub struct SnapshotListing {
 
 /// Read row `r`'s stored detail and decode it (as `mode` says) in place,
 /// without copying the bytes out of SQLite.
-fn read_detail(st: &mut rusqlite::CachedStatement<'_>, r: &Row, name: String, mode: Decode) -> Result<ModelRecord, StoreError> {
+fn read_detail(
+    st: &mut rusqlite::CachedStatement<'_>,
+    r: &Row,
+    name: String,
+    mode: Decode,
+) -> Result<ModelRecord, StoreError> {
     let mut q = st.query([r.detail]).ctx("reading a snapshot")?;
     let Some(x) = q.next().ctx("reading a snapshot")? else {
-        return Err(StoreError::BadInput(format!("corrupt store: detail {} of {name} is missing", r.detail)));
+        return Err(StoreError::BadInput(format!(
+            "corrupt store: detail {} of {name} is missing",
+            r.detail
+        )));
     };
     let json = x
         .get_ref(0)
         .ctx("reading a snapshot")?
         .as_bytes()
-        .map_err(|e| StoreError::BadInput(format!("corrupt store: detail {} of {name} is not text: {e}", r.detail)))?;
+        .map_err(|e| {
+            StoreError::BadInput(format!(
+                "corrupt store: detail {} of {name} is not text: {e}",
+                r.detail
+            ))
+        })?;
     match mode {
         Decode::Listing => record::decode_listing(name, json, counters(r)),
         Decode::Full => decode_record(name, json, counters(r)),
@@ -766,7 +952,12 @@ fn read_detail(st: &mut rusqlite::CachedStatement<'_>, r: &Row, name: String, mo
 }
 
 fn counters(r: &Row) -> Counters {
-    Counters { likes: to_u64(r.likes), downloads_30d: to_u64(r.dl30), downloads_all_time: to_u64(r.dlall), trending_score: r.trending }
+    Counters {
+        likes: to_u64(r.likes),
+        downloads_30d: to_u64(r.dl30),
+        downloads_all_time: to_u64(r.dlall),
+        trending_score: r.trending,
+    }
 }
 
 /// Column `i` of a result row as bytes (a corrupt type is an error, not a panic).
@@ -774,7 +965,9 @@ pub(crate) fn blob<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<&'a [u8], S
     r.get_ref(i)
         .ctx("reading packed rows")?
         .as_blob()
-        .map_err(|e| StoreError::BadInput(format!("corrupt store: packed rows are not a blob: {e}")))
+        .map_err(|e| {
+            StoreError::BadInput(format!("corrupt store: packed rows are not a blob: {e}"))
+        })
 }
 
 /// The rows of an in-progress snapshot's batches, in listing order.
@@ -783,7 +976,9 @@ fn pending_rows(conn: &Connection, id: SnapshotId) -> Result<Vec<Row>, StoreErro
         .prepare_cached("SELECT coalesce(sum(n), 0) FROM pending WHERE snapshot = ?1")
         .and_then(|mut st| st.query_row([id.0], |r| r.get(0)))
         .ctx("reading a batch")?;
-    let mut st = conn.prepare_cached("SELECT data FROM pending WHERE snapshot = ?1 ORDER BY seq").ctx("reading a batch")?;
+    let mut st = conn
+        .prepare_cached("SELECT data FROM pending WHERE snapshot = ?1 ORDER BY seq")
+        .ctx("reading a batch")?;
     let mut rows = st.query([id.0]).ctx("reading a batch")?;
     // `n` only pre-sizes the buffer, capped (it is read from the file; the Vec grows past it if needed).
     let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0).min(1 << 20));
@@ -812,21 +1007,34 @@ fn refresh_caches(tx: &Connection, c: &mut Caches) -> Result<(), StoreError> {
     *c = Caches::default();
     {
         let mut st = tx.prepare("SELECT id, name, detail, fp FROM model UNION ALL SELECT id, name, detail, fp FROM model_new").ctx("loading model ids")?;
-        c.models.reserve(usize::try_from(m).unwrap_or(0).min(1 << 21));
+        c.models
+            .reserve(usize::try_from(m).unwrap_or(0).min(1 << 21));
         let mut rows = st.query([]).ctx("loading model ids")?;
         while let Some(r) = rows.next().ctx("loading model ids")? {
             let key: i64 = r.get(0).ctx("loading model ids")?;
             let name: String = r.get(1).ctx("loading model ids")?;
             let detail: Option<i64> = r.get(2).ctx("loading model ids")?;
             let fp: Option<i64> = r.get(3).ctx("loading model ids")?;
-            c.models.insert(name, ModelEntry { key, detail: detail.unwrap_or(0), fp });
+            c.models.insert(
+                name,
+                ModelEntry {
+                    key,
+                    detail: detail.unwrap_or(0),
+                    fp,
+                },
+            );
         }
     }
     {
-        let mut st = tx.prepare("SELECT id, value FROM term").ctx("loading terms")?;
+        let mut st = tx
+            .prepare("SELECT id, value FROM term")
+            .ctx("loading terms")?;
         let mut rows = st.query([]).ctx("loading terms")?;
         while let Some(r) = rows.next().ctx("loading terms")? {
-            c.terms.insert(r.get(1).ctx("loading terms")?, r.get(0).ctx("loading terms")?);
+            c.terms.insert(
+                r.get(1).ctx("loading terms")?,
+                r.get(0).ctx("loading terms")?,
+            );
         }
     }
     (c.max_model, c.max_detail, c.max_term) = (m, d, t);
@@ -837,7 +1045,12 @@ fn refresh_caches(tx: &Connection, c: &mut Caches) -> Result<(), StoreError> {
 
 /// Make sure `c.members[id]` holds the models of the snapshot's committed
 /// batches (`committed` rows; reloaded when the count differs).
-fn load_members(tx: &Connection, c: &mut Caches, id: SnapshotId, committed: u64) -> Result<(), StoreError> {
+fn load_members(
+    tx: &Connection,
+    c: &mut Caches,
+    id: SnapshotId,
+    committed: u64,
+) -> Result<(), StoreError> {
     if c.members.get(&id).is_some_and(|m| m.len() == committed) {
         return Ok(());
     }
@@ -866,7 +1079,9 @@ fn term_id(tx: &Connection, c: &mut Caches, value: Option<&str>) -> Result<i64, 
 }
 
 fn family_id(tx: &Connection, c: &mut Caches, m: &ModelRecord) -> Result<i64, StoreError> {
-    let Some(base) = record::base_of(m) else { return Ok(0) };
+    let Some(base) = record::base_of(m) else {
+        return Ok(0);
+    };
     if let Some(&id) = c.families.get(base) {
         return Ok(id);
     }
@@ -888,7 +1103,13 @@ struct Pre {
 
 fn pre_pass(models: &[ModelRecord], dict: &FastMap<String, ModelEntry>) -> Vec<Pre> {
     let mut scratch = Vec::with_capacity(1024);
-    models.iter().map(|m| Pre { entry: dict.get(m.id.as_str()).copied(), fp: detail_fingerprint(m, &mut scratch) }).collect()
+    models
+        .iter()
+        .map(|m| Pre {
+            entry: dict.get(m.id.as_str()).copied(),
+            fp: detail_fingerprint(m, &mut scratch),
+        })
+        .collect()
 }
 
 /// The per-record work that needs no writes — dictionary lookup and detail
@@ -897,7 +1118,11 @@ fn pre_pass(models: &[ModelRecord], dict: &FastMap<String, ModelEntry>) -> Vec<P
 /// (1000 records) stay on one thread: on a loaded 2-core machine the
 /// per-page hand-off measured slower (sync day 2: 114-137k vs 155-202k
 /// records/s wall at load 5).
-fn lookup_and_fingerprint(models: &[ModelRecord], dict: &FastMap<String, ModelEntry>, parallel: bool) -> Vec<Pre> {
+fn lookup_and_fingerprint(
+    models: &[ModelRecord],
+    dict: &FastMap<String, ModelEntry>,
+    parallel: bool,
+) -> Vec<Pre> {
     if !parallel || models.len() < PARALLEL_MIN_BATCH {
         return pre_pass(models, dict);
     }
@@ -916,7 +1141,14 @@ fn lookup_and_fingerprint(models: &[ModelRecord], dict: &FastMap<String, ModelEn
 /// snapshot `id`, whose first `already` ranks are taken) and return their
 /// rows, in listing order. Duplicates (already in the snapshot, or earlier in
 /// `models`) are skipped. Mutates the caches; the caller drops them on error.
-fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, models: &[ModelRecord], defer_names: bool) -> Result<(AppendStats, Vec<Row>), StoreError> {
+fn write_rows(
+    tx: &Connection,
+    c: &mut Caches,
+    id: SnapshotId,
+    already: u64,
+    models: &[ModelRecord],
+    defer_names: bool,
+) -> Result<(AppendStats, Vec<Row>), StoreError> {
     // A sync's new models wait in `model_new` (no index) until completion; an import is one transaction anyway.
     let mut insert_model = tx
         .prepare_cached(if defer_names {
@@ -925,10 +1157,18 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
             "INSERT INTO model (id, name, detail, fp) VALUES (?1, ?2, ?3, ?4)"
         })
         .ctx("preparing the model insert")?;
-    let mut update_new = tx.prepare_cached("UPDATE model_new SET detail = ?2, fp = ?3 WHERE id = ?1").ctx("preparing the model update")?;
-    let mut insert_detail = tx.prepare_cached("INSERT INTO detail (id, model, json) VALUES (?1, ?2, ?3)").ctx("preparing the detail insert")?;
-    let mut update_model = tx.prepare_cached("UPDATE model SET detail = ?2, fp = ?3 WHERE id = ?1").ctx("preparing the model update")?;
-    let mut stored_detail = tx.prepare_cached("SELECT json FROM detail WHERE id = ?1").ctx("preparing the detail lookup")?;
+    let mut update_new = tx
+        .prepare_cached("UPDATE model_new SET detail = ?2, fp = ?3 WHERE id = ?1")
+        .ctx("preparing the model update")?;
+    let mut insert_detail = tx
+        .prepare_cached("INSERT INTO detail (id, model, json) VALUES (?1, ?2, ?3)")
+        .ctx("preparing the detail insert")?;
+    let mut update_model = tx
+        .prepare_cached("UPDATE model SET detail = ?2, fp = ?3 WHERE id = ?1")
+        .ctx("preparing the model update")?;
+    let mut stored_detail = tx
+        .prepare_cached("SELECT json FROM detail WHERE id = ?1")
+        .ctx("preparing the detail lookup")?;
     // Taken out for the loop (the caches are also mutated); put back below.
     let mut members = c.members.remove(&id).unwrap_or_default();
     let mut buf = Vec::with_capacity(1024);
@@ -937,13 +1177,18 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
     let pre = lookup_and_fingerprint(models, &c.models, c.parallel);
     for ((pos, m), pre) in models.iter().enumerate().zip(pre) {
         if m.id.is_empty() {
-            return Err(StoreError::BadInput(format!("the record at position {pos} of the batch has an empty model id")));
+            return Err(StoreError::BadInput(format!(
+                "the record at position {pos} of the batch has an empty model id"
+            )));
         }
         let likes = to_i64(m.likes, "likes", &m.id)?;
         let dl30 = to_i64(m.downloads_30d, "downloads", &m.id)?;
         let dlall = to_i64(m.downloads_all_time, "downloadsAllTime", &m.id)?;
         if let Some(t) = m.trending_score.filter(|t| !t.is_finite()) {
-            return Err(StoreError::BadInput(format!("model {}: trendingScore = {t} is not a finite number", m.id)));
+            return Err(StoreError::BadInput(format!(
+                "model {}: trendingScore = {t} is not a finite number",
+                m.id
+            )));
         }
         // Looked up before the loop; a model first seen earlier in this batch is in the map now.
         let entry = pre.entry.or_else(|| c.models.get(m.id.as_str()).copied());
@@ -954,10 +1199,21 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
                 let did = c.max_detail + 1;
                 let fp = pre.fp;
                 encode_detail(m, &mut buf)?;
-                insert_detail.execute(params![did, key, &buf[..]]).ctx("writing a model's detail")?;
-                insert_model.execute(params![key, m.id, did, fp]).ctx("interning a model id")?;
+                insert_detail
+                    .execute(params![did, key, &buf[..]])
+                    .ctx("writing a model's detail")?;
+                insert_model
+                    .execute(params![key, m.id, did, fp])
+                    .ctx("interning a model id")?;
                 (c.max_model, c.max_detail) = (key, did);
-                c.models.insert(m.id.clone(), ModelEntry { key, detail: did, fp: Some(fp) });
+                c.models.insert(
+                    m.id.clone(),
+                    ModelEntry {
+                        key,
+                        detail: did,
+                        fp: Some(fp),
+                    },
+                );
                 members.insert(key)?;
                 (key, did)
             }
@@ -973,13 +1229,21 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
                         // Fingerprint unknown (store migrated from v2): compare the bytes once.
                         encode_detail(m, &mut buf)?;
                         let same = stored_detail
-                            .query_row([e.detail], |r| Ok(r.get_ref(0)?.as_bytes().ok() == Some(&buf[..])))
+                            .query_row([e.detail], |r| {
+                                Ok(r.get_ref(0)?.as_bytes().ok() == Some(&buf[..]))
+                            })
                             .optional()
                             .ctx("reading a model's detail")?
                             .unwrap_or(false);
                         if same {
-                            if update_model.execute(params![key, e.detail, fp]).ctx("recording a fingerprint")? == 0 {
-                                update_new.execute(params![key, e.detail, fp]).ctx("recording a fingerprint")?;
+                            if update_model
+                                .execute(params![key, e.detail, fp])
+                                .ctx("recording a fingerprint")?
+                                == 0
+                            {
+                                update_new
+                                    .execute(params![key, e.detail, fp])
+                                    .ctx("recording a fingerprint")?;
                             }
                             if let Some(x) = c.models.get_mut(m.id.as_str()) {
                                 x.fp = Some(fp);
@@ -993,9 +1257,17 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
                     None => {
                         let did = c.max_detail + 1;
                         encode_detail(m, &mut buf)?;
-                        insert_detail.execute(params![did, key, &buf[..]]).ctx("writing a model's detail")?;
-                        if update_model.execute(params![key, did, fp]).ctx("recording a model's detail")? == 0 {
-                            update_new.execute(params![key, did, fp]).ctx("recording a model's detail")?;
+                        insert_detail
+                            .execute(params![did, key, &buf[..]])
+                            .ctx("writing a model's detail")?;
+                        if update_model
+                            .execute(params![key, did, fp])
+                            .ctx("recording a model's detail")?
+                            == 0
+                        {
+                            update_new
+                                .execute(params![key, did, fp])
+                                .ctx("recording a model's detail")?;
                         }
                         c.max_detail = did;
                         if let Some(x) = c.models.get_mut(m.id.as_str()) {
@@ -1025,7 +1297,15 @@ fn write_rows(tx: &Connection, c: &mut Caches, id: SnapshotId, already: u64, mod
     }
     c.members.insert(id, members);
     let inserted = rows.len() as u64;
-    Ok((AppendStats { received: models.len() as u64, inserted, duplicates: models.len() as u64 - inserted, total_rows: rank }, rows))
+    Ok((
+        AppendStats {
+            received: models.len() as u64,
+            inserted,
+            duplicates: models.len() as u64 - inserted,
+            total_rows: rank,
+        },
+        rows,
+    ))
 }
 
 /// Aggregate, write segments and mark complete, inside the caller's
@@ -1062,7 +1342,10 @@ fn complete_in(tx: &Connection, id: SnapshotId, rows: &mut Vec<Row>) -> Result<(
         .ctx("aggregating a snapshot")?;
     for (dim, map) in acc.iter().enumerate() {
         for (cat, a) in map {
-            ins.execute(params![id.0, dim as i64, cat, a.models, a.likes, a.dl30, a.dlall, a.n_dlall]).ctx("aggregating a snapshot")?;
+            ins.execute(params![
+                id.0, dim as i64, cat, a.models, a.likes, a.dl30, a.dlall, a.n_dlall
+            ])
+            .ctx("aggregating a snapshot")?;
         }
     }
     tx.execute(

@@ -57,7 +57,10 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 pub(crate) fn encode_rows(rows: &[Row], out: &mut Vec<u8>) {
     let mut prev = 0i64;
     for r in rows {
-        let flags = u8::from(r.likes.is_some()) | u8::from(r.dl30.is_some()) << 1 | u8::from(r.dlall.is_some()) << 2 | u8::from(r.trending.is_some()) << 3;
+        let flags = u8::from(r.likes.is_some())
+            | u8::from(r.dl30.is_some()) << 1
+            | u8::from(r.dlall.is_some()) << 2
+            | u8::from(r.trending.is_some()) << 3;
         out.push(flags);
         let d = r.key.wrapping_sub(prev);
         put_varint(out, ((d << 1) ^ (d >> 63)) as u64);
@@ -84,12 +87,18 @@ pub(crate) struct RowReader<'a> {
 }
 
 fn corrupt(what: &str, pos: usize) -> StoreError {
-    StoreError::BadInput(format!("corrupt store: packed rows end inside {what} at byte {pos}"))
+    StoreError::BadInput(format!(
+        "corrupt store: packed rows end inside {what} at byte {pos}"
+    ))
 }
 
 impl<'a> RowReader<'a> {
     pub(crate) fn new(buf: &'a [u8]) -> Self {
-        RowReader { buf, pos: 0, prev: 0 }
+        RowReader {
+            buf,
+            pos: 0,
+            prev: 0,
+        }
     }
 
     #[inline]
@@ -97,10 +106,15 @@ impl<'a> RowReader<'a> {
         let mut v = 0u64;
         let mut shift = 0u32;
         loop {
-            let Some(&b) = self.buf.get(self.pos) else { return Err(corrupt(what, self.pos)) };
+            let Some(&b) = self.buf.get(self.pos) else {
+                return Err(corrupt(what, self.pos));
+            };
             self.pos += 1;
             if shift >= 64 {
-                return Err(StoreError::BadInput(format!("corrupt store: over-long varint in {what} at byte {}", self.pos)));
+                return Err(StoreError::BadInput(format!(
+                    "corrupt store: over-long varint in {what} at byte {}",
+                    self.pos
+                )));
             }
             v |= u64::from(b & 0x7f) << shift;
             if b < 0x80 {
@@ -113,24 +127,42 @@ impl<'a> RowReader<'a> {
     #[inline]
     fn int(&mut self, what: &str) -> Result<i64, StoreError> {
         let v = self.varint(what)?;
-        i64::try_from(v).map_err(|_| StoreError::BadInput(format!("corrupt store: {what} {v} out of range")))
+        i64::try_from(v)
+            .map_err(|_| StoreError::BadInput(format!("corrupt store: {what} {v} out of range")))
     }
 
     /// The next row, `None` at the end of the blob.
     #[inline]
     pub(crate) fn next_row(&mut self) -> Result<Option<Row>, StoreError> {
-        let Some(&flags) = self.buf.get(self.pos) else { return Ok(None) };
+        let Some(&flags) = self.buf.get(self.pos) else {
+            return Ok(None);
+        };
         self.pos += 1;
         let z = self.varint("a model key")?;
         let d = ((z >> 1) as i64) ^ -((z & 1) as i64);
         let key = self.prev.wrapping_add(d);
         self.prev = key;
         let rank = self.int("a rank")?;
-        let likes = if flags & 1 != 0 { Some(self.int("likes")?) } else { None };
-        let dl30 = if flags & 2 != 0 { Some(self.int("downloads")?) } else { None };
-        let dlall = if flags & 4 != 0 { Some(self.int("downloadsAllTime")?) } else { None };
+        let likes = if flags & 1 != 0 {
+            Some(self.int("likes")?)
+        } else {
+            None
+        };
+        let dl30 = if flags & 2 != 0 {
+            Some(self.int("downloads")?)
+        } else {
+            None
+        };
+        let dlall = if flags & 4 != 0 {
+            Some(self.int("downloadsAllTime")?)
+        } else {
+            None
+        };
         let trending = if flags & 8 != 0 {
-            let b = self.buf.get(self.pos..self.pos + 8).ok_or_else(|| corrupt("a trending score", self.pos))?;
+            let b = self
+                .buf
+                .get(self.pos..self.pos + 8)
+                .ok_or_else(|| corrupt("a trending score", self.pos))?;
             let mut a = [0u8; 8];
             a.copy_from_slice(b);
             self.pos += 8;
@@ -142,7 +174,18 @@ impl<'a> RowReader<'a> {
         let library = self.int("a library term")?;
         let family = self.int("a family term")?;
         let detail = self.int("a detail id")?;
-        Ok(Some(Row { key, rank, likes, dl30, dlall, trending, pipeline, library, family, detail }))
+        Ok(Some(Row {
+            key,
+            rank,
+            likes,
+            dl30,
+            dlall,
+            trending,
+            pipeline,
+            library,
+            family,
+            detail,
+        }))
     }
 }
 
@@ -201,7 +244,10 @@ impl Hasher for FastHasher {
         if !rest.is_empty() {
             let mut a = [0u8; 8];
             a[..rest.len()].copy_from_slice(rest);
-            self.0 = fold_mul(self.0 ^ u64::from_le_bytes(a) ^ ((rest.len() as u64) << 59), K1);
+            self.0 = fold_mul(
+                self.0 ^ u64::from_le_bytes(a) ^ ((rest.len() as u64) << 59),
+                K1,
+            );
         }
     }
     #[inline]
@@ -323,7 +369,10 @@ impl KeySet {
     /// models; the bitset is then at most 32 MB) are refused as corrupt
     /// rather than allocating for them.
     pub(crate) fn insert(&mut self, key: i64) -> Result<bool, StoreError> {
-        let k = u64::try_from(key).ok().filter(|k| *k < 1 << 28).ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {key}")))?;
+        let k = u64::try_from(key)
+            .ok()
+            .filter(|k| *k < 1 << 28)
+            .ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {key}")))?;
         let (w, b) = ((k / 64) as usize, k % 64);
         if w >= self.bits.len() {
             self.bits.resize((w + 1).max(self.bits.len() * 2), 0);
@@ -344,7 +393,18 @@ mod tests {
     use super::*;
 
     fn row(key: i64, rank: i64) -> Row {
-        Row { key, rank, likes: Some(3), dl30: None, dlall: Some(1 << 40), trending: Some(1.5), pipeline: 2, library: 0, family: 7, detail: 99 }
+        Row {
+            key,
+            rank,
+            likes: Some(3),
+            dl30: None,
+            dlall: Some(1 << 40),
+            trending: Some(1.5),
+            pipeline: 2,
+            library: 0,
+            family: 7,
+            detail: 99,
+        }
     }
 
     #[test]
@@ -373,7 +433,15 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        assert!(decode_into(&[0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], &mut out).is_err());
+        assert!(
+            decode_into(
+                &[
+                    0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01
+                ],
+                &mut out
+            )
+            .is_err()
+        );
     }
 
     #[test]

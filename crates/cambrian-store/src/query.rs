@@ -104,8 +104,13 @@ pub struct PairRow {
 
 impl Store {
     fn term_names(&self) -> Result<HashMap<i64, String>, StoreError> {
-        let mut st = self.conn().prepare_cached("SELECT id, value FROM term").ctx("reading categories")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))).ctx("reading categories")?;
+        let mut st = self
+            .conn()
+            .prepare_cached("SELECT id, value FROM term")
+            .ctx("reading categories")?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .ctx("reading categories")?;
         rows.collect::<Result<_, _>>().ctx("reading categories")
     }
 
@@ -124,11 +129,21 @@ impl Store {
         let mut rows = st.query([dim.code()]).ctx("reading category aggregates")?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().ctx("reading category aggregates")? {
-            let g = |i: usize| -> Result<u64, StoreError> { Ok(to_u64(r.get::<_, Option<i64>>(i).ctx("reading category aggregates")?).unwrap_or(0)) };
+            let g = |i: usize| -> Result<u64, StoreError> {
+                Ok(to_u64(
+                    r.get::<_, Option<i64>>(i)
+                        .ctx("reading category aggregates")?,
+                )
+                .unwrap_or(0))
+            };
             let cat: i64 = r.get(1).ctx("reading category aggregates")?;
             out.push(CategoryPoint {
                 snapshot: SnapshotId(r.get(0).ctx("reading category aggregates")?),
-                category: if cat == 0 { None } else { terms.get(&cat).cloned() },
+                category: if cat == 0 {
+                    None
+                } else {
+                    terms.get(&cat).cloned()
+                },
                 models: g(2)?,
                 likes: g(3)?,
                 downloads_30d: g(4)?,
@@ -142,7 +157,11 @@ impl Store {
     /// Every model present in snapshot `from` or `to`, with its rows in
     /// each, by integer key, in key order: two segment streams merged, no
     /// names resolved (see [`Store::model_names`] and [`Store::top_k_by_name`]).
-    pub fn compare_snapshot_keys(&self, from: SnapshotId, to: SnapshotId) -> Result<Vec<KeyedPair>, StoreError> {
+    pub fn compare_snapshot_keys(
+        &self,
+        from: SnapshotId,
+        to: SnapshotId,
+    ) -> Result<Vec<KeyedPair>, StoreError> {
         let mut out = Vec::new();
         self.for_each_pair(from, to, |p| out.push(p))?;
         Ok(out)
@@ -151,7 +170,12 @@ impl Store {
     /// Like [`Store::compare_snapshot_keys`], without collecting: calls `f`
     /// for every model of `from` or `to`, in key order, while decoding the
     /// two snapshots' packed segments side by side (no per-row allocation).
-    pub fn for_each_pair(&self, from: SnapshotId, to: SnapshotId, mut f: impl FnMut(KeyedPair)) -> Result<(), StoreError> {
+    pub fn for_each_pair(
+        &self,
+        from: SnapshotId,
+        to: SnapshotId,
+        mut f: impl FnMut(KeyedPair),
+    ) -> Result<(), StoreError> {
         let a = self.key_ordered_blobs(from)?;
         let b = self.key_ordered_blobs(to)?;
         let stats = |r: &Row| KeyedStats {
@@ -168,16 +192,28 @@ impl Store {
             match (&x, &y) {
                 (None, None) => return Ok(()),
                 (Some(p), Some(q)) if p.key == q.key => {
-                    f(KeyedPair { key: ModelKey(p.key), from: Some(stats(p)), to: Some(stats(q)) });
+                    f(KeyedPair {
+                        key: ModelKey(p.key),
+                        from: Some(stats(p)),
+                        to: Some(stats(q)),
+                    });
                     x = sa.next()?;
                     y = sb.next()?;
                 }
                 (Some(p), q) if q.as_ref().is_none_or(|q| p.key < q.key) => {
-                    f(KeyedPair { key: ModelKey(p.key), from: Some(stats(p)), to: None });
+                    f(KeyedPair {
+                        key: ModelKey(p.key),
+                        from: Some(stats(p)),
+                        to: None,
+                    });
                     x = sa.next()?;
                 }
                 (_, Some(q)) => {
-                    f(KeyedPair { key: ModelKey(q.key), from: None, to: Some(stats(q)) });
+                    f(KeyedPair {
+                        key: ModelKey(q.key),
+                        from: None,
+                        to: Some(stats(q)),
+                    });
                     y = sb.next()?;
                 }
                 // Unreachable: (Some, None) is taken by the arm above.
@@ -198,7 +234,10 @@ impl Store {
             encode_rows(&rows, &mut buf);
             return Ok(vec![buf]);
         }
-        let mut st = self.conn().prepare_cached("SELECT data FROM seg WHERE snapshot = ?1 ORDER BY first_key").ctx("reading a snapshot")?;
+        let mut st = self
+            .conn()
+            .prepare_cached("SELECT data FROM seg WHERE snapshot = ?1 ORDER BY first_key")
+            .ctx("reading a snapshot")?;
         let mut rows = st.query([id.0]).ctx("reading a snapshot")?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().ctx("reading a snapshot")? {
@@ -210,7 +249,11 @@ impl Store {
     /// Every model present in snapshot `from` or `to`, with its rows in each
     /// (names and pipeline tags resolved for all of them; for large snapshots
     /// prefer [`Store::compare_snapshot_keys`]).
-    pub fn compare_snapshots(&self, from: SnapshotId, to: SnapshotId) -> Result<Vec<PairRow>, StoreError> {
+    pub fn compare_snapshots(
+        &self,
+        from: SnapshotId,
+        to: SnapshotId,
+    ) -> Result<Vec<PairRow>, StoreError> {
         let keyed = self.compare_snapshot_keys(from, to)?;
         let terms = self.term_names()?;
         let names = self.model_names_of(keyed.iter().map(|k| k.key.0))?;
@@ -224,7 +267,13 @@ impl Store {
         };
         Ok(keyed
             .into_iter()
-            .filter_map(|p| names.get(&p.key.0).map(|n| PairRow { model: n.clone(), from: p.from.map(light), to: p.to.map(light) }))
+            .filter_map(|p| {
+                names.get(&p.key.0).map(|n| PairRow {
+                    model: n.clone(),
+                    from: p.from.map(light),
+                    to: p.to.map(light),
+                })
+            })
             .collect())
     }
 
@@ -241,13 +290,21 @@ impl Store {
 
     /// The names of the given model keys (unknown keys are left out).
     pub fn model_names(&self, keys: &[ModelKey]) -> Result<HashMap<ModelKey, String>, StoreError> {
-        Ok(self.model_names_of(keys.iter().map(|k| k.0))?.into_iter().map(|(k, v)| (ModelKey(k), v)).collect())
+        Ok(self
+            .model_names_of(keys.iter().map(|k| k.0))?
+            .into_iter()
+            .map(|(k, v)| (ModelKey(k), v))
+            .collect())
     }
 
     /// The `k` largest of `items` by value (ordered by `f64::total_cmp`), ties broken by
     /// model name ascending, with their names. Names are read only for the
     /// candidates: the items above the k-th value plus every item tied with it.
-    pub fn top_k_by_name<T>(&self, mut items: Vec<(f64, ModelKey, T)>, k: usize) -> Result<Vec<(String, f64, T)>, StoreError> {
+    pub fn top_k_by_name<T>(
+        &self,
+        mut items: Vec<(f64, ModelKey, T)>,
+        k: usize,
+    ) -> Result<Vec<(String, f64, T)>, StoreError> {
         let desc = |a: &(f64, ModelKey, T), b: &(f64, ModelKey, T)| b.0.total_cmp(&a.0);
         if k == 0 {
             return Ok(Vec::new());
@@ -262,7 +319,9 @@ impl Store {
         let mut out: Vec<(String, f64, T)> = items
             .into_iter()
             .map(|(v, key, t)| {
-                let name = names.get(&key.0).cloned().ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {} has no name", key.0)))?;
+                let name = names.get(&key.0).cloned().ok_or_else(|| {
+                    StoreError::BadInput(format!("corrupt store: model key {} has no name", key.0))
+                })?;
                 Ok((name, v, t))
             })
             .collect::<Result<_, StoreError>>()?;
@@ -271,11 +330,19 @@ impl Store {
         Ok(out)
     }
 
-    pub(crate) fn model_names_of(&self, keys: impl ExactSizeIterator<Item = i64>) -> Result<HashMap<i64, String>, StoreError> {
+    pub(crate) fn model_names_of(
+        &self,
+        keys: impl ExactSizeIterator<Item = i64>,
+    ) -> Result<HashMap<i64, String>, StoreError> {
         if keys.len() > 2_000 {
             // Many names: one scan of the dictionary beats point lookups.
             let wanted: std::collections::HashSet<i64> = keys.collect();
-            let mut st = self.conn().prepare_cached("SELECT id, name FROM model UNION ALL SELECT id, name FROM model_new").ctx("reading model names")?;
+            let mut st = self
+                .conn()
+                .prepare_cached(
+                    "SELECT id, name FROM model UNION ALL SELECT id, name FROM model_new",
+                )
+                .ctx("reading model names")?;
             let mut rows = st.query([]).ctx("reading model names")?;
             let mut out = HashMap::with_capacity(wanted.len());
             while let Some(r) = rows.next().ctx("reading model names")? {
@@ -292,7 +359,11 @@ impl Store {
             .ctx("reading model names")?;
         let mut out = HashMap::new();
         for k in keys {
-            if let Some(name) = st.query_row([k], |r| r.get::<_, String>(0)).optional().ctx("reading model names")? {
+            if let Some(name) = st
+                .query_row([k], |r| r.get::<_, String>(0))
+                .optional()
+                .ctx("reading model names")?
+            {
                 out.insert(k, name);
             }
         }
@@ -310,7 +381,11 @@ struct Stream<'a> {
 
 impl<'a> Stream<'a> {
     fn new(blobs: &'a [Vec<u8>]) -> Self {
-        Stream { blobs, next_blob: 0, reader: None }
+        Stream {
+            blobs,
+            next_blob: 0,
+            reader: None,
+        }
     }
 
     fn next(&mut self) -> Result<Option<Row>, StoreError> {

@@ -87,7 +87,8 @@ pub(crate) fn encode_detail(m: &ModelRecord, out: &mut Vec<u8>) -> Result<(), St
         base_models: &m.base_models,
         siblings: &m.siblings,
     };
-    serde_json::to_writer(out, &d).map_err(|e| StoreError::BadInput(format!("cannot encode model {}: {e}", m.id)))
+    serde_json::to_writer(out, &d)
+        .map_err(|e| StoreError::BadInput(format!("cannot encode model {}: {e}", m.id)))
 }
 
 /// A stable fingerprint of the non-volatile part of `m` (exactly the fields
@@ -180,11 +181,16 @@ struct DetailListing {
 
 /// Parse a stored detail of model `id` as `T` (a corrupt one is `BadInput`).
 fn parse_detail<T: serde::de::DeserializeOwned>(id: &str, detail: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(detail).map_err(|e| StoreError::BadInput(format!("stored detail of model {id} is corrupt: {e}")))
+    serde_json::from_slice(detail)
+        .map_err(|e| StoreError::BadInput(format!("stored detail of model {id} is corrupt: {e}")))
 }
 
 /// A record with only its listing fields, from its id, detail JSON and counters.
-pub(crate) fn decode_listing(id: String, detail: &[u8], c: Counters) -> Result<ModelRecord, StoreError> {
+pub(crate) fn decode_listing(
+    id: String,
+    detail: &[u8],
+    c: Counters,
+) -> Result<ModelRecord, StoreError> {
     let d: DetailListing = parse_detail(&id, detail)?;
     Ok(ModelRecord {
         id,
@@ -203,7 +209,11 @@ pub(crate) fn decode_listing(id: String, detail: &[u8], c: Counters) -> Result<M
 }
 
 /// Rebuild a record from its id, detail JSON and counters.
-pub(crate) fn decode_record(id: String, detail: &[u8], c: Counters) -> Result<ModelRecord, StoreError> {
+pub(crate) fn decode_record(
+    id: String,
+    detail: &[u8],
+    c: Counters,
+) -> Result<ModelRecord, StoreError> {
     let d: DetailOwned = parse_detail(&id, detail)?;
     Ok(ModelRecord {
         id,
@@ -306,12 +316,21 @@ mod tests {
     fn family_cuts_at_the_size_token() {
         assert_eq!(family_of("Qwen/Qwen2.5-7B-Instruct"), "Qwen/Qwen2.5");
         assert_eq!(family_of("meta-llama/Llama-3.1-8B"), "meta-llama/Llama-3.1");
-        assert_eq!(family_of("mistralai/Mixtral-8x7B-v0.1"), "mistralai/Mixtral");
+        assert_eq!(
+            family_of("mistralai/Mixtral-8x7B-v0.1"),
+            "mistralai/Mixtral"
+        );
         assert_eq!(family_of("Qwen/Qwen2.5-0.5B"), "Qwen/Qwen2.5");
         assert_eq!(family_of("hexgrad/Kokoro-82M"), "hexgrad/Kokoro");
-        assert_eq!(family_of("openai/whisper-large-v3"), "openai/whisper-large-v3");
+        assert_eq!(
+            family_of("openai/whisper-large-v3"),
+            "openai/whisper-large-v3"
+        );
         assert_eq!(family_of("gpt2"), "gpt2");
-        assert_eq!(family_of("Qwen/Qwen3-VL-235B-A22B-Instruct"), "Qwen/Qwen3-VL");
+        assert_eq!(
+            family_of("Qwen/Qwen3-VL-235B-A22B-Instruct"),
+            "Qwen/Qwen3-VL"
+        );
     }
 
     #[test]
@@ -337,7 +356,10 @@ mod tests {
         };
         let mut buf = Vec::new();
         encode_detail(&m, &mut buf).unwrap();
-        let c = Counters { likes: Some(3), ..Default::default() };
+        let c = Counters {
+            likes: Some(3),
+            ..Default::default()
+        };
         assert_eq!(decode_record("a/b".into(), &buf, c).unwrap(), m);
     }
 }

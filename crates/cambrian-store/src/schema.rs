@@ -130,7 +130,10 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .ctx("reading the schema version")?;
     if found > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew { found, supported: SCHEMA_VERSION });
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction().ctx("starting a schema migration")?;
@@ -138,7 +141,8 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
         if i == 2 {
             convert_v2_rows(&tx)?;
         }
-        tx.pragma_update(None, "user_version", (i + 1) as u32).ctx("recording the schema version")?;
+        tx.pragma_update(None, "user_version", (i + 1) as u32)
+            .ctx("recording the schema version")?;
         tx.commit().ctx("committing a schema migration")?;
     }
     Ok(SCHEMA_VERSION)
@@ -151,8 +155,14 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
 /// once and records the fingerprint.
 fn convert_v2_rows(tx: &Connection) -> Result<(), StoreError> {
     let snaps: Vec<(i64, i64)> = {
-        let mut st = tx.prepare("SELECT id, status FROM snapshot WHERE id IN (SELECT DISTINCT snapshot FROM row)").ctx("migrating rows")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).ctx("migrating rows")?;
+        let mut st = tx
+            .prepare(
+                "SELECT id, status FROM snapshot WHERE id IN (SELECT DISTINCT snapshot FROM row)",
+            )
+            .ctx("migrating rows")?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .ctx("migrating rows")?;
         rows.collect::<Result<_, _>>().ctx("migrating rows")?
     };
     let mut read = tx
@@ -184,8 +194,11 @@ fn convert_v2_rows(tx: &Connection) -> Result<(), StoreError> {
             rows.sort_by_key(|r| r.rank);
             buf.clear();
             encode_rows(&rows, &mut buf);
-            tx.execute("INSERT INTO pending (snapshot, seq, n, data) VALUES (?1, 0, ?2, ?3)", params![id, rows.len() as i64, buf])
-                .ctx("migrating rows")?;
+            tx.execute(
+                "INSERT INTO pending (snapshot, seq, n, data) VALUES (?1, 0, ?2, ?3)",
+                params![id, rows.len() as i64, buf],
+            )
+            .ctx("migrating rows")?;
         }
     }
     drop(read);
@@ -194,13 +207,21 @@ fn convert_v2_rows(tx: &Connection) -> Result<(), StoreError> {
 }
 
 /// Write `rows` (sorted by key) of snapshot `id` as segments.
-pub(crate) fn write_segments(tx: &Connection, id: i64, rows: &[Row], buf: &mut Vec<u8>) -> Result<(), StoreError> {
-    let mut ins = tx.prepare_cached("INSERT INTO seg (snapshot, first_key, n, data) VALUES (?1, ?2, ?3, ?4)").ctx("writing segments")?;
+pub(crate) fn write_segments(
+    tx: &Connection,
+    id: i64,
+    rows: &[Row],
+    buf: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let mut ins = tx
+        .prepare_cached("INSERT INTO seg (snapshot, first_key, n, data) VALUES (?1, ?2, ?3, ?4)")
+        .ctx("writing segments")?;
     for chunk in rows.chunks(SEGMENT_ROWS) {
         let Some(first) = chunk.first() else { continue };
         buf.clear();
         encode_rows(chunk, buf);
-        ins.execute(params![id, first.key, chunk.len() as i64, &buf[..]]).ctx("writing segments")?;
+        ins.execute(params![id, first.key, chunk.len() as i64, &buf[..]])
+            .ctx("writing segments")?;
     }
     Ok(())
 }

@@ -15,7 +15,9 @@ fn testdata() -> PathBuf {
 fn migrated() -> (tempfile::TempDir, Store, Value) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(testdata().join("v2.sqlite3"), dir.path().join(DB_FILE)).unwrap();
-    let expected: Value = serde_json::from_slice(&std::fs::read(testdata().join("v2-expected.json")).unwrap()).unwrap();
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(testdata().join("v2-expected.json")).unwrap())
+            .unwrap();
     let s = Store::open(dir.path()).unwrap();
     (dir, s, expected)
 }
@@ -32,42 +34,82 @@ fn a_v2_store_reads_back_identically_after_migration() {
     let snaps = s.snapshots().unwrap();
     assert_eq!(v(&snaps), exp["snapshots"]);
     assert_eq!(snaps.len(), 6);
-    let models: Vec<_> = snaps.iter().map(|sn| s.snapshot_models(sn.id).unwrap()).collect();
+    let models: Vec<_> = snaps
+        .iter()
+        .map(|sn| s.snapshot_models(sn.id).unwrap())
+        .collect();
     assert_eq!(v(&models), exp["snapshot_models"]);
     assert_eq!(models.iter().map(Vec::len).sum::<usize>(), 1622);
-    for d in [Dimension::PipelineTag, Dimension::Library, Dimension::BaseFamily] {
-        assert_eq!(v(s.category_points(d).unwrap()), exp[format!("category_points_{}", d.name())], "{d:?}");
+    for d in [
+        Dimension::PipelineTag,
+        Dimension::Library,
+        Dimension::BaseFamily,
+    ] {
+        assert_eq!(
+            v(s.category_points(d).unwrap()),
+            exp[format!("category_points_{}", d.name())],
+            "{d:?}"
+        );
     }
     let sorted = |mut p: Vec<PairRow>| {
         p.sort_by(|a, b| a.model.cmp(&b.model));
         p
     };
-    assert_eq!(v(sorted(s.compare_snapshots(snaps[0].id, snaps[5].id).unwrap())), exp["compare_first_last"]);
-    assert_eq!(v(sorted(s.compare_snapshots(snaps[3].id, snaps[4].id).unwrap())), exp["compare_3_4"]);
+    assert_eq!(
+        v(sorted(
+            s.compare_snapshots(snaps[0].id, snaps[5].id).unwrap()
+        )),
+        exp["compare_first_last"]
+    );
+    assert_eq!(
+        v(sorted(
+            s.compare_snapshots(snaps[3].id, snaps[4].id).unwrap()
+        )),
+        exp["compare_3_4"]
+    );
     let m = exp["models"].as_object().unwrap();
     assert_eq!(m.len(), 4); // the top 3 of snapshots 1 and 2 coincide, plus one unknown model
     for (name, e) in m {
         assert_eq!(v(s.model_history(name).unwrap()), e["history"], "{name}");
         assert_eq!(v(s.latest_model(name).unwrap()), e["latest"], "{name}");
     }
-    assert_eq!(v(s.resumable_snapshot("hub:test", "sort=likes").unwrap()), exp["resumable"]);
+    assert_eq!(
+        v(s.resumable_snapshot("hub:test", "sort=likes").unwrap()),
+        exp["resumable"]
+    );
     // The old row table is gone; its rows live in segments and a pending batch.
     drop(s);
     let c = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    let tables: Vec<String> =
-        c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert!(!tables.contains(&"row".to_string()), "{tables:?}");
-    let pending: i64 = c.query_row("SELECT sum(n) FROM pending", [], |r| r.get(0)).unwrap();
+    let pending: i64 = c
+        .query_row("SELECT sum(n) FROM pending", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(pending, 40);
     // Opening again is a no-op.
-    assert_eq!(Store::open(dir.path()).unwrap().schema_version(), SCHEMA_VERSION);
+    assert_eq!(
+        Store::open(dir.path()).unwrap().schema_version(),
+        SCHEMA_VERSION
+    );
 }
 
 #[test]
 fn the_migrated_in_progress_snapshot_resumes_without_duplicates() {
     let (dir, mut s, exp) = migrated();
-    let r = s.resumable_snapshot("hub:test", "sort=likes").unwrap().unwrap();
-    assert_eq!((r.id, r.rows, r.checkpoint.as_deref()), (SnapshotId(7), 40, Some("page-3")));
+    let r = s
+        .resumable_snapshot("hub:test", "sort=likes")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.id, r.rows, r.checkpoint.as_deref()),
+        (SnapshotId(7), 40, Some("page-3"))
+    );
     // Its committed rows are readable, in rank order.
     let so_far = s.snapshot_models(r.id).unwrap();
     assert_eq!(so_far.len(), 40);
@@ -92,7 +134,10 @@ fn unchanged_details_are_not_stored_again_after_migration() {
     let (dir, mut s, _) = migrated();
     let day3 = s.snapshot_models(SnapshotId(3)).unwrap();
     let count = |d: &std::path::Path| -> i64 {
-        rusqlite::Connection::open(d.join(DB_FILE)).unwrap().query_row("SELECT count(*) FROM detail", [], |r| r.get(0)).unwrap()
+        rusqlite::Connection::open(d.join(DB_FILE))
+            .unwrap()
+            .query_row("SELECT count(*) FROM detail", [], |r| r.get(0))
+            .unwrap()
     };
     let before = count(dir.path());
     let mut next = day3.clone();
@@ -111,7 +156,8 @@ fn unchanged_details_are_not_stored_again_after_migration() {
         ..m.clone()
     };
     // The last stored version of each model: from the snapshot written last (highest id).
-    let mut last_written: std::collections::HashMap<String, cambrian_types::ModelRecord> = Default::default();
+    let mut last_written: std::collections::HashMap<String, cambrian_types::ModelRecord> =
+        Default::default();
     let mut ids: Vec<SnapshotId> = s.snapshots().unwrap().iter().map(|i| i.id).collect();
     ids.sort();
     for id in ids {
@@ -119,21 +165,47 @@ fn unchanged_details_are_not_stored_again_after_migration() {
             last_written.insert(m.id.clone(), m);
         }
     }
-    let differing = next.iter().filter(|m| strip(&last_written[&m.id]) != strip(m)).count() as i64;
+    let differing = next
+        .iter()
+        .filter(|m| strip(&last_written[&m.id]) != strip(m))
+        .count() as i64;
     assert!((1..30).contains(&differing), "{differing}");
-    let snap = NewSnapshot { taken_at: "2026-08-10T06:00:00Z".parse().unwrap(), source: "archive:daily-top".into(), query: json!("q").to_string() };
-    assert!(matches!(s.import_snapshot(&snap, &next).unwrap(), ImportOutcome::Imported(_)));
-    assert_eq!(count(dir.path()), before + differing, "only changed models get a new detail");
+    let snap = NewSnapshot {
+        taken_at: "2026-08-10T06:00:00Z".parse().unwrap(),
+        source: "archive:daily-top".into(),
+        query: json!("q").to_string(),
+    };
+    assert!(matches!(
+        s.import_snapshot(&snap, &next).unwrap(),
+        ImportOutcome::Imported(_)
+    ));
+    assert_eq!(
+        count(dir.path()),
+        before + differing,
+        "only changed models get a new detail"
+    );
     // Again in a new process (fingerprints now recorded): no new detail at all.
-    let snap2 = NewSnapshot { taken_at: "2026-08-11T06:00:00Z".parse().unwrap(), ..snap.clone() };
+    let snap2 = NewSnapshot {
+        taken_at: "2026-08-11T06:00:00Z".parse().unwrap(),
+        ..snap.clone()
+    };
     drop(s);
     let mut s = Store::open(dir.path()).unwrap();
-    assert!(matches!(s.import_snapshot(&snap2, &next).unwrap(), ImportOutcome::Imported(_)));
+    assert!(matches!(
+        s.import_snapshot(&snap2, &next).unwrap(),
+        ImportOutcome::Imported(_)
+    ));
     assert_eq!(count(dir.path()), before + differing);
     // One more change: one more detail.
     next[1].sha = Some("0123456789abcdef0123456789abcdef01234567".into());
-    let snap3 = NewSnapshot { taken_at: "2026-08-12T06:00:00Z".parse().unwrap(), ..snap };
-    assert!(matches!(s.import_snapshot(&snap3, &next).unwrap(), ImportOutcome::Imported(_)));
+    let snap3 = NewSnapshot {
+        taken_at: "2026-08-12T06:00:00Z".parse().unwrap(),
+        ..snap
+    };
+    assert!(matches!(
+        s.import_snapshot(&snap3, &next).unwrap(),
+        ImportOutcome::Imported(_)
+    ));
     assert_eq!(count(dir.path()), before + differing + 1);
     assert_eq!(s.latest_model(&next[1].id).unwrap().unwrap().1, next[1]);
     assert_eq!(s.latest_model(&next[0].id).unwrap().unwrap().1, next[0]);
@@ -143,15 +215,33 @@ fn unchanged_details_are_not_stored_again_after_migration() {
 fn reimporting_a_file_imported_before_v3_is_still_a_duplicate() {
     let (_dir, mut s, _) = migrated();
     let snaps = s.snapshots().unwrap();
-    let first_daily = snaps.iter().find(|i| i.id == SnapshotId(1)).unwrap().clone();
+    let first_daily = snaps
+        .iter()
+        .find(|i| i.id == SnapshotId(1))
+        .unwrap()
+        .clone();
     let records = s.snapshot_models(first_daily.id).unwrap();
-    let again = NewSnapshot { taken_at: first_daily.taken_at, source: first_daily.source.clone(), query: first_daily.query.clone() };
+    let again = NewSnapshot {
+        taken_at: first_daily.taken_at,
+        source: first_daily.source.clone(),
+        query: first_daily.query.clone(),
+    };
     // Its stored hash is the v2 (JSON) one; the v3 import compares against it.
-    assert_eq!(s.import_snapshot(&again, &records).unwrap(), ImportOutcome::Duplicate { existing: first_daily.clone() });
+    assert_eq!(
+        s.import_snapshot(&again, &records).unwrap(),
+        ImportOutcome::Duplicate {
+            existing: first_daily.clone()
+        }
+    );
     // Different content on that day is imported, with a v3 hash, and is then itself a duplicate.
     let mut changed = records.clone();
     changed[0].likes = changed[0].likes.map(|x| x + 1);
-    let ImportOutcome::Imported(new) = s.import_snapshot(&again, &changed).unwrap() else { panic!("not imported") };
-    assert_eq!(s.import_snapshot(&again, &changed).unwrap(), ImportOutcome::Duplicate { existing: new });
+    let ImportOutcome::Imported(new) = s.import_snapshot(&again, &changed).unwrap() else {
+        panic!("not imported")
+    };
+    assert_eq!(
+        s.import_snapshot(&again, &changed).unwrap(),
+        ImportOutcome::Duplicate { existing: new }
+    );
     assert!(content_hash(&changed).starts_with("v3:"));
 }

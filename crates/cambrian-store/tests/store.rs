@@ -25,7 +25,11 @@ fn rec(id: &str, likes: u64, pipeline: Option<&str>) -> ModelRecord {
 }
 
 fn snap(day: u32) -> NewSnapshot {
-    NewSnapshot { taken_at: t(day, 12), source: "test".into(), query: "q".into() }
+    NewSnapshot {
+        taken_at: t(day, 12),
+        source: "test".into(),
+        query: "q".into(),
+    }
 }
 
 #[test]
@@ -37,7 +41,10 @@ fn snapshot_is_invisible_until_complete_and_round_trips() {
     let batch = vec![rec("a/x", 5, Some("text-generation")), rec("b/y", 3, None)];
     let st = s.append_batch(id, &batch, Some("page-2")).unwrap();
     assert_eq!((st.inserted, st.duplicates, st.total_rows), (2, 0, 2));
-    assert!(s.snapshots().unwrap().is_empty(), "in-progress snapshot must be invisible");
+    assert!(
+        s.snapshots().unwrap().is_empty(),
+        "in-progress snapshot must be invisible"
+    );
     assert!(s.latest_model("a/x").unwrap().is_none());
     let info = s.complete_snapshot(id).unwrap();
     assert_eq!(info.status, SnapshotStatus::Complete);
@@ -58,9 +65,20 @@ fn duplicates_within_a_snapshot_keep_the_first_occurrence_and_rank() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
     let id = s.begin_snapshot(&snap(7)).unwrap();
-    s.append_batch(id, &[rec("a/x", 5, None), rec("b/y", 3, None), rec("a/x", 99, None)], Some("p2")).unwrap();
+    s.append_batch(
+        id,
+        &[
+            rec("a/x", 5, None),
+            rec("b/y", 3, None),
+            rec("a/x", 99, None),
+        ],
+        Some("p2"),
+    )
+    .unwrap();
     // The repeated item arrives again on the next page (Hub paging overlap).
-    let st = s.append_batch(id, &[rec("b/y", 42, None), rec("c/z", 1, None)], Some("p3")).unwrap();
+    let st = s
+        .append_batch(id, &[rec("b/y", 42, None), rec("c/z", 1, None)], Some("p3"))
+        .unwrap();
     assert_eq!((st.inserted, st.duplicates, st.total_rows), (1, 1, 3));
     s.complete_snapshot(id).unwrap();
     let got = s.snapshot_models(id).unwrap();
@@ -79,19 +97,36 @@ fn resume_continues_ranks_and_dedupes_after_reopen() {
     let id = {
         let mut s = Store::open(dir.path()).unwrap();
         let id = s.begin_snapshot(&snap(7)).unwrap();
-        s.append_batch(id, &[rec("a/x", 5, None), rec("b/y", 3, None)], Some("cursor-2")).unwrap();
+        s.append_batch(
+            id,
+            &[rec("a/x", 5, None), rec("b/y", 3, None)],
+            Some("cursor-2"),
+        )
+        .unwrap();
         id
     }; // "crash": the process goes away without completing
     let mut s = Store::open(dir.path()).unwrap();
     assert!(s.resumable_snapshot("test", "other").unwrap().is_none());
     let r = s.resumable_snapshot("test", "q").unwrap().unwrap();
-    assert_eq!(r, Resumable { id, checkpoint: Some("cursor-2".into()), rows: 2 });
+    assert_eq!(
+        r,
+        Resumable {
+            id,
+            checkpoint: Some("cursor-2".into()),
+            rows: 2
+        }
+    );
     // The page is refetched: its first item overlaps.
-    let st = s.append_batch(id, &[rec("b/y", 3, None), rec("c/z", 1, None)], None).unwrap();
+    let st = s
+        .append_batch(id, &[rec("b/y", 3, None), rec("c/z", 1, None)], None)
+        .unwrap();
     assert_eq!((st.inserted, st.total_rows), (1, 3));
     s.complete_snapshot(id).unwrap();
     assert!(s.resumable_snapshot("test", "q").unwrap().is_none());
-    let ranks: Vec<_> = ["a/x", "b/y", "c/z"].iter().map(|m| s.model_history(m).unwrap()[0].rank).collect();
+    let ranks: Vec<_> = ["a/x", "b/y", "c/z"]
+        .iter()
+        .map(|m| s.model_history(m).unwrap()[0].rank)
+        .collect();
     assert_eq!(ranks, [Some(1), Some(2), Some(3)]);
 }
 
@@ -100,18 +135,27 @@ fn a_failing_batch_writes_nothing_and_keeps_the_old_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
     let id = s.begin_snapshot(&snap(7)).unwrap();
-    s.append_batch(id, &[rec("a/x", 5, Some("new-task"))], Some("cp1")).unwrap();
+    s.append_batch(id, &[rec("a/x", 5, Some("new-task"))], Some("cp1"))
+        .unwrap();
     let mut bad = rec("d/w", 1, Some("another-task"));
     bad.likes = Some(u64::MAX); // cannot be stored: the whole batch must roll back
-    let err = s.append_batch(id, &[rec("b/y", 3, Some("third-task")), bad], Some("cp2")).unwrap_err();
+    let err = s
+        .append_batch(id, &[rec("b/y", 3, Some("third-task")), bad], Some("cp2"))
+        .unwrap_err();
     assert_eq!(err.kind(), cambrian_types::ErrorKind::BadInput);
     assert!(err.to_string().contains("d/w"), "{err}");
     let r = s.resumable_snapshot("test", "q").unwrap().unwrap();
     assert_eq!((r.checkpoint.as_deref(), r.rows), (Some("cp1"), 1));
     // The store still works after the failure (caches were dropped and reloaded).
-    s.append_batch(id, &[rec("b/y", 3, Some("third-task"))], Some("cp2")).unwrap();
+    s.append_batch(id, &[rec("b/y", 3, Some("third-task"))], Some("cp2"))
+        .unwrap();
     s.complete_snapshot(id).unwrap();
-    let ids: Vec<_> = s.snapshot_models(id).unwrap().into_iter().map(|m| m.id).collect();
+    let ids: Vec<_> = s
+        .snapshot_models(id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
     assert_eq!(ids, ["a/x", "b/y"]);
     assert!(s.model_history("d/w").unwrap().is_empty());
 }
@@ -125,8 +169,16 @@ fn abandon_and_state_errors() {
     s.abandon_snapshot(id).unwrap();
     assert!(s.snapshots().unwrap().is_empty());
     assert_eq!(s.snapshot(id).unwrap().status, SnapshotStatus::Abandoned);
-    assert_eq!(s.append_batch(id, &[rec("a/x", 5, None)], None).unwrap_err().kind(), cambrian_types::ErrorKind::Store);
-    assert_eq!(s.snapshot_models(SnapshotId(999)).unwrap_err().kind(), cambrian_types::ErrorKind::NotFound);
+    assert_eq!(
+        s.append_batch(id, &[rec("a/x", 5, None)], None)
+            .unwrap_err()
+            .kind(),
+        cambrian_types::ErrorKind::Store
+    );
+    assert_eq!(
+        s.snapshot_models(SnapshotId(999)).unwrap_err().kind(),
+        cambrian_types::ErrorKind::NotFound
+    );
 }
 
 #[test]
@@ -139,13 +191,27 @@ fn import_detects_same_day_same_content_duplicates_only() {
         other => panic!("{other:?}"),
     };
     // Same day, different hour, same content: duplicate.
-    let again = NewSnapshot { taken_at: t(7, 20), ..snap(7) };
-    assert_eq!(s.import_snapshot(&again, &models).unwrap(), ImportOutcome::Duplicate { existing: first.clone() });
+    let again = NewSnapshot {
+        taken_at: t(7, 20),
+        ..snap(7)
+    };
+    assert_eq!(
+        s.import_snapshot(&again, &models).unwrap(),
+        ImportOutcome::Duplicate {
+            existing: first.clone()
+        }
+    );
     // Same day, different content: a second snapshot on that day.
     let changed = vec![rec("a/x", 6, None), rec("b/y", 3, None)];
-    assert!(matches!(s.import_snapshot(&again, &changed).unwrap(), ImportOutcome::Imported(_)));
+    assert!(matches!(
+        s.import_snapshot(&again, &changed).unwrap(),
+        ImportOutcome::Imported(_)
+    ));
     // Same content, another day: imported.
-    assert!(matches!(s.import_snapshot(&snap(8), &models).unwrap(), ImportOutcome::Imported(_)));
+    assert!(matches!(
+        s.import_snapshot(&snap(8), &models).unwrap(),
+        ImportOutcome::Imported(_)
+    ));
     assert_eq!(s.snapshots().unwrap().len(), 3);
 }
 
@@ -154,11 +220,17 @@ fn snapshots_are_ordered_by_taken_at_not_import_order() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
     for d in [9, 7, 8] {
-        s.import_snapshot(&snap(d), &[rec("a/x", d as u64, None)]).unwrap();
+        s.import_snapshot(&snap(d), &[rec("a/x", d as u64, None)])
+            .unwrap();
     }
     let days: Vec<_> = s.snapshots().unwrap().iter().map(|i| i.taken_at).collect();
     assert_eq!(days, [t(7, 12), t(8, 12), t(9, 12)]);
-    let likes: Vec<_> = s.model_history("a/x").unwrap().iter().map(|h| h.likes).collect();
+    let likes: Vec<_> = s
+        .model_history("a/x")
+        .unwrap()
+        .iter()
+        .map(|h| h.likes)
+        .collect();
     assert_eq!(likes, [Some(7), Some(8), Some(9)]);
     assert_eq!(s.latest_model("a/x").unwrap().unwrap().1.likes, Some(9));
 }
@@ -170,14 +242,34 @@ fn aggregates_per_dimension() {
     let mut m3 = rec("c/z", 7, Some("text-generation"));
     m3.base_models.clear();
     m3.library_name = None;
-    s.import_snapshot(&snap(7), &[rec("a/x", 5, Some("text-generation")), rec("b/y", 3, None), m3]).unwrap();
+    s.import_snapshot(
+        &snap(7),
+        &[
+            rec("a/x", 5, Some("text-generation")),
+            rec("b/y", 3, None),
+            m3,
+        ],
+    )
+    .unwrap();
     let p = s.category_points(Dimension::PipelineTag).unwrap();
-    let tg = p.iter().find(|c| c.category.as_deref() == Some("text-generation")).unwrap();
-    assert_eq!((tg.models, tg.likes, tg.downloads_30d, tg.with_all_time), (2, 12, 120, 0));
+    let tg = p
+        .iter()
+        .find(|c| c.category.as_deref() == Some("text-generation"))
+        .unwrap();
+    assert_eq!(
+        (tg.models, tg.likes, tg.downloads_30d, tg.with_all_time),
+        (2, 12, 120, 0)
+    );
     let none = p.iter().find(|c| c.category.is_none()).unwrap();
     assert_eq!((none.models, none.likes), (1, 3));
     let f = s.category_points(Dimension::BaseFamily).unwrap();
-    assert_eq!(f.iter().find(|c| c.category.as_deref() == Some("Qwen/Qwen2.5")).unwrap().models, 2);
+    assert_eq!(
+        f.iter()
+            .find(|c| c.category.as_deref() == Some("Qwen/Qwen2.5"))
+            .unwrap()
+            .models,
+        2
+    );
     assert_eq!(f.iter().find(|c| c.category.is_none()).unwrap().models, 1);
     let l = s.category_points(Dimension::Library).unwrap();
     assert_eq!(l.iter().map(|c| c.models).sum::<u64>(), 3);
@@ -196,23 +288,34 @@ fn detail_is_stored_once_per_change() {
     }
     drop(s);
     let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
-    let n: i64 = c.query_row("SELECT count(*) FROM detail", [], |r| r.get(0)).unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM detail", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 2);
     let s = Store::open(dir.path()).unwrap();
     let snaps = s.snapshots().unwrap();
     assert_eq!(s.snapshot_models(snaps[2].id).unwrap()[0].tags, ["a", "b"]);
-    assert_eq!(s.snapshot_models(snaps[4].id).unwrap()[0].tags, ["a", "b", "new"]);
+    assert_eq!(
+        s.snapshot_models(snaps[4].id).unwrap()[0].tags,
+        ["a", "b", "new"]
+    );
 }
 
 #[test]
 fn compare_snapshots_pairs_models() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
-    let a = match s.import_snapshot(&snap(7), &[rec("a/x", 5, None), rec("b/y", 3, None)]).unwrap() {
+    let a = match s
+        .import_snapshot(&snap(7), &[rec("a/x", 5, None), rec("b/y", 3, None)])
+        .unwrap()
+    {
         ImportOutcome::Imported(i) => i.id,
         o => panic!("{o:?}"),
     };
-    let b = match s.import_snapshot(&snap(8), &[rec("c/z", 1, None), rec("a/x", 9, None)]).unwrap() {
+    let b = match s
+        .import_snapshot(&snap(8), &[rec("c/z", 1, None), rec("a/x", 9, None)])
+        .unwrap()
+    {
         ImportOutcome::Imported(i) => i.id,
         o => panic!("{o:?}"),
     };
@@ -220,7 +323,13 @@ fn compare_snapshots_pairs_models() {
     pairs.sort_by(|x, y| x.model.cmp(&y.model));
     assert_eq!(pairs.len(), 3);
     assert_eq!(pairs[0].model, "a/x");
-    assert_eq!((pairs[0].from.as_ref().unwrap().rank, pairs[0].to.as_ref().unwrap().rank), (1, 2));
+    assert_eq!(
+        (
+            pairs[0].from.as_ref().unwrap().rank,
+            pairs[0].to.as_ref().unwrap().rank
+        ),
+        (1, 2)
+    );
     assert!(pairs[1].to.is_none() && pairs[2].from.is_none());
 }
 
@@ -229,10 +338,15 @@ fn cache_put_get_replace() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
     assert!(s.cache_get("model_info", "a/x").unwrap().is_none());
-    s.cache_put("model_info", "a/x", &serde_json::json!({"v": 1}), t(7, 1)).unwrap();
-    s.cache_put("model_info", "a/x", &serde_json::json!({"v": 2}), t(8, 1)).unwrap();
+    s.cache_put("model_info", "a/x", &serde_json::json!({"v": 1}), t(7, 1))
+        .unwrap();
+    s.cache_put("model_info", "a/x", &serde_json::json!({"v": 2}), t(8, 1))
+        .unwrap();
     let e = s.cache_get("model_info", "a/x").unwrap().unwrap();
-    assert_eq!((e.fetched_at, e.value), (t(8, 1), serde_json::json!({"v": 2})));
+    assert_eq!(
+        (e.fetched_at, e.value),
+        (t(8, 1), serde_json::json!({"v": 2}))
+    );
 }
 
 /// A database as the first released schema (v1) wrote it, built by SQL.
@@ -259,24 +373,37 @@ fn migrates_a_v1_database_and_backfills_aggregates() {
     assert_eq!(s.schema_version(), SCHEMA_VERSION);
     let p = s.category_points(Dimension::PipelineTag).unwrap();
     assert_eq!(p.len(), 2, "{p:?}");
-    assert_eq!(p.iter().find(|c| c.category.as_deref() == Some("text-generation")).unwrap().likes, 10);
+    assert_eq!(
+        p.iter()
+            .find(|c| c.category.as_deref() == Some("text-generation"))
+            .unwrap()
+            .likes,
+        10
+    );
     let m = s.snapshot_models(SnapshotId(1)).unwrap();
     assert_eq!(m[1].trending_score, Some(1.5));
     // The in-progress v1 snapshot resumes and completes under v2.
     let r = s.resumable_snapshot("old", "q").unwrap().unwrap();
     assert_eq!((r.id, r.rows), (SnapshotId(2), 1));
-    s.append_batch(r.id, &[rec("a/x", 1, None), rec("c/z", 1, None)], None).unwrap();
+    s.append_batch(r.id, &[rec("a/x", 1, None), rec("c/z", 1, None)], None)
+        .unwrap();
     assert_eq!(s.complete_snapshot(r.id).unwrap().models, 2);
     assert_eq!(s.category_points(Dimension::PipelineTag).unwrap().len(), 4);
     // Opening again is a no-op.
     drop(s);
-    assert_eq!(Store::open(dir.path()).unwrap().schema_version(), SCHEMA_VERSION);
+    assert_eq!(
+        Store::open(dir.path()).unwrap().schema_version(),
+        SCHEMA_VERSION
+    );
 }
 
 #[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    Connection::open(dir.path().join(DB_FILE)).unwrap().execute_batch("PRAGMA user_version = 99;").unwrap();
+    Connection::open(dir.path().join(DB_FILE))
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99;")
+        .unwrap();
     let err = Store::open(dir.path()).err().unwrap();
     assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }));
     assert_eq!(err.kind(), cambrian_types::ErrorKind::Store);
@@ -286,7 +413,10 @@ fn a_newer_schema_is_refused() {
 fn keyed_compare_and_top_k_resolve_ties_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
-    let day1: Vec<_> = ["e/e", "d/d", "c/c", "b/b", "a/a"].iter().map(|m| rec(m, 10, Some("text-generation"))).collect();
+    let day1: Vec<_> = ["e/e", "d/d", "c/c", "b/b", "a/a"]
+        .iter()
+        .map(|m| rec(m, 10, Some("text-generation")))
+        .collect();
     let mut day2 = day1.clone();
     // gains: e +5, d +3, c +3, b +3, a +1; "z/z" is new, nothing dropped.
     for (m, g) in day2.iter_mut().zip([5, 3, 3, 3, 1]) {
@@ -309,9 +439,19 @@ fn keyed_compare_and_top_k_resolve_ties_by_name() {
         .collect();
     assert_eq!(gains.len(), 5);
     // k = 2 cuts inside the three-way tie at +3: the tie is broken by name.
-    let top: Vec<(String, f64)> = s.top_k_by_name(gains.clone(), 2).unwrap().into_iter().map(|(n, v, _)| (n, v)).collect();
+    let top: Vec<(String, f64)> = s
+        .top_k_by_name(gains.clone(), 2)
+        .unwrap()
+        .into_iter()
+        .map(|(n, v, _)| (n, v))
+        .collect();
     assert_eq!(top, [("e/e".to_string(), 5.0), ("b/b".to_string(), 3.0)]);
-    let all: Vec<String> = s.top_k_by_name(gains.clone(), 10).unwrap().into_iter().map(|x| x.0).collect();
+    let all: Vec<String> = s
+        .top_k_by_name(gains.clone(), 10)
+        .unwrap()
+        .into_iter()
+        .map(|x| x.0)
+        .collect();
     assert_eq!(all, ["e/e", "b/b", "c/c", "d/d", "a/a"]);
     assert!(s.top_k_by_name(gains, 0).unwrap().is_empty());
     // The named contract agrees with the keyed one.
@@ -319,9 +459,18 @@ fn keyed_compare_and_top_k_resolve_ties_by_name() {
     let z = named.iter().find(|p| p.model == "z/z").unwrap();
     assert!(z.from.is_none() && z.to.as_ref().unwrap().rank == 6);
     let e = named.iter().find(|p| p.model == "e/e").unwrap();
-    assert_eq!(e.to.as_ref().unwrap().pipeline_tag.as_deref(), Some("text-generation"));
-    let tg = pairs.iter().find(|p| p.to.is_some_and(|t| t.rank == 1)).unwrap();
-    assert_eq!(s.term_value(tg.to.unwrap().pipeline).unwrap().as_deref(), Some("text-generation"));
+    assert_eq!(
+        e.to.as_ref().unwrap().pipeline_tag.as_deref(),
+        Some("text-generation")
+    );
+    let tg = pairs
+        .iter()
+        .find(|p| p.to.is_some_and(|t| t.rank == 1))
+        .unwrap();
+    assert_eq!(
+        s.term_value(tg.to.unwrap().pipeline).unwrap().as_deref(),
+        Some("text-generation")
+    );
     assert_eq!(s.term_value(0).unwrap(), None);
 }
 
@@ -332,7 +481,13 @@ fn keyed_compare_and_top_k_resolve_ties_by_name() {
 fn large_batches_dedupe_and_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = Store::open(dir.path()).unwrap();
-    let mk = |i: usize| rec(&format!("org{}/m{i}", i % 7), i as u64, Some(["text-generation", "fill-mask"][i % 2]));
+    let mk = |i: usize| {
+        rec(
+            &format!("org{}/m{i}", i % 7),
+            i as u64,
+            Some(["text-generation", "fill-mask"][i % 2]),
+        )
+    };
     let mut batch: Vec<ModelRecord> = (0..1500).map(mk).collect();
     // Repeats of first-half models in the second half (with other counters: must be skipped).
     for i in (0..700).step_by(7) {
@@ -345,7 +500,10 @@ fn large_batches_dedupe_and_round_trip() {
     assert_eq!((st.received, st.inserted, st.duplicates), (1600, 1500, 100));
     let more: Vec<ModelRecord> = (1400..2100).map(mk).collect();
     let st = s.append_batch(id, &more, Some("p3")).unwrap();
-    assert_eq!((st.inserted, st.duplicates, st.total_rows), (600, 100, 2100));
+    assert_eq!(
+        (st.inserted, st.duplicates, st.total_rows),
+        (600, 100, 2100)
+    );
     s.complete_snapshot(id).unwrap();
     let expected: Vec<ModelRecord> = (0..2100).map(mk).collect();
     assert_eq!(s.snapshot_models(id).unwrap(), expected);
@@ -357,14 +515,29 @@ fn large_batches_dedupe_and_round_trip() {
     // Grow it past the two-thread threshold, with new models repeated across the halves.
     let extra: Vec<ModelRecord> = (2100..6300).map(mk).collect();
     next.extend(extra.iter().cloned());
-    let with_repeats: Vec<ModelRecord> = next.iter().cloned().chain(extra.iter().map(|m| ModelRecord { likes: Some(7), ..m.clone() })).collect();
+    let with_repeats: Vec<ModelRecord> = next
+        .iter()
+        .cloned()
+        .chain(extra.iter().map(|m| ModelRecord {
+            likes: Some(7),
+            ..m.clone()
+        }))
+        .collect();
     assert!(with_repeats.len() >= 10_000);
-    let ImportOutcome::Imported(info) = s.import_snapshot(&snap(8), &with_repeats).unwrap() else { panic!() };
+    let ImportOutcome::Imported(info) = s.import_snapshot(&snap(8), &with_repeats).unwrap() else {
+        panic!()
+    };
     assert_eq!(info.models, 6300);
-    assert_eq!(s.snapshot_models(info.id).unwrap(), next, "first occurrences, in order");
+    assert_eq!(
+        s.snapshot_models(info.id).unwrap(),
+        next,
+        "first occurrences, in order"
+    );
     drop(s);
     let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
-    let n: i64 = c.query_row("SELECT count(*) FROM detail", [], |r| r.get(0)).unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM detail", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 6301, "one detail per model plus the one change");
 }
 
@@ -374,31 +547,43 @@ fn large_batches_dedupe_and_round_trip() {
 fn new_models_of_a_sync_are_published_at_completion() {
     let dir = tempfile::tempdir().unwrap();
     let count = |t: &str| -> i64 {
-        Connection::open(dir.path().join(DB_FILE)).unwrap().query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0)).unwrap()
+        Connection::open(dir.path().join(DB_FILE))
+            .unwrap()
+            .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+            .unwrap()
     };
     let id = {
         let mut s = Store::open(dir.path()).unwrap();
         let id = s.begin_snapshot(&snap(7)).unwrap();
-        s.append_batch(id, &[rec("a/x", 5, None), rec("b/y", 3, None)], Some("p2")).unwrap();
+        s.append_batch(id, &[rec("a/x", 5, None), rec("b/y", 3, None)], Some("p2"))
+            .unwrap();
         id
     };
     assert_eq!((count("model"), count("model_new")), (0, 2));
     let mut s = Store::open(dir.path()).unwrap();
     // Readable while in progress (names come from model_new) ...
-    let ids: Vec<_> = s.snapshot_models(id).unwrap().into_iter().map(|m| m.id).collect();
+    let ids: Vec<_> = s
+        .snapshot_models(id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect();
     assert_eq!(ids, ["a/x", "b/y"]);
     // ... known to the reopened writer (no duplicate key for b/y), and a detail change is kept.
     let mut y = rec("b/y", 3, None);
     y.tags.push("changed".into());
     let mut z = rec("c/z", 1, None);
     z.tags.push("z".into());
-    let st = s.append_batch(id, &[y.clone(), z.clone()], Some("p3")).unwrap();
+    let st = s
+        .append_batch(id, &[y.clone(), z.clone()], Some("p3"))
+        .unwrap();
     assert_eq!((st.inserted, st.duplicates), (1, 1));
     s.complete_snapshot(id).unwrap();
     assert_eq!((count("model"), count("model_new")), (3, 0));
     // Next day: b/y with the changed detail (not seen, it was a duplicate) is one new detail; c/z none.
     let before = count("detail");
-    s.import_snapshot(&snap(8), &[rec("a/x", 6, None), y, z.clone()]).unwrap();
+    s.import_snapshot(&snap(8), &[rec("a/x", 6, None), y, z.clone()])
+        .unwrap();
     assert_eq!(count("detail"), before + 1);
     assert_eq!(s.latest_model("c/z").unwrap().unwrap().1, z);
     assert_eq!(s.model_history("a/x").unwrap().len(), 2);
@@ -417,7 +602,11 @@ fn snapshot_listing_is_the_listing_part_of_snapshot_models() {
     full.architectures = vec!["Qwen2ForCausalLM".into()];
     full.downloads_all_time = Some(1234);
     full.trending_score = Some(2.5);
-    let batch = vec![full, rec("b/y", 3, None), rec("c/z", 9, Some("text-to-image"))];
+    let batch = vec![
+        full,
+        rec("b/y", 3, None),
+        rec("c/z", 9, Some("text-to-image")),
+    ];
     let id = s.import_snapshot(&snap(9), &batch).unwrap();
     let id = match id {
         ImportOutcome::Imported(info) => info.id,
@@ -444,7 +633,10 @@ fn snapshot_listing_is_the_listing_part_of_snapshot_models() {
         };
         assert_eq!(l, &expect);
     }
-    assert_eq!(listing.records[0].license_name.as_deref(), Some("qwen-research"));
+    assert_eq!(
+        listing.records[0].license_name.as_deref(),
+        Some("qwen-research")
+    );
     // Full records by position, in the order asked.
     let some = s.listing_full_records(&listing, &[2, 0]).unwrap();
     assert_eq!(some, vec![models[2].clone(), models[0].clone()]);

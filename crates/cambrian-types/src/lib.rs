@@ -9,4 +9,4 @@ pub mod html;
 pub mod model;
 
 pub use error::ErrorKind;
-pub use model::{GgufInfo, ModelRecord, SafetensorsInfo, HUB_UNKNOWN_CREATED_AT};
+pub use model::{GgufInfo, HUB_UNKNOWN_CREATED_AT, ModelRecord, SafetensorsInfo};

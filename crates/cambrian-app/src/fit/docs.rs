@@ -67,22 +67,29 @@ pub fn count(dir: &Path, tokenizer_json: &[u8], sample: usize) -> Result<DocsTok
         .map_err(|e| Error::bad_input(format!("tokenizer.json cannot be loaded: {e}")))?;
     // Real lengths: no padding to a fixed size, no truncation at the model's limit.
     tok.with_padding(None);
-    tok.with_truncation(None).map_err(|e| Error::bad_input(format!("tokenizer.json: {e}")))?;
+    tok.with_truncation(None)
+        .map_err(|e| Error::bad_input(format!("tokenizer.json: {e}")))?;
     let mut files = Vec::new();
-    walk(dir, 0, &mut files).map_err(|e| Error::not_found(format!("cannot read --docs {}: {e}", dir.display())))?;
+    walk(dir, 0, &mut files)
+        .map_err(|e| Error::not_found(format!("cannot read --docs {}: {e}", dir.display())))?;
     if files.is_empty() {
-        return Err(Error::not_found(format!("--docs {}: no files", dir.display())).with_hint("point --docs at a folder of your documents"));
+        return Err(
+            Error::not_found(format!("--docs {}: no files", dir.display()))
+                .with_hint("point --docs at a folder of your documents"),
+        );
     }
     let step = files.len().div_ceil(sample).max(1);
     let mut counts = Vec::new();
     let mut truncated = 0;
     for p in files.iter().step_by(step) {
-        let f = std::fs::File::open(p).map_err(|e| Error::bad_input(format!("cannot read {}: {e}", p.display())))?;
+        let f = std::fs::File::open(p)
+            .map_err(|e| Error::bad_input(format!("cannot read {}: {e}", p.display())))?;
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         if len > MAX_FILE_BYTES {
             truncated += 1;
         }
-        let bytes = cambrian_formats::read_prefix(f, MAX_FILE_BYTES).map_err(|e| Error::bad_input(format!("cannot read {}: {e}", p.display())))?;
+        let bytes = cambrian_formats::read_prefix(f, MAX_FILE_BYTES)
+            .map_err(|e| Error::bad_input(format!("cannot read {}: {e}", p.display())))?;
         let text = String::from_utf8_lossy(&bytes);
         let enc = tok
             .encode(text.as_ref(), true)

@@ -15,7 +15,11 @@ const MAX_TOKENIZER_BYTES: u64 = 256 << 20;
 const MAX_SHARDS: usize = 4096;
 
 fn io_err(p: &Path, e: std::io::Error) -> Error {
-    let kind = if e.kind() == std::io::ErrorKind::NotFound { cambrian_types::ErrorKind::NotFound } else { cambrian_types::ErrorKind::BadInput };
+    let kind = if e.kind() == std::io::ErrorKind::NotFound {
+        cambrian_types::ErrorKind::NotFound
+    } else {
+        cambrian_types::ErrorKind::BadInput
+    };
     Error::new(kind, format!("cannot read {}: {e}", p.display())).with_source(e)
 }
 
@@ -23,7 +27,10 @@ fn read_small(p: &Path, limit: u64) -> Result<Vec<u8>> {
     let f = File::open(p).map_err(|e| io_err(p, e))?;
     let len = f.metadata().map_err(|e| io_err(p, e))?.len();
     if len > limit {
-        return Err(Error::bad_input(format!("{} is {len} bytes, more than the {limit}-byte limit for this kind of file", p.display())));
+        return Err(Error::bad_input(format!(
+            "{} is {len} bytes, more than the {limit}-byte limit for this kind of file",
+            p.display()
+        )));
     }
     cambrian_formats::read_prefix(f, limit).map_err(|e| io_err(p, e))
 }
@@ -31,8 +38,13 @@ fn read_small(p: &Path, limit: u64) -> Result<Vec<u8>> {
 fn read_json(p: &Path) -> Result<serde_json::Value> {
     let b = read_small(p, MAX_CONFIG_BYTES)?;
     serde_json::from_slice(&b).map_err(|e| {
-        Error::bad_input(format!("{}: not valid JSON at line {}, column {}: {e}", p.display(), e.line(), e.column()))
-            .with_hint("pass a Hugging Face config.json")
+        Error::bad_input(format!(
+            "{}: not valid JSON at line {}, column {}: {e}",
+            p.display(),
+            e.line(),
+            e.column()
+        ))
+        .with_hint("pass a Hugging Face config.json")
     })
 }
 
@@ -47,7 +59,8 @@ pub(crate) fn safetensors_header(p: &Path) -> Result<safetensors::SafetensorsHea
     let f = File::open(p).map_err(|e| io_err(p, e))?;
     let len = f.metadata().map_err(|e| io_err(p, e))?.len();
     safetensors::read_header(std::io::BufReader::new(f), Some(len)).map_err(|e| {
-        Error::bad_input(format!("{}: {e}", p.display())).with_hint("the file is not a valid safetensors file (cambrian scan gives details)")
+        Error::bad_input(format!("{}: {e}", p.display()))
+            .with_hint("the file is not a valid safetensors file (cambrian scan gives details)")
     })
 }
 
@@ -59,17 +72,22 @@ pub(crate) fn gguf_header(p: &Path) -> Result<gguf::GgufHeader> {
     let mut want = (1u64 << 20).min(len);
     loop {
         f.seek(SeekFrom::Start(0)).map_err(|e| io_err(p, e))?;
-        let buf = cambrian_formats::read_prefix((&mut f).take(want), want).map_err(|e| io_err(p, e))?;
+        let buf =
+            cambrian_formats::read_prefix((&mut f).take(want), want).map_err(|e| io_err(p, e))?;
         match gguf::parse(&buf, Some(len), &opts) {
             Ok(Parse::Complete(h)) => return Ok(h),
             Ok(Parse::NeedMore { total }) => {
                 if total > len || total > opts.max_header_bytes || want >= len {
-                    return Err(Error::bad_input(format!("{}: GGUF header needs {total} bytes but the file has {len}", p.display())));
+                    return Err(Error::bad_input(format!(
+                        "{}: GGUF header needs {total} bytes but the file has {len}",
+                        p.display()
+                    )));
                 }
                 want = total.max(want.saturating_mul(2)).min(len);
             }
             Err(e) => {
-                return Err(Error::bad_input(format!("{}: {e}", p.display())).with_hint("the file is not a valid GGUF file (cambrian scan gives details)"));
+                return Err(Error::bad_input(format!("{}: {e}", p.display()))
+                    .with_hint("the file is not a valid GGUF file (cambrian scan gives details)"));
             }
         }
     }
@@ -77,18 +95,29 @@ pub(crate) fn gguf_header(p: &Path) -> Result<gguf::GgufHeader> {
 
 fn tokenizer_near(dir: &Path) -> Option<Vec<u8>> {
     let t = dir.join("tokenizer.json");
-    if t.is_file() { read_small(&t, MAX_TOKENIZER_BYTES).ok() } else { None }
+    if t.is_file() {
+        read_small(&t, MAX_TOKENIZER_BYTES).ok()
+    } else {
+        None
+    }
 }
 
 fn name_of(p: &Path) -> String {
-    p.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
 }
 
 /// `--config config.json`.
 pub(crate) fn resolve_config(p: &Path) -> Result<Resolved> {
     let cfg = read_json(p)?;
-    let name = cfg.get("_name_or_path").and_then(|v| v.as_str()).map(str::to_owned).unwrap_or_else(|| p.display().to_string());
-    let spec = ModelSpec::from_source(&name, ModelSource::Config(cfg)).map_err(|e| spec_err(p, e))?;
+    let name = cfg
+        .get("_name_or_path")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+        .unwrap_or_else(|| p.display().to_string());
+    let spec =
+        ModelSpec::from_source(&name, ModelSource::Config(cfg)).map_err(|e| spec_err(p, e))?;
     Ok(Resolved {
         spec,
         source: format!("{} (parameters computed from the config)", p.display()),
@@ -101,9 +130,13 @@ fn shards_in(dir: &Path) -> Result<(Vec<PathBuf>, Option<String>)> {
     let index = dir.join("model.safetensors.index.json");
     if index.is_file() {
         let b = read_small(&index, MAX_CONFIG_BYTES)?;
-        let ix = safetensors::parse_index(&b).map_err(|e| Error::bad_input(format!("{}: {e}", index.display())))?;
+        let ix = safetensors::parse_index(&b)
+            .map_err(|e| Error::bad_input(format!("{}: {e}", index.display())))?;
         if let Some(i) = ix.issues.first() {
-            return Err(Error::bad_input(format!("{}: {}", index.display(), i.message)).with_hint("run `cambrian scan` on this directory"));
+            return Err(
+                Error::bad_input(format!("{}: {}", index.display(), i.message))
+                    .with_hint("run `cambrian scan` on this directory"),
+            );
         }
         let shards: Vec<PathBuf> = ix.shards().into_iter().map(|s| dir.join(s)).collect();
         return Ok((shards, Some("model.safetensors.index.json".into())));
@@ -131,16 +164,43 @@ pub(crate) fn resolve(p: &Path) -> Result<Resolved> {
     let dir = p.parent().map(Path::to_path_buf).unwrap_or_default();
     if lower.ends_with(".gguf") {
         let h = gguf_header(p)?;
-        let model = h.get_str("general.name").map(str::to_owned).unwrap_or(name.clone());
-        let spec = ModelSpec::from_source(&model, ModelSource::Gguf(Box::new(h))).map_err(|e| spec_err(p, e))?;
-        return Ok(Resolved { spec, source: format!("{} (GGUF header)", p.display()), transfer: None, tokenizer: tokenizer_near(&dir) });
+        let model = h
+            .get_str("general.name")
+            .map(str::to_owned)
+            .unwrap_or(name.clone());
+        let spec = ModelSpec::from_source(&model, ModelSource::Gguf(Box::new(h)))
+            .map_err(|e| spec_err(p, e))?;
+        return Ok(Resolved {
+            spec,
+            source: format!("{} (GGUF header)", p.display()),
+            transfer: None,
+            tokenizer: tokenizer_near(&dir),
+        });
     }
-    if lower.ends_with(".safetensors") || lower.contains(".safetensors.") && !lower.ends_with(".json") {
+    if lower.ends_with(".safetensors")
+        || lower.contains(".safetensors.") && !lower.ends_with(".json")
+    {
         let h = safetensors_header(p)?;
         let cfg_path = dir.join("config.json");
-        let config = if cfg_path.is_file() { Some(read_json(&cfg_path)?) } else { None };
-        let spec = ModelSpec::from_source(&name, ModelSource::Safetensors { config, headers: vec![h] }).map_err(|e| spec_err(p, e))?;
-        return Ok(Resolved { spec, source: format!("{} (safetensors header)", p.display()), transfer: None, tokenizer: tokenizer_near(&dir) });
+        let config = if cfg_path.is_file() {
+            Some(read_json(&cfg_path)?)
+        } else {
+            None
+        };
+        let spec = ModelSpec::from_source(
+            &name,
+            ModelSource::Safetensors {
+                config,
+                headers: vec![h],
+            },
+        )
+        .map_err(|e| spec_err(p, e))?;
+        return Ok(Resolved {
+            spec,
+            source: format!("{} (safetensors header)", p.display()),
+            transfer: None,
+            tokenizer: tokenizer_near(&dir),
+        });
     }
     if lower.ends_with(".index.json") {
         return resolve_dir(&dir);
@@ -154,15 +214,28 @@ pub(crate) fn resolve(p: &Path) -> Result<Resolved> {
 
 fn resolve_dir(dir: &Path) -> Result<Resolved> {
     let cfg_path = dir.join("config.json");
-    let config = if cfg_path.is_file() { Some(read_json(&cfg_path)?) } else { None };
+    let config = if cfg_path.is_file() {
+        Some(read_json(&cfg_path)?)
+    } else {
+        None
+    };
     let name = config
         .as_ref()
-        .and_then(|c| c.get("_name_or_path").and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_owned))
+        .and_then(|c| {
+            c.get("_name_or_path")
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| name_of(dir));
     let tokenizer = tokenizer_near(dir);
     let (shards, via) = shards_in(dir)?;
     if shards.len() > MAX_SHARDS {
-        return Err(Error::bad_input(format!("{}: {} safetensors files, more than {MAX_SHARDS}", dir.display(), shards.len())));
+        return Err(Error::bad_input(format!(
+            "{}: {} safetensors files, more than {MAX_SHARDS}",
+            dir.display(),
+            shards.len()
+        )));
     }
     if !shards.is_empty() {
         let mut headers = Vec::with_capacity(shards.len());
@@ -170,20 +243,37 @@ fn resolve_dir(dir: &Path) -> Result<Resolved> {
             headers.push(safetensors_header(s)?);
         }
         let n = headers.len();
-        let spec = ModelSpec::from_source(&name, ModelSource::Safetensors { config, headers }).map_err(|e| spec_err(dir, e))?;
-        let source = format!("{}: {n} safetensors header(s){}", dir.display(), via.map(|v| format!(" via {v}")).unwrap_or_default());
-        return Ok(Resolved { spec, source, transfer: None, tokenizer });
+        let spec = ModelSpec::from_source(&name, ModelSource::Safetensors { config, headers })
+            .map_err(|e| spec_err(dir, e))?;
+        let source = format!(
+            "{}: {n} safetensors header(s){}",
+            dir.display(),
+            via.map(|v| format!(" via {v}")).unwrap_or_default()
+        );
+        return Ok(Resolved {
+            spec,
+            source,
+            transfer: None,
+            tokenizer,
+        });
     }
     let mut ggufs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| io_err(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("gguf")))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("gguf"))
+        })
         .collect();
     ggufs.sort();
     if let Some(g) = ggufs.first() {
         let mut r = resolve(g)?;
         if ggufs.len() > 1 {
-            r.spec.notes.push(format!("{} GGUF files in the directory; used {}", ggufs.len(), name_of(g)));
+            r.spec.notes.push(format!(
+                "{} GGUF files in the directory; used {}",
+                ggufs.len(),
+                name_of(g)
+            ));
         }
         if r.tokenizer.is_none() {
             r.tokenizer = tokenizer;
@@ -192,10 +282,19 @@ fn resolve_dir(dir: &Path) -> Result<Resolved> {
     }
     match config {
         Some(cfg) => {
-            let spec = ModelSpec::from_source(&name, ModelSource::Config(cfg)).map_err(|e| spec_err(&cfg_path, e))?;
-            Ok(Resolved { spec, source: format!("{} (config only: no weight files)", cfg_path.display()), transfer: None, tokenizer })
+            let spec = ModelSpec::from_source(&name, ModelSource::Config(cfg))
+                .map_err(|e| spec_err(&cfg_path, e))?;
+            Ok(Resolved {
+                spec,
+                source: format!("{} (config only: no weight files)", cfg_path.display()),
+                transfer: None,
+                tokenizer,
+            })
         }
-        None => Err(Error::not_found(format!("{}: no config.json, .safetensors or .gguf files", dir.display()))
-            .with_hint("pass a model directory, a weight file, or --config config.json")),
+        None => Err(Error::not_found(format!(
+            "{}: no config.json, .safetensors or .gguf files",
+            dir.display()
+        ))
+        .with_hint("pass a model directory, a weight file, or --config config.json")),
     }
 }

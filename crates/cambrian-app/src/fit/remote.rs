@@ -34,12 +34,20 @@ struct Reader {
 
 impl Reader {
     async fn file(&mut self, name: &str, max: u64) -> Result<Vec<u8>> {
-        let b = self.client.read_file(&self.id, &self.rev, name, max).await.map_err(hub_err)?;
+        let b = self
+            .client
+            .read_file(&self.id, &self.rev, name, max)
+            .await
+            .map_err(hub_err)?;
         self.files.push((name.to_owned(), b.len() as u64));
         Ok(b.to_vec())
     }
     async fn range(&mut self, name: &str, r: std::ops::Range<u64>) -> Result<Vec<u8>> {
-        let b = self.client.read_range(&self.id, &self.rev, name, r).await.map_err(hub_err)?;
+        let b = self
+            .client
+            .read_range(&self.id, &self.rev, name, r)
+            .await
+            .map_err(hub_err)?;
         match self.files.iter_mut().find(|(n, _)| n == name) {
             Some(e) => e.1 += b.len() as u64,
             None => self.files.push((name.to_owned(), b.len() as u64)),
@@ -61,12 +69,16 @@ impl Reader {
                     }
                     let more = self.range(name, have..total).await?;
                     if more.is_empty() {
-                        return Err(Error::remote(format!("{}/{name}: empty ranged read at byte {have}", self.id)));
+                        return Err(Error::remote(format!(
+                            "{}/{name}: empty ranged read at byte {have}",
+                            self.id
+                        )));
                     }
                     buf.extend_from_slice(&more);
                 }
                 Err(e) => {
-                    return Err(Error::bad_input(format!("{}/{name}: {e}", self.id)).with_hint("run `cambrian scan` on this repository"));
+                    return Err(Error::bad_input(format!("{}/{name}: {e}", self.id))
+                        .with_hint("run `cambrian scan` on this repository"));
                 }
             }
         }
@@ -83,7 +95,10 @@ impl Reader {
                     let want = total.max(have.saturating_mul(2));
                     let more = self.range(name, have..want).await?;
                     if more.is_empty() {
-                        return Err(Error::bad_input(format!("{}/{name}: GGUF header needs {total} bytes but the file ends at {have}", self.id)));
+                        return Err(Error::bad_input(format!(
+                            "{}/{name}: GGUF header needs {total} bytes but the file ends at {have}",
+                            self.id
+                        )));
                     }
                     buf.extend_from_slice(&more);
                 }
@@ -93,22 +108,40 @@ impl Reader {
     }
 }
 
-pub(crate) async fn resolve(id: &str, revision: Option<&str>, hub: &HubAccess, want_tokenizer: bool) -> Result<Resolved> {
+pub(crate) async fn resolve(
+    id: &str,
+    revision: Option<&str>,
+    hub: &HubAccess,
+    want_tokenizer: bool,
+) -> Result<Resolved> {
     let mut cfg = HubConfig::default();
     if !hub.endpoint.is_empty() {
         cfg.endpoint = hub.endpoint.trim_end_matches('/').to_owned();
     }
     cfg.token = hub.token.clone();
     let client = HubClient::new(cfg).map_err(hub_err)?;
-    let info = client.model_info(id, revision, &[]).await.map_err(hub_err)?;
-    let rev = revision.map(str::to_owned).or_else(|| info.record.sha.clone()).unwrap_or_else(|| "main".into());
-    let mut r = Reader { client: client.clone(), id: id.to_owned(), rev, files: Vec::new() };
+    let info = client
+        .model_info(id, revision, &[])
+        .await
+        .map_err(hub_err)?;
+    let rev = revision
+        .map(str::to_owned)
+        .or_else(|| info.record.sha.clone())
+        .unwrap_or_else(|| "main".into());
+    let mut r = Reader {
+        client: client.clone(),
+        id: id.to_owned(),
+        rev,
+        files: Vec::new(),
+    };
     let siblings = info.record.siblings.clone();
     let has = |f: &str| siblings.iter().any(|s| s == f);
 
     let config = if has("config.json") || siblings.is_empty() {
         match r.file("config.json", MAX_CONFIG_BYTES).await {
-            Ok(b) => serde_json::from_slice::<serde_json::Value>(&b).ok().filter(|v| v.is_object()),
+            Ok(b) => serde_json::from_slice::<serde_json::Value>(&b)
+                .ok()
+                .filter(|v| v.is_object()),
             Err(e) if e.kind == cambrian_types::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
         }
@@ -120,25 +153,42 @@ pub(crate) async fn resolve(id: &str, revision: Option<&str>, hub: &HubAccess, w
     let mut shards: Vec<String> = Vec::new();
     let mut via = String::new();
     if has("model.safetensors.index.json") {
-        let b = r.file("model.safetensors.index.json", MAX_CONFIG_BYTES).await?;
-        let ix = safetensors::parse_index(&b).map_err(|e| Error::bad_input(format!("{id}/model.safetensors.index.json: {e}")))?;
+        let b = r
+            .file("model.safetensors.index.json", MAX_CONFIG_BYTES)
+            .await?;
+        let ix = safetensors::parse_index(&b)
+            .map_err(|e| Error::bad_input(format!("{id}/model.safetensors.index.json: {e}")))?;
         if let Some(i) = ix.issues.first() {
-            return Err(Error::bad_input(format!("{id}/model.safetensors.index.json: {}", i.message)));
+            return Err(Error::bad_input(format!(
+                "{id}/model.safetensors.index.json: {}",
+                i.message
+            )));
         }
         shards = ix.shards();
         via = " via model.safetensors.index.json".into();
     } else if has("model.safetensors") {
         shards.push("model.safetensors".into());
     } else {
-        let mut v: Vec<String> = siblings.iter().filter(|s| s.ends_with(".safetensors") && !s.contains('/')).cloned().collect();
+        let mut v: Vec<String> = siblings
+            .iter()
+            .filter(|s| s.ends_with(".safetensors") && !s.contains('/'))
+            .cloned()
+            .collect();
         v.sort();
         shards = v;
     }
     if shards.len() > MAX_SHARDS {
-        return Err(Error::bad_input(format!("{id}: {} safetensors shards, more than {MAX_SHARDS}", shards.len())));
+        return Err(Error::bad_input(format!(
+            "{id}: {} safetensors shards, more than {MAX_SHARDS}",
+            shards.len()
+        )));
     }
 
-    let tokenizer = if want_tokenizer && has("tokenizer.json") { Some(r.file("tokenizer.json", MAX_TOKENIZER_BYTES).await?) } else { None };
+    let tokenizer = if want_tokenizer && has("tokenizer.json") {
+        Some(r.file("tokenizer.json", MAX_TOKENIZER_BYTES).await?)
+    } else {
+        None
+    };
 
     let (spec, source) = if !shards.is_empty() {
         let mut headers = Vec::with_capacity(shards.len());
@@ -146,16 +196,27 @@ pub(crate) async fn resolve(id: &str, revision: Option<&str>, hub: &HubAccess, w
             headers.push(r.safetensors_header(s).await?);
         }
         let n = headers.len();
-        let spec = ModelSpec::from_source(id, ModelSource::Safetensors { config, headers }).map_err(super::fit_err)?;
-        (spec, format!("{id}: {n} safetensors header(s){via}, read with HTTP Range"))
+        let spec = ModelSpec::from_source(id, ModelSource::Safetensors { config, headers })
+            .map_err(super::fit_err)?;
+        (
+            spec,
+            format!("{id}: {n} safetensors header(s){via}, read with HTTP Range"),
+        )
     } else if let Some(g) = {
-        let mut v: Vec<&String> = siblings.iter().filter(|s| s.to_ascii_lowercase().ends_with(".gguf")).collect();
+        let mut v: Vec<&String> = siblings
+            .iter()
+            .filter(|s| s.to_ascii_lowercase().ends_with(".gguf"))
+            .collect();
         v.sort();
         v.first().map(|s| (*s).clone())
     } {
         let h = r.gguf_header(&g).await?;
-        let mut spec = ModelSpec::from_source(id, ModelSource::Gguf(Box::new(h))).map_err(super::fit_err)?;
-        let n = siblings.iter().filter(|s| s.to_ascii_lowercase().ends_with(".gguf")).count();
+        let mut spec =
+            ModelSpec::from_source(id, ModelSource::Gguf(Box::new(h))).map_err(super::fit_err)?;
+        let n = siblings
+            .iter()
+            .filter(|s| s.to_ascii_lowercase().ends_with(".gguf"))
+            .count();
         if n > 1 {
             spec.notes.push(format!("{n} GGUF files in the repository; used {g} (pass the file's quant with --dtype to compare)"));
         }
@@ -163,7 +224,8 @@ pub(crate) async fn resolve(id: &str, revision: Option<&str>, hub: &HubAccess, w
     } else {
         let spec = match config {
             Some(c) => {
-                let mut s = ModelSpec::from_source(id, ModelSource::Config(c)).map_err(super::fit_err)?;
+                let mut s =
+                    ModelSpec::from_source(id, ModelSource::Config(c)).map_err(super::fit_err)?;
                 if let Some(st) = &info.record.safetensors {
                     s.params = Some(st.total);
                     s.params_by_dtype = st.parameters.clone();
@@ -171,15 +233,23 @@ pub(crate) async fn resolve(id: &str, revision: Option<&str>, hub: &HubAccess, w
                 }
                 s
             }
-            None => ModelSpec::from_source(id, ModelSource::HubModelInfo(info.raw.clone())).map_err(super::fit_err)?,
+            None => ModelSpec::from_source(id, ModelSource::HubModelInfo(info.raw.clone()))
+                .map_err(super::fit_err)?,
         };
-        (spec, format!("{id}: Hub model info (no weight headers found)"))
+        (
+            spec,
+            format!("{id}: Hub model info (no weight headers found)"),
+        )
     };
     let st = client.stats();
     Ok(Resolved {
         spec,
         source,
-        transfer: Some(Transfer { requests: st.requests, bytes: st.bytes_received, files: r.files }),
+        transfer: Some(Transfer {
+            requests: st.requests,
+            bytes: st.bytes_received,
+            files: r.files,
+        }),
         tokenizer,
     })
 }

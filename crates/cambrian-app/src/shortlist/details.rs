@@ -171,16 +171,33 @@ struct CachedLean {
 fn parse_cached(json: &str, lean: bool) -> Option<Lookup> {
     if lean {
         return match serde_json::from_str::<CachedLean>(json).ok()? {
-            CachedLean { status, details: Some(d), .. } if status == "found" => {
-                Some(Lookup::Found(ModelDetails { record: d.record.into(), config: d.config }))
-            }
-            CachedLean { status, message: Some(m), .. } if status == "not-found" => Some(Lookup::NotFound(m)),
+            CachedLean {
+                status,
+                details: Some(d),
+                ..
+            } if status == "found" => Some(Lookup::Found(ModelDetails {
+                record: d.record.into(),
+                config: d.config,
+            })),
+            CachedLean {
+                status,
+                message: Some(m),
+                ..
+            } if status == "not-found" => Some(Lookup::NotFound(m)),
             _ => None,
         };
     }
     match serde_json::from_str::<CachedRead>(json).ok()? {
-        CachedRead { status, details: Some(details), .. } if status == "found" => Some(Lookup::Found(details)),
-        CachedRead { status, message: Some(message), .. } if status == "not-found" => Some(Lookup::NotFound(message)),
+        CachedRead {
+            status,
+            details: Some(details),
+            ..
+        } if status == "found" => Some(Lookup::Found(details)),
+        CachedRead {
+            status,
+            message: Some(message),
+            ..
+        } if status == "not-found" => Some(Lookup::NotFound(message)),
         _ => None,
     }
 }
@@ -245,7 +262,14 @@ pub struct DetailSource<'s> {
 
 impl<'s> DetailSource<'s> {
     pub fn new(store: &'s mut Store, settings: RemoteSettings) -> DetailSource<'s> {
-        DetailSource { store, settings, client: None, stats: DetailStats::default(), now: Utc::now(), lean: false }
+        DetailSource {
+            store,
+            settings,
+            client: None,
+            stats: DetailStats::default(),
+            now: Utc::now(),
+            lean: false,
+        }
     }
 
     /// Read cached records without their `tags` and `siblings` (for the
@@ -285,7 +309,9 @@ impl<'s> DetailSource<'s> {
                     return Ok(());
                 }
                 // A corrupt or foreign entry is treated as absent (and overwritten when fetched).
-                let Some(lookup) = parse_cached(json, lean) else { return Ok(()) };
+                let Some(lookup) = parse_cached(json, lean) else {
+                    return Ok(());
+                };
                 hits += 1;
                 out.insert(key.to_string(), lookup);
                 Ok(())
@@ -298,17 +324,30 @@ impl<'s> DetailSource<'s> {
 
     /// Put details obtained elsewhere into the cache (used by tests and benchmarks to seed it).
     pub fn seed(&mut self, details: &ModelDetails, fetched_at: DateTime<Utc>) -> Result<()> {
-        let v = serde_json::to_value(Cached::Found { details: details.clone() }).map_err(|e| Error::internal(e.to_string()))?;
-        self.store.cache_put(CACHE_NAMESPACE, &details.record.id, &v, fetched_at).map_err(store_err)
+        let v = serde_json::to_value(Cached::Found {
+            details: details.clone(),
+        })
+        .map_err(|e| Error::internal(e.to_string()))?;
+        self.store
+            .cache_put(CACHE_NAMESPACE, &details.record.id, &v, fetched_at)
+            .map_err(store_err)
     }
 
     /// Look up many models: cache first, then the Hub for the rest,
     /// `concurrency` requests at a time. `progress(done, total)` is called
     /// after each remote answer.
-    pub async fn get_many(&mut self, ids: &[String], progress: &dyn Fn(u64, u64)) -> Result<HashMap<String, Lookup>> {
+    pub async fn get_many(
+        &mut self,
+        ids: &[String],
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<HashMap<String, Lookup>> {
         let mut out = HashMap::with_capacity(ids.len());
         self.cached_many(ids, &mut out)?;
-        let mut missing: Vec<String> = ids.iter().filter(|id| !out.contains_key(id.as_str())).cloned().collect();
+        let mut missing: Vec<String> = ids
+            .iter()
+            .filter(|id| !out.contains_key(id.as_str()))
+            .cloned()
+            .collect();
         missing.sort();
         missing.dedup();
         if missing.is_empty() {
@@ -317,7 +356,10 @@ impl<'s> DetailSource<'s> {
         if self.settings.offline {
             for id in missing {
                 self.stats.failed += 1;
-                out.insert(id, Lookup::Unavailable("not cached, and --offline forbids fetching".into()));
+                out.insert(
+                    id,
+                    Lookup::Unavailable("not cached, and --offline forbids fetching".into()),
+                );
             }
             return Ok(out);
         }
@@ -333,9 +375,18 @@ impl<'s> DetailSource<'s> {
                 // context length and KV-cache size need the repository's config.json.
                 let full = match &r {
                     Ok(info) if !super::hardware::config_has_dims(info.config.as_ref()) => {
-                        let rev = info.record.sha.clone().unwrap_or_else(|| "main".to_string());
-                        match c.read_file(&id, &rev, "config.json", MAX_CONFIG_BYTES).await {
-                            Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes).ok().filter(|v| v.is_object()),
+                        let rev = info
+                            .record
+                            .sha
+                            .clone()
+                            .unwrap_or_else(|| "main".to_string());
+                        match c
+                            .read_file(&id, &rev, "config.json", MAX_CONFIG_BYTES)
+                            .await
+                        {
+                            Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes)
+                                .ok()
+                                .filter(|v| v.is_object()),
                             Err(_) => None,
                         }
                     }
@@ -376,8 +427,13 @@ impl<'s> DetailSource<'s> {
                 }
                 Err(e) if e.status() == Some(404) => {
                     let message = format!("the Hub has no model {id} (HTTP 404)");
-                    let v = serde_json::to_value(Cached::NotFound { message: message.clone() }).map_err(|e| Error::internal(e.to_string()))?;
-                    self.store.cache_put(CACHE_NAMESPACE, &id, &v, now).map_err(store_err)?;
+                    let v = serde_json::to_value(Cached::NotFound {
+                        message: message.clone(),
+                    })
+                    .map_err(|e| Error::internal(e.to_string()))?;
+                    self.store
+                        .cache_put(CACHE_NAMESPACE, &id, &v, now)
+                        .map_err(store_err)?;
                     self.stats.not_found += 1;
                     out.insert(id, Lookup::NotFound(message));
                 }
@@ -407,7 +463,10 @@ mod tests {
     use chrono::TimeZone;
 
     fn sample() -> ModelDetails {
-        let t = Utc.with_ymd_and_hms(2025, 1, 2, 3, 4, 5).single().expect("time");
+        let t = Utc
+            .with_ymd_and_hms(2025, 1, 2, 3, 4, 5)
+            .single()
+            .expect("time");
         ModelDetails {
             record: ModelRecord {
                 id: "org/model-7b".into(),
@@ -425,14 +484,23 @@ mod tests {
                 license: Some("other".into()),
                 license_name: Some("llama3".into()),
                 gated: Some("manual".into()),
-                safetensors: Some(cambrian_types::SafetensorsInfo { parameters: [("BF16".to_string(), 7u64)].into_iter().collect(), total: 7 }),
-                gguf: Some(cambrian_types::GgufInfo { total: Some(7), architecture: Some("llama".into()), context_length: Some(8192) }),
+                safetensors: Some(cambrian_types::SafetensorsInfo {
+                    parameters: [("BF16".to_string(), 7u64)].into_iter().collect(),
+                    total: 7,
+                }),
+                gguf: Some(cambrian_types::GgufInfo {
+                    total: Some(7),
+                    architecture: Some("llama".into()),
+                    context_length: Some(8192),
+                }),
                 architectures: vec!["LlamaForCausalLM".into()],
                 model_type: Some("llama".into()),
                 base_models: vec!["org/base".into()],
                 siblings: vec!["config.json".into()],
             },
-            config: Some(serde_json::json!({ "hidden_size": 4096, "max_position_embeddings": 8192 })),
+            config: Some(
+                serde_json::json!({ "hidden_size": 4096, "max_position_embeddings": 8192 }),
+            ),
         }
     }
 
@@ -449,11 +517,20 @@ mod tests {
 
     #[test]
     fn negative_and_corrupt_entries() {
-        let json = serde_json::to_string(&Cached::NotFound { message: "the Hub has no model x (HTTP 404)".into() }).expect("json");
+        let json = serde_json::to_string(&Cached::NotFound {
+            message: "the Hub has no model x (HTTP 404)".into(),
+        })
+        .expect("json");
         for lean in [false, true] {
-            assert_eq!(parse_cached(&json, lean), Some(Lookup::NotFound("the Hub has no model x (HTTP 404)".into())));
+            assert_eq!(
+                parse_cached(&json, lean),
+                Some(Lookup::NotFound("the Hub has no model x (HTTP 404)".into()))
+            );
             assert_eq!(parse_cached("{\"status\":\"found\"}", lean), None);
-            assert_eq!(parse_cached("{\"status\":\"found\",\"details\":{\"record\":{}}}", lean), None);
+            assert_eq!(
+                parse_cached("{\"status\":\"found\",\"details\":{\"record\":{}}}", lean),
+                None
+            );
             assert_eq!(parse_cached("not json", lean), None);
         }
     }

@@ -4,9 +4,11 @@
 //! numbers, and the nearest change that would admit it. Survivors are ranked
 //! by an explained, lexicographic key.
 
-use super::details::{store_err, DetailSource, DetailStats, Lookup, ModelDetails, RemoteSettings};
+use super::details::{DetailSource, DetailStats, Lookup, ModelDetails, RemoteSettings, store_err};
 use super::hardware::{self, HwCheck, HwOutcome};
-use super::{assess_with_lineage, base_ids, fetch_lineage, kb_version, KbVersion, Profile, Verdict};
+use super::{
+    KbVersion, Profile, Verdict, assess_with_lineage, base_ids, fetch_lineage, kb_version,
+};
 use crate::{Error, Result};
 use cambrian_store::Store;
 use cambrian_types::ModelRecord;
@@ -95,8 +97,17 @@ impl Stage {
             Stage::Workload => "workload",
         }
     }
-    pub const ALL: [Stage; 9] =
-        [Stage::Task, Stage::Downloads, Stage::Details, Stage::Gated, Stage::License, Stage::Size, Stage::Hardware, Stage::Context, Stage::Workload];
+    pub const ALL: [Stage; 9] = [
+        Stage::Task,
+        Stage::Downloads,
+        Stage::Details,
+        Stage::Gated,
+        Stage::License,
+        Stage::Size,
+        Stage::Hardware,
+        Stage::Context,
+        Stage::Workload,
+    ];
 }
 
 /// Counts per stage.
@@ -186,16 +197,29 @@ pub struct FindReport {
 pub const LARGER_SNAPSHOT_WINDOW_DAYS: i64 = 7;
 
 fn snapshot_ref(s: &cambrian_store::SnapshotInfo) -> SnapshotRef {
-    SnapshotRef { id: s.id.0, taken_at: s.taken_at, source: s.source.clone(), query: s.query.clone(), models: s.models }
+    SnapshotRef {
+        id: s.id.0,
+        taken_at: s.taken_at,
+        source: s.source.clone(),
+        query: s.query.clone(),
+        models: s.models,
+    }
 }
 
 /// The largest snapshot taken within the window before `chosen` (ties: the
 /// newest), if it lists at least twice as many models as `chosen`.
-fn larger_snapshot(snaps: &[cambrian_store::SnapshotInfo], chosen: &cambrian_store::SnapshotInfo) -> Option<SnapshotRef> {
+fn larger_snapshot(
+    snaps: &[cambrian_store::SnapshotInfo],
+    chosen: &cambrian_store::SnapshotInfo,
+) -> Option<SnapshotRef> {
     let since = chosen.taken_at - chrono::Duration::days(LARGER_SNAPSHOT_WINDOW_DAYS);
     snaps
         .iter()
-        .filter(|s| s.id != chosen.id && s.taken_at >= since && s.models >= chosen.models.saturating_mul(2).max(1))
+        .filter(|s| {
+            s.id != chosen.id
+                && s.taken_at >= since
+                && s.models >= chosen.models.saturating_mul(2).max(1)
+        })
         .max_by_key(|s| (s.models, s.taken_at, s.id.0))
         .map(snapshot_ref)
 }
@@ -210,12 +234,15 @@ pub fn parse_count(s: &str) -> Result<u64> {
         Some('T') => (&t[..t.len() - 1], 1e12),
         _ => (t.as_str(), 1.0),
     };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| Error::usage(format!("`{s}` is not a parameter count")).with_hint("write e.g. 8B, 350M or 7000000000"))?;
+    let v: f64 = num.trim().parse().map_err(|_| {
+        Error::usage(format!("`{s}` is not a parameter count"))
+            .with_hint("write e.g. 8B, 350M or 7000000000")
+    })?;
     if !(v.is_finite() && v > 0.0 && v * mult < 1e16) {
-        return Err(Error::usage(format!("`{s}` is out of range for a parameter count")).with_hint("write e.g. 8B, 350M"));
+        return Err(
+            Error::usage(format!("`{s}` is out of range for a parameter count"))
+                .with_hint("write e.g. 8B, 350M"),
+        );
     }
     Ok((v * mult).round() as u64)
 }
@@ -234,17 +261,28 @@ pub fn parse_hours(s: &str) -> Result<f64> {
     } else {
         (t.as_str(), 1.0)
     };
-    let v: f64 = num.trim().parse().map_err(|_| Error::usage(format!("`{s}` is not a duration")).with_hint("write e.g. 24h, 90m or 2d"))?;
+    let v: f64 = num.trim().parse().map_err(|_| {
+        Error::usage(format!("`{s}` is not a duration")).with_hint("write e.g. 24h, 90m or 2d")
+    })?;
     if !(v.is_finite() && v > 0.0) {
-        return Err(Error::usage(format!("`{s}` must be a positive duration")).with_hint("write e.g. 24h"));
+        return Err(
+            Error::usage(format!("`{s}` must be a positive duration")).with_hint("write e.g. 24h")
+        );
     }
     Ok(v * mult)
 }
 
 /// Parse a budget in USD: `500`, `$500`, `500usd`.
 pub fn parse_usd(s: &str) -> Result<f64> {
-    let t = s.trim().trim_start_matches('$').trim_end_matches("usd").trim_end_matches("USD").trim();
-    let v: f64 = t.parse().map_err(|_| Error::usage(format!("`{s}` is not an amount")).with_hint("write e.g. 500 (US dollars)"))?;
+    let t = s
+        .trim()
+        .trim_start_matches('$')
+        .trim_end_matches("usd")
+        .trim_end_matches("USD")
+        .trim();
+    let v: f64 = t.parse().map_err(|_| {
+        Error::usage(format!("`{s}` is not an amount")).with_hint("write e.g. 500 (US dollars)")
+    })?;
     if !(v.is_finite() && v > 0.0) {
         return Err(Error::usage(format!("`{s}` must be a positive amount")));
     }
@@ -267,12 +305,27 @@ pub(crate) fn human_count(n: u64) -> String {
 }
 
 fn get_u64(v: &serde_json::Value, keys: &[&str]) -> Option<u64> {
-    keys.iter().find_map(|k| v.get(*k).and_then(|x| x.as_u64().or_else(|| x.as_f64().filter(|f| *f > 0.0 && *f < 1e12).map(|f| f as u64))))
+    keys.iter().find_map(|k| {
+        v.get(*k).and_then(|x| {
+            x.as_u64().or_else(|| {
+                x.as_f64()
+                    .filter(|f| *f > 0.0 && *f < 1e12)
+                    .map(|f| f as u64)
+            })
+        })
+    })
 }
 
 /// The model's maximum context in tokens and where it was read.
 pub(crate) fn max_context(d: &ModelDetails) -> Option<(u64, &'static str)> {
-    const KEYS: &[&str] = &["max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length", "n_ctx"];
+    const KEYS: &[&str] = &[
+        "max_position_embeddings",
+        "n_positions",
+        "max_seq_len",
+        "seq_length",
+        "max_sequence_length",
+        "n_ctx",
+    ];
     if let Some(cfg) = &d.config {
         if let Some(v) = get_u64(cfg, KEYS) {
             return Some((v, "config"));
@@ -281,20 +334,32 @@ pub(crate) fn max_context(d: &ModelDetails) -> Option<(u64, &'static str)> {
             return Some((v, "config.text_config"));
         }
     }
-    d.record.gguf.as_ref().and_then(|g| g.context_length).map(|c| (c, "gguf.context_length"))
+    d.record
+        .gguf
+        .as_ref()
+        .and_then(|g| g.context_length)
+        .map(|c| (c, "gguf.context_length"))
 }
 
 /// The model's parameter count and its source.
 pub(crate) fn param_count(d: &ModelDetails) -> Option<(u64, &'static str)> {
     if let Some(s) = &d.record.safetensors
-        && s.total > 0 {
-            return Some((s.total, "Hub safetensors.total"));
-        }
-    d.record.gguf.as_ref().and_then(|g| g.total).filter(|t| *t > 0).map(|t| (t, "Hub gguf.total"))
+        && s.total > 0
+    {
+        return Some((s.total, "Hub safetensors.total"));
+    }
+    d.record
+        .gguf
+        .as_ref()
+        .and_then(|g| g.total)
+        .filter(|t| *t > 0)
+        .map(|t| (t, "Hub gguf.total"))
 }
 
 fn is_gated(r: &ModelRecord) -> bool {
-    r.gated.as_deref().is_some_and(|g| !g.is_empty() && g != "false")
+    r.gated
+        .as_deref()
+        .is_some_and(|g| !g.is_empty() && g != "false")
 }
 
 struct Funnel<'a> {
@@ -304,8 +369,24 @@ struct Funnel<'a> {
 }
 
 impl<'a> Funnel<'a> {
-    fn exclude(&mut self, r: &ModelRecord, stage: Stage, reason: String, nearest: Option<String>, license: Option<String>, verdict: Option<Verdict>) {
-        self.excluded.push(Exclusion { id: r.id.clone(), stage, reason, nearest_change: nearest, license, verdict, downloads_30d: r.downloads_30d });
+    fn exclude(
+        &mut self,
+        r: &ModelRecord,
+        stage: Stage,
+        reason: String,
+        nearest: Option<String>,
+        license: Option<String>,
+        verdict: Option<Verdict>,
+    ) {
+        self.excluded.push(Exclusion {
+            id: r.id.clone(),
+            stage,
+            reason,
+            nearest_change: nearest,
+            license,
+            verdict,
+            downloads_30d: r.downloads_30d,
+        });
         self.stages.entry(stage).or_default().1 += 1;
     }
     fn enter(&mut self, stage: Stage, n: usize) {
@@ -325,15 +406,22 @@ fn cheap_stages(f: &mut Funnel<'_>, models: &[ModelRecord]) -> Vec<usize> {
     let mut texts: HashMap<Option<&str>, (String, Option<String>)> = HashMap::new();
     for (i, r) in models.iter().enumerate() {
         if let Some(task) = &req.task
-            && r.pipeline_tag.as_deref() != Some(task.as_str()) {
-                let (reason, nearest) = texts.entry(r.pipeline_tag.as_deref()).or_insert_with(|| match &r.pipeline_tag {
-                    Some(t) => (format!("pipeline_tag is `{t}`, not `{task}`"), Some(format!("--task {t}"))),
-                    None => (format!("no pipeline_tag (need `{task}`)"), None),
-                });
-                let (reason, nearest) = (reason.clone(), nearest.clone());
-                f.exclude(r, Stage::Task, reason, nearest, r.license.clone(), None);
-                continue;
-            }
+            && r.pipeline_tag.as_deref() != Some(task.as_str())
+        {
+            let (reason, nearest) =
+                texts
+                    .entry(r.pipeline_tag.as_deref())
+                    .or_insert_with(|| match &r.pipeline_tag {
+                        Some(t) => (
+                            format!("pipeline_tag is `{t}`, not `{task}`"),
+                            Some(format!("--task {t}")),
+                        ),
+                        None => (format!("no pipeline_tag (need `{task}`)"), None),
+                    });
+            let (reason, nearest) = (reason.clone(), nearest.clone());
+            f.exclude(r, Stage::Task, reason, nearest, r.license.clone(), None);
+            continue;
+        }
         out.push(i);
     }
     f.enter(Stage::Downloads, out.len());
@@ -344,11 +432,25 @@ fn cheap_stages(f: &mut Funnel<'_>, models: &[ModelRecord]) -> Vec<usize> {
             match r.downloads_30d {
                 Some(d) if d >= min => {}
                 Some(d) => {
-                    f.exclude(r, Stage::Downloads, format!("{d} downloads in 30 days < --min-downloads {min}"), Some(format!("--min-downloads {d}")), r.license.clone(), None);
+                    f.exclude(
+                        r,
+                        Stage::Downloads,
+                        format!("{d} downloads in 30 days < --min-downloads {min}"),
+                        Some(format!("--min-downloads {d}")),
+                        r.license.clone(),
+                        None,
+                    );
                     continue;
                 }
                 None => {
-                    f.exclude(r, Stage::Downloads, format!("download count unknown (need ≥ {min})"), Some("drop --min-downloads".into()), r.license.clone(), None);
+                    f.exclude(
+                        r,
+                        Stage::Downloads,
+                        format!("download count unknown (need ≥ {min})"),
+                        Some("drop --min-downloads".into()),
+                        r.license.clone(),
+                        None,
+                    );
                     continue;
                 }
             }
@@ -390,10 +492,21 @@ const RANKING: &str = "ranked by: (1) license verdict — yes before yes-with-co
 /// Run the funnel over `models` (a snapshot, in rank order) with `details`
 /// already looked up for the models that pass the listing-only stages and
 /// for their base models. Pure: no I/O.
-pub fn run_funnel(models: &[ModelRecord], details: &HashMap<String, Lookup>, req: &FindRequest) -> Result<(Vec<StageSummary>, Vec<Candidate>, Vec<Exclusion>)> {
+pub fn run_funnel(
+    models: &[ModelRecord],
+    details: &HashMap<String, Lookup>,
+    req: &FindRequest,
+) -> Result<(Vec<StageSummary>, Vec<Candidate>, Vec<Exclusion>)> {
     let hw_check = HwCheck::new(req)?;
-    let mut f = Funnel { req, stages: HashMap::new(), excluded: Vec::new() };
-    let survivors: Vec<&ModelRecord> = cheap_stages(&mut f, models).into_iter().map(|i| &models[i]).collect();
+    let mut f = Funnel {
+        req,
+        stages: HashMap::new(),
+        excluded: Vec::new(),
+    };
+    let survivors: Vec<&ModelRecord> = cheap_stages(&mut f, models)
+        .into_iter()
+        .map(|i| &models[i])
+        .collect();
     let mut details = details.clone();
     apply_listings(&mut details, &survivors);
     detail_stages(f, &survivors, &details, hw_check)
@@ -429,7 +542,14 @@ fn detail_stages(
                 continue;
             }
             Some(Lookup::NotFound(m)) => {
-                f.exclude(r, Stage::Details, format!("{m}; the snapshot lists it but the Hub no longer has it"), None, r.license.clone(), None);
+                f.exclude(
+                    r,
+                    Stage::Details,
+                    format!("{m}; the snapshot lists it but the Hub no longer has it"),
+                    None,
+                    r.license.clone(),
+                    None,
+                );
                 continue;
             }
             Some(Lookup::Unavailable(m)) => format!("details unavailable ({m})"),
@@ -438,7 +558,10 @@ fn detail_stages(
         caveats.push(format!("{missing}; using the listing fields only"));
         let missing = Some(missing);
         srcs.push((Src::Listing(listing_only.len()), caveats, missing));
-        listing_only.push(ModelDetails { record: (*r).clone(), config: None });
+        listing_only.push(ModelDetails {
+            record: (*r).clone(),
+            config: None,
+        });
     }
     let with_details: Vec<(&ModelDetails, Vec<String>, Option<String>)> = srcs
         .into_iter()
@@ -454,7 +577,14 @@ fn detail_stages(
     for (d, cav, missing) in with_details {
         if is_gated(&d.record) && !req.include_gated {
             let mode = d.record.gated.clone().unwrap_or_default();
-            f.exclude(&d.record, Stage::Gated, format!("gated (access mode `{mode}`): weights need approval on the Hub"), Some("--include-gated (and request access on the Hub)".into()), d.record.license.clone(), None);
+            f.exclude(
+                &d.record,
+                Stage::Gated,
+                format!("gated (access mode `{mode}`): weights need approval on the Hub"),
+                Some("--include-gated (and request access on the Hub)".into()),
+                d.record.license.clone(),
+                None,
+            );
             continue;
         }
         stage_in.push((d, cav, missing));
@@ -475,16 +605,30 @@ fn detail_stages(
         let a = assess_with_lineage(d, details, &req.profile)?;
         let license_id = a.own.license_id.clone();
         let reason_text = || {
-            let mut parts: Vec<String> = a.own.reasons.iter().filter(|_| a.own.verdict == a.verdict).map(|r| {
-                let cite = r.citation.and_then(|i| a.own.citations.get(i)).map(|c| format!(" [{} {}]", c.source, c.clause)).unwrap_or_default();
-                format!("{}{cite}", r.text)
-            }).collect();
+            let mut parts: Vec<String> = a
+                .own
+                .reasons
+                .iter()
+                .filter(|_| a.own.verdict == a.verdict)
+                .map(|r| {
+                    let cite = r
+                        .citation
+                        .and_then(|i| a.own.citations.get(i))
+                        .map(|c| format!(" [{} {}]", c.source, c.clause))
+                        .unwrap_or_default();
+                    format!("{}{cite}", r.text)
+                })
+                .collect();
             parts.extend(a.lineage_reasons.iter().map(|r| r.text.clone()));
             parts.join("; ")
         };
         let admit = match a.verdict {
-            Verdict::No => a.own.admit_hint.clone().or_else(|| Some("a model whose own license and base models' licenses allow the use".into())),
-            Verdict::NeedsReview => Some("--include-review (then read the license yourself)".into()),
+            Verdict::No => a.own.admit_hint.clone().or_else(|| {
+                Some("a model whose own license and base models' licenses allow the use".into())
+            }),
+            Verdict::NeedsReview => {
+                Some("--include-review (then read the license yourself)".into())
+            }
             _ => None,
         };
         let shown_license = match (&d.record.license, &d.record.license_name) {
@@ -495,12 +639,26 @@ fn detail_stages(
         };
         match a.verdict {
             Verdict::No => {
-                f.exclude(&d.record, Stage::License, format!("license {shown_license} → {} for {} use: {}", a.verdict, req.profile.usage.as_str(), reason_text()), admit, d.record.license.clone(), Some(a.verdict));
+                f.exclude(
+                    &d.record,
+                    Stage::License,
+                    format!(
+                        "license {shown_license} → {} for {} use: {}",
+                        a.verdict,
+                        req.profile.usage.as_str(),
+                        reason_text()
+                    ),
+                    admit,
+                    d.record.license.clone(),
+                    Some(a.verdict),
+                );
                 continue;
             }
             // No license in the listing and no details to read it from: say
             // so, rather than "the model states no license".
-            Verdict::NeedsReview if !req.include_review && d.record.license.is_none() && missing.is_some() => {
+            Verdict::NeedsReview
+                if !req.include_review && d.record.license.is_none() && missing.is_some() =>
+            {
                 let why = missing.as_deref().unwrap_or_default();
                 f.exclude(
                     &d.record,
@@ -513,7 +671,14 @@ fn detail_stages(
                 continue;
             }
             Verdict::NeedsReview if !req.include_review => {
-                f.exclude(&d.record, Stage::License, format!("license {shown_license} → needs-review: {}", reason_text()), admit, d.record.license.clone(), Some(a.verdict));
+                f.exclude(
+                    &d.record,
+                    Stage::License,
+                    format!("license {shown_license} → needs-review: {}", reason_text()),
+                    admit,
+                    d.record.license.clone(),
+                    Some(a.verdict),
+                );
                 continue;
             }
             Verdict::NeedsReview => cav.push(format!("license needs review: {}", reason_text())),
@@ -526,28 +691,59 @@ fn detail_stages(
             .filter(|o| o.applies && !o.obligation.kind.is_routine_notice())
             .map(|o| o.obligation.summary.clone())
             .collect();
-        conditions.extend(a.lineage_reasons.iter().filter(|r| !r.text.contains("could not be checked")).map(|r| r.text.clone()));
-        cav.extend(a.unchecked.iter().map(|b| format!("base model {b}: its license could not be checked (record unavailable)")));
+        conditions.extend(
+            a.lineage_reasons
+                .iter()
+                .filter(|r| !r.text.contains("could not be checked"))
+                .map(|r| r.text.clone()),
+        );
+        cav.extend(a.unchecked.iter().map(|b| {
+            format!("base model {b}: its license could not be checked (record unavailable)")
+        }));
         if a.truncated {
-            cav.push(format!("lineage deeper than {} levels was not followed", super::MAX_LINEAGE_DEPTH));
+            cav.push(format!(
+                "lineage deeper than {} levels was not followed",
+                super::MAX_LINEAGE_DEPTH
+            ));
         }
         let flags = a.flags.iter().map(|x| x.text.clone()).collect();
-        lic_pass.push(Lic { d, cav, license_id, verdict: a.verdict, conditions, flags });
+        lic_pass.push(Lic {
+            d,
+            cav,
+            license_id,
+            verdict: a.verdict,
+            conditions,
+            flags,
+        });
     }
 
     // Size.
     f.enter(Stage::Size, lic_pass.len());
     let mut size_pass = Vec::with_capacity(lic_pass.len());
     for mut l in lic_pass {
-        let pc = param_count(l.d).or_else(|| hardware::params_from_config(l.d).map(|p| (p, "computed from config")));
+        let pc = param_count(l.d)
+            .or_else(|| hardware::params_from_config(l.d).map(|p| (p, "computed from config")));
         if let Some(max) = req.max_params {
             match pc {
                 Some((p, _)) if p > max => {
-                    f.exclude(&l.d.record, Stage::Size, format!("{} parameters > --max-params {}", human_count(p), human_count(max)), Some(format!("--max-params {}", human_count(p))), l.d.record.license.clone(), Some(l.verdict));
+                    f.exclude(
+                        &l.d.record,
+                        Stage::Size,
+                        format!(
+                            "{} parameters > --max-params {}",
+                            human_count(p),
+                            human_count(max)
+                        ),
+                        Some(format!("--max-params {}", human_count(p))),
+                        l.d.record.license.clone(),
+                        Some(l.verdict),
+                    );
                     continue;
                 }
                 Some(_) => {}
-                None => l.cav.push("parameter count unknown: --max-params not checked".into()),
+                None => l
+                    .cav
+                    .push("parameter count unknown: --max-params not checked".into()),
             }
         }
         size_pass.push((l, pc));
@@ -564,11 +760,25 @@ fn detail_stages(
                 Ok(o) => {
                     let reason = o.reason.clone();
                     let nearest = o.nearest_change.clone();
-                    f.exclude(&l.d.record, Stage::Hardware, reason, nearest, l.d.record.license.clone(), Some(l.verdict));
+                    f.exclude(
+                        &l.d.record,
+                        Stage::Hardware,
+                        reason,
+                        nearest,
+                        l.d.record.license.clone(),
+                        Some(l.verdict),
+                    );
                     continue;
                 }
                 Err(why) => {
-                    f.exclude(&l.d.record, Stage::Hardware, why, Some("a model with a published parameter count or config".into()), l.d.record.license.clone(), Some(l.verdict));
+                    f.exclude(
+                        &l.d.record,
+                        Stage::Hardware,
+                        why,
+                        Some("a model with a published parameter count or config".into()),
+                        l.d.record.license.clone(),
+                        Some(l.verdict),
+                    );
                     continue;
                 }
             }
@@ -587,11 +797,20 @@ fn detail_stages(
         if let Some(need) = req.context {
             match mc {
                 Some((m, src)) if m < need => {
-                    f.exclude(&l.d.record, Stage::Context, format!("maximum context {m} tokens ({src}) < --context {need}"), Some(format!("--context {m}")), l.d.record.license.clone(), Some(l.verdict));
+                    f.exclude(
+                        &l.d.record,
+                        Stage::Context,
+                        format!("maximum context {m} tokens ({src}) < --context {need}"),
+                        Some(format!("--context {m}")),
+                        l.d.record.license.clone(),
+                        Some(l.verdict),
+                    );
                     continue;
                 }
                 Some(_) => {}
-                None => l.cav.push(format!("maximum context unknown (no config): --context {need} not verified")),
+                None => l.cav.push(format!(
+                    "maximum context unknown (no config): --context {need} not verified"
+                )),
             }
         }
         ctx_pass.push((l, pc, hw, mc));
@@ -602,18 +821,46 @@ fn detail_stages(
     let mut out = Vec::with_capacity(ctx_pass.len());
     for (l, pc, hw, mc) in ctx_pass {
         if let (Some(o), true) = (&hw, req.workload.is_some())
-            && let Some(w) = &o.workload {
-                if let Some(dl) = req.deadline_hours
-                    && w.hours > dl {
-                        f.exclude(&l.d.record, Stage::Workload, format!("workload takes {:.1} h on {} > --deadline {:.1} h ({})", w.hours, o.gpu_label, dl, w.basis), Some(format!("--deadline {}h, or more GPUs (--gpus {})", w.hours.ceil(), req.gpus.saturating_mul(((w.hours / dl).ceil() as u32).max(2)))), l.d.record.license.clone(), Some(l.verdict));
-                        continue;
-                    }
-                if let (Some(b), Some(cost)) = (req.budget_usd, w.cost_usd)
-                    && cost > b {
-                        f.exclude(&l.d.record, Stage::Workload, format!("workload costs ${cost:.0} on {} > --budget ${b:.0} ({})", o.gpu_label, w.basis), Some(format!("--budget {}", cost.ceil())), l.d.record.license.clone(), Some(l.verdict));
-                        continue;
-                    }
+            && let Some(w) = &o.workload
+        {
+            if let Some(dl) = req.deadline_hours
+                && w.hours > dl
+            {
+                f.exclude(
+                    &l.d.record,
+                    Stage::Workload,
+                    format!(
+                        "workload takes {:.1} h on {} > --deadline {:.1} h ({})",
+                        w.hours, o.gpu_label, dl, w.basis
+                    ),
+                    Some(format!(
+                        "--deadline {}h, or more GPUs (--gpus {})",
+                        w.hours.ceil(),
+                        req.gpus
+                            .saturating_mul(((w.hours / dl).ceil() as u32).max(2))
+                    )),
+                    l.d.record.license.clone(),
+                    Some(l.verdict),
+                );
+                continue;
             }
+            if let (Some(b), Some(cost)) = (req.budget_usd, w.cost_usd)
+                && cost > b
+            {
+                f.exclude(
+                    &l.d.record,
+                    Stage::Workload,
+                    format!(
+                        "workload costs ${cost:.0} on {} > --budget ${b:.0} ({})",
+                        o.gpu_label, w.basis
+                    ),
+                    Some(format!("--budget {}", cost.ceil())),
+                    l.d.record.license.clone(),
+                    Some(l.verdict),
+                );
+                continue;
+            }
+        }
         out.push((l, pc, hw, mc));
     }
 
@@ -621,12 +868,32 @@ fn detail_stages(
     out.sort_by(|a, b| {
         let ka = a.0.verdict.severity();
         let kb = b.0.verdict.severity();
-        let ca = a.2.as_ref().and_then(|h| h.workload.as_ref()).and_then(|w| w.cost_usd).unwrap_or(f64::INFINITY);
-        let cb = b.2.as_ref().and_then(|h| h.workload.as_ref()).and_then(|w| w.cost_usd).unwrap_or(f64::INFINITY);
+        let ca =
+            a.2.as_ref()
+                .and_then(|h| h.workload.as_ref())
+                .and_then(|w| w.cost_usd)
+                .unwrap_or(f64::INFINITY);
+        let cb =
+            b.2.as_ref()
+                .and_then(|h| h.workload.as_ref())
+                .and_then(|w| w.cost_usd)
+                .unwrap_or(f64::INFINITY);
         ka.cmp(&kb)
             .then(ca.partial_cmp(&cb).unwrap_or(std::cmp::Ordering::Equal))
-            .then(b.0.d.record.downloads_30d.unwrap_or(0).cmp(&a.0.d.record.downloads_30d.unwrap_or(0)))
-            .then(b.0.d.record.likes.unwrap_or(0).cmp(&a.0.d.record.likes.unwrap_or(0)))
+            .then(
+                b.0.d
+                    .record
+                    .downloads_30d
+                    .unwrap_or(0)
+                    .cmp(&a.0.d.record.downloads_30d.unwrap_or(0)),
+            )
+            .then(
+                b.0.d
+                    .record
+                    .likes
+                    .unwrap_or(0)
+                    .cmp(&a.0.d.record.likes.unwrap_or(0)),
+            )
             .then(a.0.d.record.id.cmp(&b.0.d.record.id))
     });
     let shortlist: Vec<Candidate> = out
@@ -635,11 +902,23 @@ fn detail_stages(
         .map(|(i, (l, pc, hw, mc))| {
             let r = &l.d.record;
             let mut basis = vec![l.verdict.as_str().to_string()];
-            if let Some(c) = hw.as_ref().and_then(|h| h.workload.as_ref()).and_then(|w| w.cost_usd) {
+            if let Some(c) = hw
+                .as_ref()
+                .and_then(|h| h.workload.as_ref())
+                .and_then(|w| w.cost_usd)
+            {
                 basis.push(format!("${c:.0} workload"));
             }
-            basis.push(format!("{} downloads/30d", r.downloads_30d.map(|d| d.to_string()).unwrap_or_else(|| "?".into())));
-            basis.push(format!("{} likes", r.likes.map(|d| d.to_string()).unwrap_or_else(|| "?".into())));
+            basis.push(format!(
+                "{} downloads/30d",
+                r.downloads_30d
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "?".into())
+            ));
+            basis.push(format!(
+                "{} likes",
+                r.likes.map(|d| d.to_string()).unwrap_or_else(|| "?".into())
+            ));
             Candidate {
                 rank: i + 1,
                 id: r.id.clone(),
@@ -664,15 +943,80 @@ fn detail_stages(
 
     let rule = |s: Stage| -> (bool, String) {
         match s {
-            Stage::Task => (req.task.is_some(), req.task.as_ref().map(|t| format!("pipeline_tag = {t}")).unwrap_or_else(|| "any task".into())),
-            Stage::Downloads => (req.min_downloads.is_some(), req.min_downloads.map(|m| format!("30-day downloads ≥ {m}")).unwrap_or_else(|| "no minimum".into())),
-            Stage::Details => (true, "model details (license, base models, config) from cache or Hub".into()),
-            Stage::Gated => (!req.include_gated, if req.include_gated { "gated models kept".into() } else { "not gated".into() }),
-            Stage::License => (true, format!("verdict for use={} is yes or yes-with-conditions{}", req.profile.usage.as_str(), if req.include_review { " (needs-review kept)" } else { "" })),
-            Stage::Size => (req.max_params.is_some(), req.max_params.map(|m| format!("parameters ≤ {}", human_count(m))).unwrap_or_else(|| "any size".into())),
-            Stage::Hardware => (req.gpu.is_some(), req.gpu.as_ref().map(|g| format!("fits {} × {g} at context {}", req.gpus.max(1), req.context.unwrap_or(hardware::DEFAULT_CONTEXT))).unwrap_or_else(|| "no GPU given".into())),
-            Stage::Context => (req.context.is_some(), req.context.map(|c| format!("maximum context ≥ {c}")).unwrap_or_else(|| "any context".into())),
-            Stage::Workload => (req.workload.is_some(), req.workload.as_ref().map(|w| format!("`{w}` within deadline {:?} h and budget {:?} USD", req.deadline_hours, req.budget_usd)).unwrap_or_else(|| "no workload".into())),
+            Stage::Task => (
+                req.task.is_some(),
+                req.task
+                    .as_ref()
+                    .map(|t| format!("pipeline_tag = {t}"))
+                    .unwrap_or_else(|| "any task".into()),
+            ),
+            Stage::Downloads => (
+                req.min_downloads.is_some(),
+                req.min_downloads
+                    .map(|m| format!("30-day downloads ≥ {m}"))
+                    .unwrap_or_else(|| "no minimum".into()),
+            ),
+            Stage::Details => (
+                true,
+                "model details (license, base models, config) from cache or Hub".into(),
+            ),
+            Stage::Gated => (
+                !req.include_gated,
+                if req.include_gated {
+                    "gated models kept".into()
+                } else {
+                    "not gated".into()
+                },
+            ),
+            Stage::License => (
+                true,
+                format!(
+                    "verdict for use={} is yes or yes-with-conditions{}",
+                    req.profile.usage.as_str(),
+                    if req.include_review {
+                        " (needs-review kept)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            Stage::Size => (
+                req.max_params.is_some(),
+                req.max_params
+                    .map(|m| format!("parameters ≤ {}", human_count(m)))
+                    .unwrap_or_else(|| "any size".into()),
+            ),
+            Stage::Hardware => (
+                req.gpu.is_some(),
+                req.gpu
+                    .as_ref()
+                    .map(|g| {
+                        format!(
+                            "fits {} × {g} at context {}",
+                            req.gpus.max(1),
+                            req.context.unwrap_or(hardware::DEFAULT_CONTEXT)
+                        )
+                    })
+                    .unwrap_or_else(|| "no GPU given".into()),
+            ),
+            Stage::Context => (
+                req.context.is_some(),
+                req.context
+                    .map(|c| format!("maximum context ≥ {c}"))
+                    .unwrap_or_else(|| "any context".into()),
+            ),
+            Stage::Workload => (
+                req.workload.is_some(),
+                req.workload
+                    .as_ref()
+                    .map(|w| {
+                        format!(
+                            "`{w}` within deadline {:?} h and budget {:?} USD",
+                            req.deadline_hours, req.budget_usd
+                        )
+                    })
+                    .unwrap_or_else(|| "no workload".into()),
+            ),
         }
     };
     let stages = Stage::ALL
@@ -680,7 +1024,14 @@ fn detail_stages(
         .map(|&s| {
             let (input, excluded) = f.stages.get(&s).copied().unwrap_or((0, 0));
             let (active, rule) = rule(s);
-            StageSummary { stage: s, active, input, excluded, passed: input - excluded.min(input), rule }
+            StageSummary {
+                stage: s,
+                active,
+                input,
+                excluded,
+                passed: input - excluded.min(input),
+                rule,
+            }
         })
         .collect();
     Ok((stages, shortlist, f.excluded))
@@ -695,24 +1046,39 @@ pub struct FindProgress {
 
 /// `cambrian find`: load the snapshot, fetch details on demand (cached in
 /// the store), run the funnel.
-pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, progress: &dyn Fn(FindProgress)) -> Result<FindReport> {
+pub async fn find(
+    store_dir: &Path,
+    remote: &RemoteSettings,
+    req: &FindRequest,
+    progress: &dyn Fn(FindProgress),
+) -> Result<FindReport> {
     // Validate what can be validated before touching the store or the network.
     let hw_check = HwCheck::new(req)?;
     let mut store = Store::open(store_dir).map_err(store_err)?;
     let snaps = store.snapshots().map_err(store_err)?;
     let snap = match req.snapshot {
-        Some(id) => snaps.iter().find(|s| s.id.0 == id).cloned().ok_or_else(|| {
-            Error::not_found(format!("no complete snapshot with id {id}")).with_hint("`cambrian snapshots` lists them")
-        })?,
+        Some(id) => snaps
+            .iter()
+            .find(|s| s.id.0 == id)
+            .cloned()
+            .ok_or_else(|| {
+                Error::not_found(format!("no complete snapshot with id {id}"))
+                    .with_hint("`cambrian snapshots` lists them")
+            })?,
         None => snaps.last().cloned().ok_or_else(|| {
-            Error::not_found("the store has no snapshot to search").with_hint("run `cambrian sync` or `cambrian import` first")
+            Error::not_found("the store has no snapshot to search")
+                .with_hint("run `cambrian sync` or `cambrian import` first")
         })?,
     };
     // Listing-only stages first, on the lean listing (no tags, siblings or
     // header fields decoded); full records and details are read only for
     // their survivors.
     let mut listing = store.snapshot_listing(snap.id).map_err(store_err)?;
-    let mut f = Funnel { req, stages: HashMap::new(), excluded: Vec::new() };
+    let mut f = Funnel {
+        req,
+        stages: HashMap::new(),
+        excluded: Vec::new(),
+    };
     let keep = cheap_stages(&mut f, &listing.records);
     // The excluded models' listing records are done with (their exclusions
     // own what they show): free them before the details arrive.
@@ -722,11 +1088,18 @@ pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, 
             *r = ModelRecord::default();
         }
     }
-    let wanted: Vec<String> = keep.iter().map(|&i| listing.records[i].id.clone()).collect();
+    let wanted: Vec<String> = keep
+        .iter()
+        .map(|&i| listing.records[i].id.clone())
+        .collect();
     let mut src = DetailSource::new(&mut store, remote.clone()).without_tags();
     let cb = |done: u64, total: u64| progress(FindProgress { done, total });
     let mut details = src.get_many(&wanted, &cb).await?;
-    let bases = base_ids(wanted.iter().filter_map(|id| details.get(id).and_then(Lookup::details)));
+    let bases = base_ids(
+        wanted
+            .iter()
+            .filter_map(|id| details.get(id).and_then(Lookup::details)),
+    );
     fetch_lineage(&mut src, &mut details, bases, &cb).await?;
     let stats = src.stats.clone();
     drop(src);
@@ -744,7 +1117,9 @@ pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, 
             _ => true,
         })
         .collect();
-    let full = store.listing_full_records(&listing, &need_full).map_err(store_err)?;
+    let full = store
+        .listing_full_records(&listing, &need_full)
+        .map_err(store_err)?;
     let mut full_at = need_full.iter().zip(&full).peekable();
     let survivors: Vec<&ModelRecord> = keep
         .iter()
@@ -764,7 +1139,11 @@ pub async fn find(store_dir: &Path, remote: &RemoteSettings, req: &FindRequest, 
         ranking: RANKING.to_string(),
         details: stats,
         kb: kb_version()?,
-        larger_snapshot: if req.snapshot.is_none() { larger_snapshot(&snaps, &snap) } else { None },
+        larger_snapshot: if req.snapshot.is_none() {
+            larger_snapshot(&snaps, &snap)
+        } else {
+            None
+        },
     })
 }
 
@@ -773,12 +1152,23 @@ mod tests {
     use super::*;
 
     fn listing(id: &str, task: &str, dl: u64) -> ModelRecord {
-        ModelRecord { id: id.into(), pipeline_tag: Some(task.into()), downloads_30d: Some(dl), likes: Some(dl / 10), ..Default::default() }
+        ModelRecord {
+            id: id.into(),
+            pipeline_tag: Some(task.into()),
+            downloads_30d: Some(dl),
+            likes: Some(dl / 10),
+            ..Default::default()
+        }
     }
 
     fn found(id: &str, license: &str, dl: u64) -> Lookup {
         Lookup::Found(ModelDetails {
-            record: ModelRecord { id: id.into(), license: Some(license.into()), downloads_30d: Some(dl), ..Default::default() },
+            record: ModelRecord {
+                id: id.into(),
+                license: Some(license.into()),
+                downloads_30d: Some(dl),
+                ..Default::default()
+            },
             config: None,
         })
     }
@@ -796,26 +1186,51 @@ mod tests {
         // The cached details carry older counters; the snapshot's (listing) counters must win.
         details.insert("a/apache".to_string(), found("a/apache", "apache-2.0", 1));
         details.insert("b/nc".to_string(), found("b/nc", "cc-by-nc-4.0", 1));
-        details.insert("c/gone".to_string(), Lookup::NotFound("the Hub has no model c/gone (HTTP 404)".into()));
-        details.insert("d/offline".to_string(), Lookup::Unavailable("not cached, and --offline forbids fetching".into()));
-        let req = FindRequest { task: Some("text-generation".into()), include_review: true, ..FindRequest::default() };
+        details.insert(
+            "c/gone".to_string(),
+            Lookup::NotFound("the Hub has no model c/gone (HTTP 404)".into()),
+        );
+        details.insert(
+            "d/offline".to_string(),
+            Lookup::Unavailable("not cached, and --offline forbids fetching".into()),
+        );
+        let req = FindRequest {
+            task: Some("text-generation".into()),
+            include_review: true,
+            ..FindRequest::default()
+        };
         let (stages, short, excl) = run_funnel(&models, &details, &req).expect("funnel");
         assert_eq!(short.len() + excl.len(), models.len());
         let stage_of = |id: &str| excl.iter().find(|e| e.id == id).map(|e| e.stage);
         assert_eq!(stage_of("e/image"), Some(Stage::Task));
         assert_eq!(stage_of("c/gone"), Some(Stage::Details));
         assert_eq!(stage_of("b/nc"), Some(Stage::License));
-        let a = short.iter().find(|c| c.id == "a/apache").expect("apache shortlisted");
+        let a = short
+            .iter()
+            .find(|c| c.id == "a/apache")
+            .expect("apache shortlisted");
         assert_eq!(a.downloads_30d, Some(500));
         assert_eq!(a.likes, Some(50));
         assert_eq!(a.verdict, Verdict::Yes);
         // No license in the listing and no details: kept only because --include-review, with caveats.
-        let d = short.iter().find(|c| c.id == "d/offline").expect("offline model kept for review");
+        let d = short
+            .iter()
+            .find(|c| c.id == "d/offline")
+            .expect("offline model kept for review");
         assert_eq!(d.verdict, Verdict::NeedsReview);
-        assert!(d.caveats.iter().any(|c| c.contains("details unavailable")), "{:?}", d.caveats);
+        assert!(
+            d.caveats.iter().any(|c| c.contains("details unavailable")),
+            "{:?}",
+            d.caveats
+        );
         // Ranking: yes before needs-review.
         assert_eq!(short.first().map(|c| c.id.as_str()), Some("a/apache"));
-        let st = |s: Stage| stages.iter().find(|x| x.stage == s).map(|x| (x.input, x.excluded, x.passed));
+        let st = |s: Stage| {
+            stages
+                .iter()
+                .find(|x| x.stage == s)
+                .map(|x| (x.input, x.excluded, x.passed))
+        };
         assert_eq!(st(Stage::Task), Some((5, 1, 4)));
         assert_eq!(st(Stage::Details), Some((4, 1, 3)));
         assert_eq!(st(Stage::License), Some((3, 1, 2)));
@@ -825,7 +1240,11 @@ mod tests {
     fn a_larger_recent_snapshot_of_another_series_is_pointed_out() {
         use cambrian_store::{SnapshotId, SnapshotInfo, SnapshotStatus};
         use chrono::TimeZone;
-        let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 8, d, h, 0, 0).single().expect("date");
+        let at = |d: u32, h: u32| {
+            Utc.with_ymd_and_hms(2026, 8, d, h, 0, 0)
+                .single()
+                .expect("date")
+        };
         let snap = |id: i64, taken_at, models| SnapshotInfo {
             id: SnapshotId(id),
             taken_at,
@@ -836,7 +1255,12 @@ mod tests {
             completed_at: None,
         };
         let newest = snap(4, at(22, 12), 10);
-        let snaps = vec![snap(1, at(10, 1), 5000), snap(2, at(21, 1), 529), snap(3, at(22, 1), 529), newest.clone()];
+        let snaps = vec![
+            snap(1, at(10, 1), 5000),
+            snap(2, at(21, 1), 529),
+            snap(3, at(22, 1), 529),
+            newest.clone(),
+        ];
         // Snapshot 1 is larger but older than the window; 2 and 3 tie on size: the newer wins.
         assert_eq!(larger_snapshot(&snaps, &newest).map(|s| s.id), Some(3));
         // Less than twice as many models: nothing to point out.
@@ -846,22 +1270,62 @@ mod tests {
 
     #[test]
     fn a_missing_license_without_details_is_called_unknown_not_unstated() {
-        let models = vec![listing("d/offline", "text-generation", 40), listing("n/none", "text-generation", 30)];
+        let models = vec![
+            listing("d/offline", "text-generation", 40),
+            listing("n/none", "text-generation", 30),
+        ];
         let mut details = HashMap::new();
-        details.insert("d/offline".to_string(), Lookup::Unavailable("not cached, and --offline forbids fetching".into()));
+        details.insert(
+            "d/offline".to_string(),
+            Lookup::Unavailable("not cached, and --offline forbids fetching".into()),
+        );
         // Details read, and they state no license: that is the model's own doing.
         details.insert(
             "n/none".to_string(),
-            Lookup::Found(ModelDetails { record: ModelRecord { id: "n/none".into(), ..Default::default() }, config: None }),
+            Lookup::Found(ModelDetails {
+                record: ModelRecord {
+                    id: "n/none".into(),
+                    ..Default::default()
+                },
+                config: None,
+            }),
         );
-        let req = FindRequest { task: Some("text-generation".into()), ..FindRequest::default() };
+        let req = FindRequest {
+            task: Some("text-generation".into()),
+            ..FindRequest::default()
+        };
         let (_, short, excl) = run_funnel(&models, &details, &req).expect("funnel");
         assert!(short.is_empty());
-        let off = excl.iter().find(|e| e.id == "d/offline").expect("offline model excluded");
-        assert_eq!((off.stage, off.verdict), (Stage::License, Some(Verdict::NeedsReview)));
-        assert!(off.reason.starts_with("license unknown") && off.reason.contains("details unavailable (not cached"), "{}", off.reason);
-        assert!(off.nearest_change.as_deref().is_some_and(|n| n.contains("--offline")), "{:?}", off.nearest_change);
-        let none = excl.iter().find(|e| e.id == "n/none").expect("unlicensed model excluded");
-        assert!(none.reason.starts_with("license none stated → needs-review"), "{}", none.reason);
+        let off = excl
+            .iter()
+            .find(|e| e.id == "d/offline")
+            .expect("offline model excluded");
+        assert_eq!(
+            (off.stage, off.verdict),
+            (Stage::License, Some(Verdict::NeedsReview))
+        );
+        assert!(
+            off.reason.starts_with("license unknown")
+                && off.reason.contains("details unavailable (not cached"),
+            "{}",
+            off.reason
+        );
+        assert!(
+            off.nearest_change
+                .as_deref()
+                .is_some_and(|n| n.contains("--offline")),
+            "{:?}",
+            off.nearest_change
+        );
+        let none = excl
+            .iter()
+            .find(|e| e.id == "n/none")
+            .expect("unlicensed model excluded");
+        assert!(
+            none.reason
+                .starts_with("license none stated → needs-review"),
+            "{}",
+            none.reason
+        );
     }
 }

@@ -51,7 +51,8 @@ pub struct HwCheck {
 }
 
 fn fit_err(e: cambrian_fit::FitError) -> Error {
-    Error::usage(e.to_string()).with_hint("`cambrian fit --list-gpus` lists the GPU names; a size such as 24GB also works")
+    Error::usage(e.to_string())
+        .with_hint("`cambrian fit --list-gpus` lists the GPU names; a size such as 24GB also works")
 }
 
 fn has_dims(cfg: &serde_json::Value) -> bool {
@@ -72,7 +73,8 @@ pub(crate) fn model_spec(d: &ModelDetails) -> std::result::Result<ModelSpec, Str
     if let Some(c) = d.config.as_ref().filter(|c| has_dims(c)) {
         v["config"] = c.clone();
     }
-    let spec = ModelSpec::from_source(&r.id, ModelSource::HubModelInfo(v)).map_err(|e| e.to_string())?;
+    let spec =
+        ModelSpec::from_source(&r.id, ModelSource::HubModelInfo(v)).map_err(|e| e.to_string())?;
     if spec.params.is_none() && spec.arch.is_none() {
         return Err("parameter count unknown (no safetensors/gguf count on the Hub and no config with dimensions): memory cannot be estimated".into());
     }
@@ -94,7 +96,9 @@ impl HwCheck {
         base.context = req.context.unwrap_or(DEFAULT_CONTEXT).max(1);
         base.engine = match req.engine.as_deref() {
             None => Engine::Transformers,
-            Some(e) => e.parse::<Engine>().map_err(|e| Error::usage(e.to_string()).with_hint("engines: transformers, vllm, llamacpp"))?,
+            Some(e) => e.parse::<Engine>().map_err(|e| {
+                Error::usage(e.to_string()).with_hint("engines: transformers, vllm, llamacpp")
+            })?,
         };
         if let Some(w) = &req.workload {
             base.workload = Some(cambrian_fit::parse_workload(w).map_err(fit_err)?);
@@ -104,25 +108,52 @@ impl HwCheck {
     }
 
     /// Estimate one model. `Err` when nothing can be estimated (the reason).
-    pub fn check(&self, d: &ModelDetails, _params: Option<u64>) -> std::result::Result<HwOutcome, String> {
+    pub fn check(
+        &self,
+        d: &ModelDetails,
+        _params: Option<u64>,
+    ) -> std::result::Result<HwOutcome, String> {
         let spec = model_spec(d)?;
         let rep = cambrian_fit::estimate(&spec, &self.base);
         let fits = !matches!(rep.verdict, FitVerdict::DoesNotFit);
-        let verdict = serde_json::to_value(rep.verdict).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| rep.verdict.to_string());
-        let mut caveats: Vec<String> = rep.unknowns.iter().map(|u| format!("not estimated: {u}")).collect();
+        let verdict = serde_json::to_value(rep.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| rep.verdict.to_string());
+        let mut caveats: Vec<String> = rep
+            .unknowns
+            .iter()
+            .map(|u| format!("not estimated: {u}"))
+            .collect();
         if rep.verdict == FitVerdict::Tight {
-            caveats.push(format!("memory is tight: {}", rep.reasons.first().cloned().unwrap_or_default()));
+            caveats.push(format!(
+                "memory is tight: {}",
+                rep.reasons.first().cloned().unwrap_or_default()
+            ));
         }
         let reason = if fits {
             rep.reasons.first().cloned().unwrap_or_default()
         } else {
-            format!("does not fit {}: {}", self.label, rep.reasons.iter().take(3).cloned().collect::<Vec<_>>().join("; "))
+            format!(
+                "does not fit {}: {}",
+                self.label,
+                rep.reasons
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
         };
         let workload = rep.workload.as_ref().and_then(|w| {
             w.requested.as_ref().map(|o| WorkloadOutcome {
                 hours: o.hours,
                 cost_usd: o.usd,
-                basis: w.explain.first().map(|e| e.formula.clone()).unwrap_or_default(),
+                basis: w
+                    .explain
+                    .first()
+                    .map(|e| e.formula.clone())
+                    .unwrap_or_default(),
             })
         });
         if self.base.workload.is_some() && workload.is_none() && fits {
@@ -142,7 +173,14 @@ impl HwCheck {
             caveats,
             params_source: rep.params_source.clone(),
             // The derivations are kept for shortlisted models only (an excluded one shows its reason).
-            explain: if fits { rep.explain.iter().map(|e| format!("{} = {}: {}", e.figure, e.value, e.formula)).collect() } else { Vec::new() },
+            explain: if fits {
+                rep.explain
+                    .iter()
+                    .map(|e| format!("{} = {}: {}", e.figure, e.value, e.formula))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         })
     }
 }
@@ -150,7 +188,9 @@ impl HwCheck {
 /// Parameter count computed from `config` when the Hub gives none.
 pub fn params_from_config(d: &ModelDetails) -> Option<u64> {
     let cfg = d.config.as_ref().filter(|c| has_dims(c))?;
-    ModelSpec::from_source(&d.record.id, ModelSource::Config(cfg.clone())).ok().and_then(|s| s.params)
+    ModelSpec::from_source(&d.record.id, ModelSource::Config(cfg.clone()))
+        .ok()
+        .and_then(|s| s.params)
 }
 
 /// Whether a config carries the architecture dimensions (else `config.json` is worth fetching).

@@ -34,7 +34,12 @@ fn gib(b: u64) -> String {
 /// The fit cell: estimator verdict, memory needed / available per GPU.
 pub fn hw_cell(c: &Candidate) -> String {
     match &c.hardware {
-        Some(h) => format!("{} {} / {}", h.verdict, gib(h.total_bytes), gib(h.available_bytes)),
+        Some(h) => format!(
+            "{} {} / {}",
+            h.verdict,
+            gib(h.total_bytes),
+            gib(h.available_bytes)
+        ),
         None => "-".into(),
     }
 }
@@ -48,7 +53,13 @@ pub fn render_html(rep: &FindReport) -> String {
     h.push_str("body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}.no{color:#a00}.ok{color:#060}.warn{color:#a60}small{color:#666}.bar{background:#4a7;height:12px;display:inline-block}");
     h.push_str("</style></head><body><h1>cambrian find</h1>");
     if let Some(s) = &rep.snapshot {
-        h.push_str(&format!("<p>Snapshot {} taken {} — {} models, source <code>{}</code>.</p>", s.id, esc(&s.taken_at.to_rfc3339()), s.models, esc(&s.source)));
+        h.push_str(&format!(
+            "<p>Snapshot {} taken {} — {} models, source <code>{}</code>.</p>",
+            s.id,
+            esc(&s.taken_at.to_rfc3339()),
+            s.models,
+            esc(&s.source)
+        ));
     }
     let p = &rep.request.profile;
     h.push_str(&format!(
@@ -76,15 +87,32 @@ pub fn render_html(rep: &FindReport) -> String {
         ));
     }
     h.push_str("</table>");
-    h.push_str(&format!("<h2>Shortlist ({})</h2><p><small>{}</small></p>", rep.shortlist.len(), esc(&rep.ranking)));
+    h.push_str(&format!(
+        "<h2>Shortlist ({})</h2><p><small>{}</small></p>",
+        rep.shortlist.len(),
+        esc(&rep.ranking)
+    ));
     h.push_str("<table><tr><th>#</th><th>model</th><th>license</th><th>verdict</th><th>params</th><th>context</th><th>fit</th><th>downloads 30d</th><th>likes</th><th>conditions, warnings, caveats</th></tr>");
     for c in &rep.shortlist {
         let mut notes = Vec::new();
-        notes.extend(c.conditions.iter().map(|x| format!("condition: {}", esc(x))));
-        notes.extend(c.lineage_flags.iter().map(|x| format!("<span class=\"warn\">warning: {}</span>", esc(x))));
+        notes.extend(
+            c.conditions
+                .iter()
+                .map(|x| format!("condition: {}", esc(x))),
+        );
+        notes.extend(
+            c.lineage_flags
+                .iter()
+                .map(|x| format!("<span class=\"warn\">warning: {}</span>", esc(x))),
+        );
         notes.extend(c.caveats.iter().map(|x| format!("caveat: {}", esc(x))));
         if let Some(w) = c.hardware.as_ref().and_then(|h| h.workload.as_ref()) {
-            notes.push(format!("workload: {:.1} h{} ({})", w.hours, w.cost_usd.map(|c| format!(", ${c:.0}")).unwrap_or_default(), esc(&w.basis)));
+            notes.push(format!(
+                "workload: {:.1} h{} ({})",
+                w.hours,
+                w.cost_usd.map(|c| format!(", ${c:.0}")).unwrap_or_default(),
+                esc(&w.basis)
+            ));
         }
         h.push_str(&format!(
             "<tr><td>{}</td><td><a href=\"https://huggingface.co/{}\">{}</a></td><td>{}</td><td class=\"ok\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -126,7 +154,14 @@ mod tests {
         FindReport {
             snapshot: None,
             request: FindRequest::default(),
-            stages: vec![StageSummary { stage: Stage::Task, active: true, input: 2, excluded: 1, passed: 1, rule: "pipeline_tag = text-generation".into() }],
+            stages: vec![StageSummary {
+                stage: Stage::Task,
+                active: true,
+                input: 2,
+                excluded: 1,
+                passed: 1,
+                rule: "pipeline_tag = text-generation".into(),
+            }],
             shortlist: Vec::new(),
             excluded: vec![Exclusion {
                 id: "evil/<script>alert(1)</script>".into(),
@@ -139,7 +174,11 @@ mod tests {
             }],
             ranking: "ranked by: id".into(),
             details: DetailStats::default(),
-            kb: KbVersion { schema_version: 1, kb_version: "test".into(), licenses: 0 },
+            kb: KbVersion {
+                schema_version: 1,
+                kb_version: "test".into(),
+                licenses: 0,
+            },
             larger_snapshot: None,
         }
     }
@@ -150,7 +189,11 @@ mod tests {
         assert!(!h.contains("<script"), "{h}");
         assert!(h.contains("evil/&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(h.contains("--task a&amp;b"));
-        assert!(h.contains("<h2>Funnel</h2>") && h.contains("<h2>Excluded (1)</h2>") && h.contains("<h2>Shortlist (0)</h2>"));
+        assert!(
+            h.contains("<h2>Funnel</h2>")
+                && h.contains("<h2>Excluded (1)</h2>")
+                && h.contains("<h2>Shortlist (0)</h2>")
+        );
         // The bar of a stage passing half of the largest input is 150 px wide.
         assert!(h.contains("width:150px"), "{h}");
     }

@@ -19,7 +19,7 @@
 //! that is not JSON, or not one of the formats, is rejected with its name and line:column.
 
 use crate::{Error, Result};
-use cambrian_types::{ModelRecord, HUB_UNKNOWN_CREATED_AT};
+use cambrian_types::{HUB_UNKNOWN_CREATED_AT, ModelRecord};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -96,7 +96,10 @@ struct Warnings {
 
 impl Warnings {
     fn new() -> Self {
-        Warnings { count: 0, texts: Vec::new() }
+        Warnings {
+            count: 0,
+            texts: Vec::new(),
+        }
     }
     fn push(&mut self, w: String) {
         self.count += 1;
@@ -115,7 +118,14 @@ fn bad(origin: &str, msg: impl std::fmt::Display) -> Error {
 }
 
 fn json_err(origin: &str, e: &serde_json::Error) -> Error {
-    bad(origin, format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column()))
+    bad(
+        origin,
+        format!(
+            "invalid JSON at line {}, column {}: {e}",
+            e.line(),
+            e.column()
+        ),
+    )
 }
 
 /// Parse one file's bytes. `name` is the file name used for messages and for a
@@ -139,12 +149,21 @@ pub fn parse_file(name: &str, bytes: &[u8], index: Option<&ArchiveIndex>) -> Res
     match stream.next() {
         None => {}
         Some(Ok(_)) => {
-            return Err(bad(name, "more than one JSON value, and not a trending rank feed"));
+            return Err(bad(
+                name,
+                "more than one JSON value, and not a trending rank feed",
+            ));
         }
         Some(Err(e)) => return Err(json_err(name, &e)),
     }
     let Value::Object(obj) = &first else {
-        return Err(bad(name, format!("expected a JSON object at the top level, found {}", type_name(&first))));
+        return Err(bad(
+            name,
+            format!(
+                "expected a JSON object at the top level, found {}",
+                type_name(&first)
+            ),
+        ));
     };
     if obj.get("models").is_some_and(Value::is_array) {
         return parse_daily_top(name, obj).map(|s| ParsedFile::Snapshots(vec![s]));
@@ -172,7 +191,9 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn date_from_name(name: &str) -> Option<NaiveDate> {
@@ -187,8 +208,15 @@ fn midnight(d: NaiveDate) -> DateTime<Utc> {
 
 fn parse_index(obj: &serde_json::Map<String, Value>) -> ArchiveIndex {
     let mut idx = ArchiveIndex::default();
-    for f in obj.get("files").and_then(Value::as_array).into_iter().flatten() {
-        let Some(file) = f.get("file").and_then(Value::as_str) else { continue };
+    for f in obj
+        .get("files")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(file) = f.get("file").and_then(Value::as_str) else {
+            continue;
+        };
         let t = ["commit_time_utc", "fetched_at", "commit_time"]
             .iter()
             .find_map(|k| f.get(*k).and_then(Value::as_str).and_then(parse_time));
@@ -200,22 +228,39 @@ fn parse_index(obj: &serde_json::Map<String, Value>) -> ArchiveIndex {
 }
 
 fn parse_daily_top(name: &str, obj: &serde_json::Map<String, Value>) -> Result<ParsedSnapshot> {
-    let date = obj.get("date").and_then(Value::as_str).and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
-    let fetched = obj.get("fetched_at").and_then(Value::as_str).and_then(parse_time);
+    let date = obj
+        .get("date")
+        .and_then(Value::as_str)
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok());
+    let fetched = obj
+        .get("fetched_at")
+        .and_then(Value::as_str)
+        .and_then(parse_time);
     let mut w = Warnings::new();
     let (taken_at, from) = match (fetched, date) {
         (Some(t), Some(d)) if t.date_naive() != d => {
-            w.push(format!("fetched_at {t} is not on the declared date {d}; using the date"));
+            w.push(format!(
+                "fetched_at {t} is not on the declared date {d}; using the date"
+            ));
             (midnight(d), "date field (fetched_at on another UTC day)")
         }
         (Some(t), _) => (t, "fetched_at field"),
         (None, Some(d)) => (midnight(d), "date field (00:00 UTC)"),
         (None, None) => match date_from_name(name) {
             Some(d) => (midnight(d), "file name (00:00 UTC)"),
-            None => return Err(bad(name, "no usable \"date\" or \"fetched_at\" field and no YYYY-MM-DD file name")),
+            None => {
+                return Err(bad(
+                    name,
+                    "no usable \"date\" or \"fetched_at\" field and no YYYY-MM-DD file name",
+                ));
+            }
         },
     };
-    let items = obj.get("models").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let items = obj
+        .get("models")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     let models = records(items.iter(), &mut w);
     Ok(ParsedSnapshot {
         format: ArchiveFormat::DailyTop,
@@ -242,7 +287,10 @@ fn parse_api_trending(
         None => match date_from_name(name) {
             Some(d) => (midnight(d), "file name (00:00 UTC)"),
             None => {
-                return Err(bad(name, "an /api/trending cache carries no date: name the file YYYY-MM-DD.json or keep its INDEX.json beside it"));
+                return Err(bad(
+                    name,
+                    "an /api/trending cache carries no date: name the file YYYY-MM-DD.json or keep its INDEX.json beside it",
+                ));
             }
         },
     };
@@ -254,7 +302,9 @@ fn parse_api_trending(
                 if let Some(id) = m.get("id").and_then(Value::as_str)
                     && id != key
                 {
-                    w.push(format!("item {key:?}: repoData.id is {id:?}; using repoData.id"));
+                    w.push(format!(
+                        "item {key:?}: repoData.id is {id:?}; using repoData.id"
+                    ));
                 }
                 items.push(rd);
             }
@@ -278,7 +328,8 @@ fn parse_api_trending(
 
 fn parse_rank_feed(name: &str, bytes: &[u8]) -> Result<Vec<ParsedSnapshot>> {
     // Last commit of each UTC day wins.
-    let mut by_day: BTreeMap<NaiveDate, (DateTime<Utc>, usize, Vec<ModelRecord>, Warnings)> = BTreeMap::new();
+    let mut by_day: BTreeMap<NaiveDate, (DateTime<Utc>, usize, Vec<ModelRecord>, Warnings)> =
+        BTreeMap::new();
     for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
         let lineno = i + 1;
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -286,13 +337,21 @@ fn parse_rank_feed(name: &str, bytes: &[u8]) -> Result<Vec<ParsedSnapshot>> {
         }
         let origin = format!("{name}:{lineno}");
         let v: Value = serde_json::from_slice(line).map_err(|e| {
-            bad(&origin, format!("invalid JSON at column {}: {e}", e.column()))
+            bad(
+                &origin,
+                format!("invalid JSON at column {}: {e}", e.column()),
+            )
         })?;
         let t = v
             .get("commit_time")
             .and_then(Value::as_str)
             .and_then(parse_time)
-            .ok_or_else(|| bad(&origin, "missing or unparsable \"commit_time\" (RFC 3339 expected)"))?;
+            .ok_or_else(|| {
+                bad(
+                    &origin,
+                    "missing or unparsable \"commit_time\" (RFC 3339 expected)",
+                )
+            })?;
         let ids = v
             .get("ranked_model_ids")
             .and_then(Value::as_array)
@@ -304,12 +363,21 @@ fn parse_rank_feed(name: &str, bytes: &[u8]) -> Result<Vec<ParsedSnapshot>> {
             match id.as_str() {
                 Some(s) if !s.is_empty() => {
                     if seen.insert(s) {
-                        models.push(ModelRecord { id: s.to_string(), ..Default::default() });
+                        models.push(ModelRecord {
+                            id: s.to_string(),
+                            ..Default::default()
+                        });
                     } else {
-                        w.push(format!("line {lineno}: rank {} repeats {s:?}; first kept", j + 1));
+                        w.push(format!(
+                            "line {lineno}: rank {} repeats {s:?}; first kept",
+                            j + 1
+                        ));
                     }
                 }
-                _ => w.push(format!("line {lineno}: rank {} is not a model id; skipped", j + 1)),
+                _ => w.push(format!(
+                    "line {lineno}: rank {} is not a model id; skipped",
+                    j + 1
+                )),
             }
         }
         let day = t.date_naive();
@@ -345,11 +413,16 @@ fn records<'a>(items: impl Iterator<Item = &'a Value>, w: &mut Warnings) -> Vec<
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, item) in items.enumerate() {
-        let Some(r) = record_from_item(item, i, w) else { continue };
+        let Some(r) = record_from_item(item, i, w) else {
+            continue;
+        };
         if seen.insert(r.id.clone()) {
             out.push(r);
         } else {
-            w.push(format!("item {i}: id {:?} repeated; first occurrence kept", r.id));
+            w.push(format!(
+                "item {i}: id {:?} repeated; first occurrence kept",
+                r.id
+            ));
         }
     }
     out
@@ -358,13 +431,19 @@ fn records<'a>(items: impl Iterator<Item = &'a Value>, w: &mut Warnings) -> Vec<
 /// Map one archived Hub item to a [`ModelRecord`]. Tolerant per field.
 fn record_from_item(item: &Value, index: usize, w: &mut Warnings) -> Option<ModelRecord> {
     let Value::Object(m) = item else {
-        w.push(format!("item {index}: {} instead of an object; skipped", type_name(item)));
+        w.push(format!(
+            "item {index}: {} instead of an object; skipped",
+            type_name(item)
+        ));
         return None;
     };
     let id = match m.get("id").or_else(|| m.get("modelId")) {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(v) => {
-            w.push(format!("item {index}: id is {}; item skipped", type_name(v)));
+            w.push(format!(
+                "item {index}: id is {}; item skipped",
+                type_name(v)
+            ));
             return None;
         }
         None => {
@@ -372,7 +451,12 @@ fn record_from_item(item: &Value, index: usize, w: &mut Warnings) -> Option<Mode
             return None;
         }
     };
-    let mut f = FieldReader { m, index, id: &id, w };
+    let mut f = FieldReader {
+        m,
+        index,
+        id: &id,
+        w,
+    };
     let r = ModelRecord {
         author: f.string("author"),
         sha: f.string("sha"),
@@ -404,7 +488,10 @@ impl FieldReader<'_> {
         self.m.get(k).filter(|v| !v.is_null())
     }
     fn warn(&mut self, k: &str, v_type: &str, want: &str) {
-        let msg = format!("item {} ({}): field {k} is {v_type}, expected {want}; ignored", self.index, self.id);
+        let msg = format!(
+            "item {} ({}): field {k} is {v_type}, expected {want}; ignored",
+            self.index, self.id
+        );
         self.w.push(msg);
     }
     fn string(&mut self, k: &str) -> Option<String> {
@@ -422,7 +509,11 @@ impl FieldReader<'_> {
         if let Some(n) = v.as_u64() {
             return Some(n);
         }
-        let t = if v.is_number() { "a negative or fractional number" } else { type_name(v) };
+        let t = if v.is_number() {
+            "a negative or fractional number"
+        } else {
+            type_name(v)
+        };
         self.warn(k, t, "a non-negative integer");
         None
     }
@@ -459,7 +550,10 @@ impl FieldReader<'_> {
         match self.get(k) {
             None => Vec::new(),
             Some(Value::Array(a)) => {
-                let out: Vec<String> = a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect();
+                let out: Vec<String> = a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect();
                 if out.len() != a.len() {
                     self.warn(k, "an array with non-strings", "strings only");
                 }
@@ -536,7 +630,11 @@ mod tests {
     #[test]
     fn invalid_json_names_line_and_column() {
         let e = parse_file("bad.json", b"{\n \"models\": [1,,]}", None).unwrap_err();
-        assert!(e.message.contains("bad.json: invalid JSON at line 2"), "{}", e.message);
+        assert!(
+            e.message.contains("bad.json: invalid JSON at line 2"),
+            "{}",
+            e.message
+        );
         assert!(e.hint.is_some());
     }
 
@@ -547,7 +645,10 @@ mod tests {
         let s = snaps(parse_file("2026-03-02.json", doc, None).unwrap());
         assert_eq!(s[0].models[0].gated.as_deref(), Some("manual"));
         let mut idx = ArchiveIndex::default();
-        idx.times.insert("2026-03-02.json".into(), parse_time("2026-03-02T12:17:14+00:00").unwrap());
+        idx.times.insert(
+            "2026-03-02.json".into(),
+            parse_time("2026-03-02T12:17:14+00:00").unwrap(),
+        );
         let s = snaps(parse_file("dir/2026-03-02.json", doc, Some(&idx)).unwrap());
         assert_eq!(s[0].taken_at_from, "INDEX.json commit_time_utc");
     }

@@ -37,15 +37,22 @@ pub fn decode(gz: &[u8]) -> Result<Vec<BundledFile>> {
     if raw.len() as u64 > MAX_RAW {
         return Err(corrupt("larger than 64 MiB"));
     }
-    let mut rest = raw.strip_prefix(MAGIC).ok_or_else(|| corrupt("bad magic"))?;
+    let mut rest = raw
+        .strip_prefix(MAGIC)
+        .ok_or_else(|| corrupt("bad magic"))?;
     let mut files = Vec::new();
     while !rest.is_empty() {
         let (len, r) = take_u(rest, 4)?;
         let (name, r) = take(r, len)?;
         let (dlen, r) = take_u(r, 8)?;
         let (data, r) = take(r, dlen)?;
-        let path = std::str::from_utf8(name).map_err(|_| corrupt("file name is not UTF-8"))?.to_string();
-        files.push(BundledFile { path, bytes: data.to_vec() });
+        let path = std::str::from_utf8(name)
+            .map_err(|_| corrupt("file name is not UTF-8"))?
+            .to_string();
+        files.push(BundledFile {
+            path,
+            bytes: data.to_vec(),
+        });
         rest = r;
     }
     Ok(files)
@@ -80,7 +87,11 @@ pub fn compressed_len() -> usize {
 /// (each folder's `INDEX.json` supplies the dates of its files).
 pub fn parsed() -> Result<Vec<ParsedSnapshot>> {
     let files = files()?;
-    let dir_of = |p: &str| p.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+    let dir_of = |p: &str| {
+        p.rsplit_once('/')
+            .map(|(d, _)| d.to_string())
+            .unwrap_or_default()
+    };
     let mut indexes: HashMap<String, ArchiveIndex> = HashMap::new();
     for f in files.iter().filter(|f| f.path.ends_with("INDEX.json")) {
         if let ParsedFile::Index(i) = archive::parse_file(&f.path, &f.bytes, None)? {
@@ -90,7 +101,9 @@ pub fn parsed() -> Result<Vec<ParsedSnapshot>> {
     let mut out = Vec::new();
     for f in files.iter().filter(|f| !f.path.ends_with("INDEX.json")) {
         let name = format!("bundled:{}", f.path);
-        if let ParsedFile::Snapshots(s) = archive::parse_file(&name, &f.bytes, indexes.get(&dir_of(&f.path)))? {
+        if let ParsedFile::Snapshots(s) =
+            archive::parse_file(&name, &f.bytes, indexes.get(&dir_of(&f.path)))?
+        {
             out.extend(s);
         }
     }
@@ -112,7 +125,11 @@ mod tests {
         // 42 commits over 39 distinct UTC days (2025-01-20 has four, 2025-02-23 none).
         assert_eq!(count(archive::ArchiveFormat::TrendingRankFeed), 39);
         // API trending dates come from INDEX.json, not the file name.
-        assert!(snaps.iter().any(|s| s.taken_at_from == "INDEX.json commit_time_utc"));
+        assert!(
+            snaps
+                .iter()
+                .any(|s| s.taken_at_from == "INDEX.json commit_time_utc")
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! first occurrence, so ranks are unchanged). The snapshot becomes visible only at
 //! `complete_snapshot`.
 
-use super::{store_err, SnapshotSummary};
+use super::{SnapshotSummary, store_err};
 use crate::{Error, Result};
 use cambrian_hub::{HubClient, HubConfig, HubError, ItemWarning, ListPage, ListQuery, PageCursor};
 use cambrian_store::{NewSnapshot, Store};
@@ -128,7 +128,9 @@ impl Drop for AbortOnDrop {
 /// running other tasks; on a current-thread runtime it just runs `f`.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
         _ => f(),
     }
 }
@@ -140,7 +142,9 @@ fn hub_err(e: HubError) -> Error {
         "the Hub listing could not be fetched; work offline with `cambrian import PATH` or `cambrian import --bundled`",
     );
     let hint = if matches!(e.kind(), cambrian_types::ErrorKind::Remote) {
-        format!("{hint}; the data already stored (and the bundled dataset, `cambrian import --bundled`) stay usable offline, and a rerun of the same `cambrian sync` resumes")
+        format!(
+            "{hint}; the data already stored (and the bundled dataset, `cambrian import --bundled`) stay usable offline, and a rerun of the same `cambrian sync` resumes"
+        )
     } else {
         hint.to_string()
     };
@@ -163,7 +167,11 @@ pub fn snapshot_key(req: &SyncRequest) -> (String, String) {
 
 /// Capture the listing into a new snapshot of the store in `store_dir`, or finish an
 /// interrupted one. `progress` is called after every stored page.
-pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncProgress)) -> Result<SyncReport> {
+pub async fn sync(
+    store_dir: &Path,
+    req: &SyncRequest,
+    progress: &dyn Fn(&SyncProgress),
+) -> Result<SyncReport> {
     if req.max_models == Some(0) {
         return Err(Error::usage("--limit must be at least 1"));
     }
@@ -172,7 +180,10 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
     let (source, query) = snapshot_key(req);
     let started = Instant::now();
 
-    let (id, cursor, resumed_rows, resumed) = match store.resumable_snapshot(&source, &query).map_err(store_err)? {
+    let (id, cursor, resumed_rows, resumed) = match store
+        .resumable_snapshot(&source, &query)
+        .map_err(store_err)?
+    {
         Some(r) => {
             let cursor = match r.checkpoint.as_deref() {
                 None => Some(PageCursor::First(req.query.clone())),
@@ -180,24 +191,45 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
                 Some(c) => match c.strip_prefix(CK_NEXT) {
                     Some(url) => Some(PageCursor::Next(url.to_string())),
                     None => {
-                        return Err(Error::store(format!("snapshot {} has an unreadable checkpoint {c:?}", r.id.0))
-                            .with_hint("abandon it by syncing into another --store, or report this"));
+                        return Err(Error::store(format!(
+                            "snapshot {} has an unreadable checkpoint {c:?}",
+                            r.id.0
+                        ))
+                        .with_hint("abandon it by syncing into another --store, or report this"));
                     }
                 },
             };
-            tracing::info!(snapshot = r.id.0, rows = r.rows, "resuming an interrupted sync");
+            tracing::info!(
+                snapshot = r.id.0,
+                rows = r.rows,
+                "resuming an interrupted sync"
+            );
             (r.id, cursor, r.rows, true)
         }
         None => {
-            let new = NewSnapshot { taken_at: chrono::Utc::now(), source: source.clone(), query: query.clone() };
-            (store.begin_snapshot(&new).map_err(store_err)?, Some(PageCursor::First(req.query.clone())), 0, false)
+            let new = NewSnapshot {
+                taken_at: chrono::Utc::now(),
+                source: source.clone(),
+                query: query.clone(),
+            };
+            (
+                store.begin_snapshot(&new).map_err(store_err)?,
+                Some(PageCursor::First(req.query.clone())),
+                0,
+                false,
+            )
         }
     };
 
     // With a model cap the ids are tracked here so that the cap counts distinct models.
     let mut seen: Option<HashSet<String>> = None;
     if req.max_models.is_some() && resumed_rows > 0 {
-        let ids = store.snapshot_models(id).map_err(store_err)?.into_iter().map(|m| m.id).collect();
+        let ids = store
+            .snapshot_models(id)
+            .map_err(store_err)?
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
         seen = Some(ids);
     } else if req.max_models.is_some() {
         seen = Some(HashSet::new());
@@ -230,7 +262,8 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
     // go into ONE `append_batch` transaction, so the checkpoint invariant is
     // that of a one-page-at-a-time loop. At most `PIPELINE_DEPTH` + 1 parsed
     // pages wait in memory.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<std::result::Result<ListPage, HubError>>(PIPELINE_DEPTH);
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<std::result::Result<ListPage, HubError>>(PIPELINE_DEPTH);
     let fetcher = AbortOnDrop(tokio::spawn({
         let client = client.clone();
         let mut cursor = cursor;
@@ -271,7 +304,10 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
         let mut failure = None;
         for page in batch {
             // With a cap, `seen` makes `models` exactly the rows this batch adds.
-            if req.max_models.is_some_and(|m| rows + models.len() as u64 >= m) {
+            if req
+                .max_models
+                .is_some_and(|m| rows + models.len() as u64 >= m)
+            {
                 done = true;
                 break;
             }
@@ -295,7 +331,8 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
                 let before = page_models.len();
                 page_models.retain(|m| seen.insert(m.id.clone()));
                 dups += (before - page_models.len()) as u64;
-                let room = usize::try_from(max.saturating_sub(rows + models.len() as u64)).unwrap_or(usize::MAX);
+                let room = usize::try_from(max.saturating_sub(rows + models.len() as u64))
+                    .unwrap_or(usize::MAX);
                 page_models.truncate(room);
             }
             models.append(&mut page_models);
@@ -308,7 +345,8 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
             // SQLite blocks this thread; let the runtime move other tasks (the
             // fetcher) off it meanwhile.
             let t = Instant::now();
-            let st = blocking(|| store.append_batch(id, &models, Some(&checkpoint))).map_err(store_err)?;
+            let st = blocking(|| store.append_batch(id, &models, Some(&checkpoint)))
+                .map_err(store_err)?;
             store_time += t.elapsed();
             if seen.is_none() {
                 dups += (models.len() as u64).saturating_sub(st.inserted);
@@ -352,6 +390,10 @@ pub async fn sync(store_dir: &Path, req: &SyncRequest, progress: &dyn Fn(&SyncPr
         elapsed_secs: elapsed,
         store_secs: store_time.as_secs_f64(),
         fetch_wait_secs: wait_time.as_secs_f64(),
-        models_per_sec: if elapsed > 0.0 { new_rows as f64 / elapsed } else { 0.0 },
+        models_per_sec: if elapsed > 0.0 {
+            new_rows as f64 / elapsed
+        } else {
+            0.0
+        },
     })
 }

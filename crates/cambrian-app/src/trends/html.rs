@@ -8,7 +8,8 @@ use super::{CategoryTrend, Mover, TrendsReport};
 use std::fmt::Write;
 
 const PALETTE: &[&str] = &[
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7",
+    "#9c755f", "#bab0ac",
 ];
 /// Number of categories drawn as their own layer; the rest are summed into "other".
 const LAYERS: usize = 9;
@@ -36,7 +37,11 @@ fn fmt_num(x: f64) -> String {
 /// Render the report as one HTML document.
 pub fn render(r: &TrendsReport) -> String {
     let mut h = String::with_capacity(64 * 1024);
-    let title = format!("cambrian trends — {} by {}", r.dimension.name(), r.weight.label());
+    let title = format!(
+        "cambrian trends — {} by {}",
+        r.dimension.name(),
+        r.weight.label()
+    );
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\n<style>\
@@ -64,10 +69,20 @@ svg text{{font-family:system-ui,sans-serif;font-size:11px;fill:#333}}ul.method{{
     share_chart(&mut h, r);
     share_table(&mut h, r);
     h.push_str("<h2>Top likes gained</h2>\n");
-    bar_chart(&mut h, "chart-likes", &r.movers.likes_gained, "likes gained");
+    bar_chart(
+        &mut h,
+        "chart-likes",
+        &r.movers.likes_gained,
+        "likes gained",
+    );
     if !r.movers.downloads_interval.is_empty() {
         h.push_str("<h2>Interval downloads (difference of downloadsAllTime)</h2>\n");
-        bar_chart(&mut h, "chart-downloads", &r.movers.downloads_interval, "downloads in interval");
+        bar_chart(
+            &mut h,
+            "chart-downloads",
+            &r.movers.downloads_interval,
+            "downloads in interval",
+        );
     }
     if !r.movers.downloads_rolling_30d.is_empty() {
         let _ = writeln!(
@@ -75,7 +90,12 @@ svg text{{font-family:system-ui,sans-serif;font-size:11px;fill:#333}}ul.method{{
             "<h2>Rolling 30-day downloads at the last snapshot</h2>\n<p class=\"note\">{} models have no downloadsAllTime in both snapshots: this is the Hub's rolling 30-day count, not an interval figure.</p>",
             r.movers.rolling_only
         );
-        bar_chart(&mut h, "chart-downloads-30d", &r.movers.downloads_rolling_30d, "downloads, rolling 30 days");
+        bar_chart(
+            &mut h,
+            "chart-downloads-30d",
+            &r.movers.downloads_rolling_30d,
+            "downloads, rolling 30 days",
+        );
     }
     h.push_str("<h2>Likes over time (top gainers)</h2>\n");
     line_chart(&mut h, r);
@@ -98,7 +118,11 @@ fn layers(r: &TrendsReport) -> Vec<(String, Vec<f64>)> {
     let nb = r.buckets.len();
     let mut cats: Vec<&CategoryTrend> = r.categories.iter().collect();
     let mean = |c: &CategoryTrend| c.shares.iter().flatten().sum::<f64>();
-    cats.sort_by(|a, b| mean(b).total_cmp(&mean(a)).then_with(|| a.category.cmp(&b.category)));
+    cats.sort_by(|a, b| {
+        mean(b)
+            .total_cmp(&mean(a))
+            .then_with(|| a.category.cmp(&b.category))
+    });
     let mut out: Vec<(String, Vec<f64>)> = Vec::new();
     let mut other = vec![0.0; nb];
     for (i, c) in cats.iter().enumerate() {
@@ -122,7 +146,9 @@ fn share_chart(h: &mut String, r: &TrendsReport) {
     let pw = w - left - right;
     let ph = ht - top - bottom;
     // Only buckets with a share (non-empty) are drawn.
-    let xs: Vec<usize> = (0..r.buckets.len()).filter(|&i| r.buckets[i].total.is_some()).collect();
+    let xs: Vec<usize> = (0..r.buckets.len())
+        .filter(|&i| r.buckets[i].total.is_some())
+        .collect();
     let layers = layers(r);
     let _ = writeln!(
         h,
@@ -131,7 +157,11 @@ fn share_chart(h: &mut String, r: &TrendsReport) {
         xs.len()
     );
     let x_at = |k: usize| -> f64 {
-        if xs.len() <= 1 { left + pw / 2.0 } else { left + pw * k as f64 / (xs.len() - 1) as f64 }
+        if xs.len() <= 1 {
+            left + pw / 2.0
+        } else {
+            left + pw * k as f64 / (xs.len() - 1) as f64
+        }
     };
     let y_at = |v: f64| top + ph * (1.0 - v.clamp(0.0, 1.0));
     let mut base = vec![0.0; xs.len()];
@@ -144,10 +174,27 @@ fn share_chart(h: &mut String, r: &TrendsReport) {
         let mut d = String::new();
         if xs.len() == 1 {
             // A single point: draw a bar so that the share is still visible.
-            let _ = write!(d, "M{:.1},{:.1}L{:.1},{:.1}L{:.1},{:.1}L{:.1},{:.1}Z", left, y_at(lower[0]), left + pw, y_at(lower[0]), left + pw, y_at(base[0]), left, y_at(base[0]));
+            let _ = write!(
+                d,
+                "M{:.1},{:.1}L{:.1},{:.1}L{:.1},{:.1}L{:.1},{:.1}Z",
+                left,
+                y_at(lower[0]),
+                left + pw,
+                y_at(lower[0]),
+                left + pw,
+                y_at(base[0]),
+                left,
+                y_at(base[0])
+            );
         } else {
             for k in 0..xs.len() {
-                let _ = write!(d, "{}{:.1},{:.1}", if k == 0 { "M" } else { "L" }, x_at(k), y_at(base[k]));
+                let _ = write!(
+                    d,
+                    "{}{:.1},{:.1}",
+                    if k == 0 { "M" } else { "L" },
+                    x_at(k),
+                    y_at(base[k])
+                );
             }
             for k in (0..xs.len()).rev() {
                 let _ = write!(d, "L{:.1},{:.1}", x_at(k), y_at(lower[k]));
@@ -155,7 +202,11 @@ fn share_chart(h: &mut String, r: &TrendsReport) {
             d.push('Z');
         }
         if !xs.is_empty() {
-            let _ = writeln!(h, "<path class=\"layer\" d=\"{d}\" fill=\"{color}\" stroke=\"#fff\" stroke-width=\"0.5\"><title>{}</title></path>", esc(name));
+            let _ = writeln!(
+                h,
+                "<path class=\"layer\" d=\"{d}\" fill=\"{color}\" stroke=\"#fff\" stroke-width=\"0.5\"><title>{}</title></path>",
+                esc(name)
+            );
         }
         let ly = top + 14.0 * li as f64 + 8.0;
         let _ = writeln!(
@@ -181,20 +232,39 @@ fn share_chart(h: &mut String, r: &TrendsReport) {
     }
     let ticks = xs.len().clamp(1, 6);
     for j in 0..ticks {
-        let k = if ticks == 1 { 0 } else { j * (xs.len() - 1) / (ticks - 1) };
+        let k = if ticks == 1 {
+            0
+        } else {
+            j * (xs.len() - 1) / (ticks - 1)
+        };
         if let Some(&bi) = xs.get(k) {
             let label = r.buckets[bi].label.split('#').next().unwrap_or("");
-            let _ = writeln!(h, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>", x_at(k), ht - bottom + 16.0, esc(&truncate(label, 16)));
+            let _ = writeln!(
+                h,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                x_at(k),
+                ht - bottom + 16.0,
+                esc(&truncate(label, 16))
+            );
         }
     }
     if xs.is_empty() {
-        let _ = writeln!(h, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no non-empty snapshot in range</text>", left + pw / 2.0, top + ph / 2.0);
+        let _ = writeln!(
+            h,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no non-empty snapshot in range</text>",
+            left + pw / 2.0,
+            top + ph / 2.0
+        );
     }
     h.push_str("</svg>\n");
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "…" }
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
 }
 
 fn pct(x: Option<f64>) -> String {
@@ -211,7 +281,8 @@ fn share_table(h: &mut String, r: &TrendsReport) {
             pct(c.from_share),
             pct(c.to_share),
             c.change_pp.map_or("–".into(), |v| format!("{v:+.2}")),
-            c.relative_change.map_or("–".into(), |v| format!("{:+.1}%", v * 100.0))
+            c.relative_change
+                .map_or("–".into(), |v| format!("{:+.1}%", v * 100.0))
         );
     }
     h.push_str("</table>\n");
@@ -233,7 +304,11 @@ fn bar_chart(h: &mut String, id: &str, items: &[Mover], what: &str) {
     }
     for (i, m) in items.iter().enumerate() {
         let y = 5.0 + row * i as f64;
-        let bw = if max > 0.0 { (w - left - right) * (m.value.max(0.0) / max) } else { 0.0 };
+        let bw = if max > 0.0 {
+            (w - left - right) * (m.value.max(0.0) / max)
+        } else {
+            0.0
+        };
         let _ = writeln!(
             h,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><rect class=\"bar\" x=\"{left}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{}: {}</title></rect><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
@@ -258,15 +333,33 @@ fn line_chart(h: &mut String, r: &TrendsReport) {
     let pw = w - left - right;
     let ph = ht - top - bottom;
     let n = r.snapshots.len();
-    let max = r.lines.iter().flat_map(|l| l.likes.iter().flatten()).fold(0.0_f64, |a, &b| a.max(b));
-    let min = r.lines.iter().flat_map(|l| l.likes.iter().flatten()).fold(f64::INFINITY, |a, &b| a.min(b));
-    let (lo, hi) = if min.is_finite() && max > min { (min, max) } else { (0.0, max.max(1.0)) };
+    let max = r
+        .lines
+        .iter()
+        .flat_map(|l| l.likes.iter().flatten())
+        .fold(0.0_f64, |a, &b| a.max(b));
+    let min = r
+        .lines
+        .iter()
+        .flat_map(|l| l.likes.iter().flatten())
+        .fold(f64::INFINITY, |a, &b| a.min(b));
+    let (lo, hi) = if min.is_finite() && max > min {
+        (min, max)
+    } else {
+        (0.0, max.max(1.0))
+    };
     let _ = writeln!(
         h,
         "<svg id=\"chart-lines\" data-lines=\"{}\" width=\"{w}\" height=\"{ht}\" viewBox=\"0 0 {w} {ht}\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"likes over time\">",
         r.lines.len()
     );
-    let x_at = |i: usize| if n <= 1 { left + pw / 2.0 } else { left + pw * i as f64 / (n - 1) as f64 };
+    let x_at = |i: usize| {
+        if n <= 1 {
+            left + pw / 2.0
+        } else {
+            left + pw * i as f64 / (n - 1) as f64
+        }
+    };
     let y_at = |v: f64| top + ph * (1.0 - (v - lo) / (hi - lo));
     for (li, l) in r.lines.iter().enumerate() {
         let color = PALETTE[li % PALETTE.len()];
@@ -275,18 +368,35 @@ fn line_chart(h: &mut String, r: &TrendsReport) {
         for (i, v) in l.likes.iter().enumerate() {
             match v {
                 Some(v) => {
-                    let _ = write!(d, "{}{:.1},{:.1}", if pen_up { "M" } else { "L" }, x_at(i), y_at(*v));
+                    let _ = write!(
+                        d,
+                        "{}{:.1},{:.1}",
+                        if pen_up { "M" } else { "L" },
+                        x_at(i),
+                        y_at(*v)
+                    );
                     pen_up = false;
                 }
                 // Absent from that snapshot: break the line (the model dropped out and may return).
                 None => pen_up = true,
             }
         }
-        let _ = writeln!(h, "<path class=\"line\" d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"><title>{}</title></path>", esc(&l.model));
+        let _ = writeln!(
+            h,
+            "<path class=\"line\" d=\"{d}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"><title>{}</title></path>",
+            esc(&l.model)
+        );
         for (i, v) in l.likes.iter().enumerate() {
-            let isolated = v.is_some() && (i == 0 || l.likes[i - 1].is_none()) && (i + 1 >= n || l.likes.get(i + 1).is_none_or(|x| x.is_none()));
+            let isolated = v.is_some()
+                && (i == 0 || l.likes[i - 1].is_none())
+                && (i + 1 >= n || l.likes.get(i + 1).is_none_or(|x| x.is_none()));
             if let (true, Some(v)) = (isolated, v) {
-                let _ = writeln!(h, "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{color}\"/>", x_at(i), y_at(*v));
+                let _ = writeln!(
+                    h,
+                    "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"2.5\" fill=\"{color}\"/>",
+                    x_at(i),
+                    y_at(*v)
+                );
             }
         }
         let ly = top + 14.0 * li as f64 + 8.0;
@@ -314,13 +424,28 @@ fn line_chart(h: &mut String, r: &TrendsReport) {
     }
     let ticks = n.clamp(1, 6);
     for j in 0..ticks {
-        let i = if ticks == 1 { 0 } else { j * (n - 1) / (ticks - 1) };
+        let i = if ticks == 1 {
+            0
+        } else {
+            j * (n - 1) / (ticks - 1)
+        };
         if let Some(s) = r.snapshots.get(i) {
-            let _ = writeln!(h, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>", x_at(i), ht - bottom + 16.0, s.taken_at.format("%Y-%m-%d"));
+            let _ = writeln!(
+                h,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                x_at(i),
+                ht - bottom + 16.0,
+                s.taken_at.format("%Y-%m-%d")
+            );
         }
     }
     if r.lines.is_empty() {
-        let _ = writeln!(h, "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no model with likes in both snapshots</text>", left + pw / 2.0, top + ph / 2.0);
+        let _ = writeln!(
+            h,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">no model with likes in both snapshots</text>",
+            left + pw / 2.0,
+            top + ph / 2.0
+        );
     }
     h.push_str("</svg>\n");
 }
@@ -331,7 +456,11 @@ fn movers_table(h: &mut String, title: &str, items: &[Mover], unit: &str) {
         h.push_str("<p class=\"note\">none</p>\n");
         return;
     }
-    let _ = writeln!(h, "<table><tr><th>model</th><th>rank then</th><th>rank now</th><th>{}</th></tr>", esc(unit));
+    let _ = writeln!(
+        h,
+        "<table><tr><th>model</th><th>rank then</th><th>rank now</th><th>{}</th></tr>",
+        esc(unit)
+    );
     for m in items {
         let _ = writeln!(
             h,

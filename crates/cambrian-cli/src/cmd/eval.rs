@@ -121,10 +121,16 @@ fn usage(msg: impl Into<String>, hint: impl Into<String>) -> anyhow::Error {
 
 /// `NAME=BASE_URL`; NAME may itself contain `=` only before `=http`.
 fn parse_model_flag(s: &str) -> anyhow::Result<(String, String)> {
-    let split = s.find("=http://").or_else(|| s.find("=https://")).or_else(|| s.find('='));
+    let split = s
+        .find("=http://")
+        .or_else(|| s.find("=https://"))
+        .or_else(|| s.find('='));
     match split {
         Some(i) if i > 0 && i + 1 < s.len() => Ok((s[..i].to_string(), s[i + 1..].to_string())),
-        _ => Err(usage(format!("--model `{s}` is not NAME=BASE_URL"), "e.g. --model qwen2.5:7b=http://127.0.0.1:11434/v1")),
+        _ => Err(usage(
+            format!("--model `{s}` is not NAME=BASE_URL"),
+            "e.g. --model qwen2.5:7b=http://127.0.0.1:11434/v1",
+        )),
     }
 }
 
@@ -132,7 +138,10 @@ fn parse_api(s: &str) -> anyhow::Result<Api> {
     match s.to_ascii_lowercase().as_str() {
         "chat" => Ok(Api::Chat),
         "completions" | "completion" => Ok(Api::Completions),
-        _ => Err(usage(format!("unknown API `{s}`"), "use chat or completions")),
+        _ => Err(usage(
+            format!("unknown API `{s}`"),
+            "use chat or completions",
+        )),
     }
 }
 
@@ -155,18 +164,25 @@ fn build_request(args: &Args, ctx: &Ctx) -> anyhow::Result<EvalRequest> {
             } else {
                 cambrian_types::ErrorKind::BadInput
             };
-            anyhow::Error::from(AppError::new(kind, format!("cannot read config {}", path.display())).with_source(e))
+            anyhow::Error::from(
+                AppError::new(kind, format!("cannot read config {}", path.display()))
+                    .with_source(e),
+            )
         })?;
         cfg = EvalConfig::parse(&text, path).map_err(|e| {
-            anyhow::Error::from(AppError::bad_input(e.to_string()).with_hint("see docs/eval.md for the config keys; flags have the same names"))
+            anyhow::Error::from(
+                AppError::bad_input(e.to_string())
+                    .with_hint("see docs/eval.md for the config keys; flags have the same names"),
+            )
         })?;
         cfg.resolve_paths(path.parent().unwrap_or(Path::new(".")));
     }
-    let tests = args
-        .tests
-        .clone()
-        .or(cfg.tests.clone())
-        .ok_or_else(|| usage("no test set", "pass --tests FILE (JSONL or CSV) or `tests:` in --config"))?;
+    let tests = args.tests.clone().or(cfg.tests.clone()).ok_or_else(|| {
+        usage(
+            "no test set",
+            "pass --tests FILE (JSONL or CSV) or `tests:` in --config",
+        )
+    })?;
     let default_api = match &args.api {
         Some(a) => parse_api(a)?,
         None => Api::Chat,
@@ -175,7 +191,12 @@ fn build_request(args: &Args, ctx: &Ctx) -> anyhow::Result<EvalRequest> {
     let mut models: Vec<ModelConfig> = cfg.models.clone();
     for m in &args.models {
         let (name, url) = parse_model_flag(m)?;
-        let mc = ModelConfig { name: name.clone(), base_url: url, stream: Some(args.stream), ..Default::default() };
+        let mc = ModelConfig {
+            name: name.clone(),
+            base_url: url,
+            stream: Some(args.stream),
+            ..Default::default()
+        };
         match models.iter_mut().find(|x| x.name == name) {
             Some(x) => *x = mc,
             None => models.push(mc),
@@ -184,16 +205,32 @@ fn build_request(args: &Args, ctx: &Ctx) -> anyhow::Result<EvalRequest> {
     let mut costs: std::collections::HashMap<String, CostSpec> = std::collections::HashMap::new();
     for m in &models {
         if let Some(c) = &m.cost {
-            let spec = CostSpec::parse(c).map_err(|e| usage(format!("model {}: {e}", m.name), "e.g. 2.5/h or 0.15,0.6/Mtok"))?;
+            let spec = CostSpec::parse(c).map_err(|e| {
+                usage(
+                    format!("model {}: {e}", m.name),
+                    "e.g. 2.5/h or 0.15,0.6/Mtok",
+                )
+            })?;
             costs.insert(m.name.clone(), spec);
         }
     }
     for c in &args.costs {
-        let (name, price) = c.split_once('=').ok_or_else(|| usage(format!("--cost `{c}` is not NAME=PRICE"), "e.g. --cost qwen=2.5/h"))?;
+        let (name, price) = c.split_once('=').ok_or_else(|| {
+            usage(
+                format!("--cost `{c}` is not NAME=PRICE"),
+                "e.g. --cost qwen=2.5/h",
+            )
+        })?;
         if !models.iter().any(|m| m.name == name) {
-            return Err(usage(format!("--cost names `{name}`, which is not a --model"), "use the NAME of a --model"));
+            return Err(usage(
+                format!("--cost names `{name}`, which is not a --model"),
+                "use the NAME of a --model",
+            ));
         }
-        costs.insert(name.to_string(), CostSpec::parse(price).map_err(|e| usage(e, "e.g. 2.5/h or 0.15,0.6/Mtok"))?);
+        costs.insert(
+            name.to_string(),
+            CostSpec::parse(price).map_err(|e| usage(e, "e.g. 2.5/h or 0.15,0.6/Mtok"))?,
+        );
     }
     let mut specs = Vec::new();
     for m in &models {
@@ -218,29 +255,45 @@ fn build_request(args: &Args, ctx: &Ctx) -> anyhow::Result<EvalRequest> {
     }
     let temperature = args.temperature.or(cfg.temperature).unwrap_or(0.0);
     if !(0.0..=10.0).contains(&temperature) {
-        return Err(usage(format!("temperature {temperature} is out of range"), "use a value between 0 and 2"));
+        return Err(usage(
+            format!("temperature {temperature} is out of range"),
+            "use a value between 0 and 2",
+        ));
     }
     let total = args.timeout.or(cfg.timeout_s).unwrap_or(600.0);
     if !(total.is_finite() && total > 0.0 && total < 1e7) {
-        return Err(usage(format!("timeout {total} is not a positive number of seconds"), "e.g. --timeout 120"));
+        return Err(usage(
+            format!("timeout {total} is not a positive number of seconds"),
+            "e.g. --timeout 120",
+        ));
     }
     let mut timeouts = Timeouts::default();
     timeouts.total = Duration::from_secs_f64(total);
     timeouts.first_byte = timeouts.first_byte.min(timeouts.total);
     let concurrency = args.concurrency.or(cfg.concurrency).unwrap_or(4);
     if concurrency == 0 || concurrency > 4096 {
-        return Err(usage(format!("concurrency {concurrency} is out of range"), "use 1 to 4096"));
+        return Err(usage(
+            format!("concurrency {concurrency} is out of range"),
+            "use 1 to 4096",
+        ));
     }
     let alpha = cfg.alpha.unwrap_or(0.05);
     if !(alpha > 0.0 && alpha < 1.0) {
-        return Err(usage(format!("alpha {alpha} must be between 0 and 1"), "0.05 is the usual choice"));
+        return Err(usage(
+            format!("alpha {alpha} must be between 0 and 1"),
+            "0.05 is the usual choice",
+        ));
     }
     let eval_dir = ctx.store.join("eval");
     Ok(EvalRequest {
         tests,
         template: args.template.clone().or(cfg.template.clone()),
         system: args.system.clone().or(cfg.system.clone()),
-        scorer: args.scorer.clone().or(cfg.scorer.clone()).unwrap_or_else(|| "normalized".into()),
+        scorer: args
+            .scorer
+            .clone()
+            .or(cfg.scorer.clone())
+            .unwrap_or_else(|| "normalized".into()),
         models: specs,
         concurrency,
         params: GenParams {
@@ -251,14 +304,22 @@ fn build_request(args: &Args, ctx: &Ctx) -> anyhow::Result<EvalRequest> {
         timeouts,
         retries: args.retries.or(cfg.retries).unwrap_or(2),
         warmup: !args.no_warmup && cfg.warmup.unwrap_or(true),
-        cache_dir: if args.no_cache || cfg.cache == Some(false) { None } else { Some(eval_dir.join("cache")) },
+        cache_dir: if args.no_cache || cfg.cache == Some(false) {
+            None
+        } else {
+            Some(eval_dir.join("cache"))
+        },
         journal: args.journal.clone().or(cfg.journal.clone()),
         journal_dir: eval_dir.join("journals"),
         resume: args.resume,
         gate: args.gate.clone().or(cfg.gate.clone()),
         csv: args.csv.clone().or(cfg.csv.clone()),
         html: args.html.clone().or(cfg.html.clone()),
-        bootstrap_resamples: args.bootstrap.or(cfg.bootstrap_resamples).unwrap_or(10_000).clamp(100, 1_000_000),
+        bootstrap_resamples: args
+            .bootstrap
+            .or(cfg.bootstrap_resamples)
+            .unwrap_or(10_000)
+            .clamp(100, 1_000_000),
         bootstrap_seed: cfg.bootstrap_seed.unwrap_or(20_260_101),
         alpha,
         audit_sample: args.audit,
@@ -273,12 +334,23 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let resp = if args.rescore {
         cambrian_app::eval::rescore(&req)?
     } else {
-        let pb = if ctx.progress { ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()) } else { ProgressBar::hidden() };
-        if let Ok(style) = ProgressStyle::with_template("{spinner} eval {pos}/{len} [{elapsed}] {msg}") {
+        let pb = if ctx.progress {
+            ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+        } else {
+            ProgressBar::hidden()
+        };
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} eval {pos}/{len} [{elapsed}] {msg}")
+        {
             pb.set_style(style);
         }
         let on_event = |ev: RunEvent| match ev {
-            RunEvent::Started { total, resumed, cached, .. } => {
+            RunEvent::Started {
+                total,
+                resumed,
+                cached,
+                ..
+            } => {
                 pb.set_length(total as u64);
                 pb.set_position((resumed + cached) as u64);
                 if resumed > 0 {
@@ -286,10 +358,18 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
                 }
             }
             RunEvent::ItemDone { cached: false, .. } => pb.inc(1),
-            RunEvent::Retrying { target, attempt, wait_ms, reason, .. } => {
+            RunEvent::Retrying {
+                target,
+                attempt,
+                wait_ms,
+                reason,
+                ..
+            } => {
                 tracing::info!(model = %target, attempt, wait_ms, "retrying: {reason}");
             }
-            RunEvent::JournalTornTail => pb.println("note: the journal's last line was torn (a killed run); it will be re-sent"),
+            RunEvent::JournalTornTail => pb.println(
+                "note: the journal's last line was torn (a killed run); it will be re-sent",
+            ),
             _ => {}
         };
         let r = cambrian_app::eval::run_eval(&req, &on_event).await;
@@ -334,52 +414,105 @@ fn pct(x: f64) -> String {
 }
 
 fn opt_ms(x: Option<f64>) -> String {
-    x.map(|v| format!("{v:.0} ms")).unwrap_or_else(|| "–".into())
+    x.map(|v| format!("{v:.0} ms"))
+        .unwrap_or_else(|| "–".into())
 }
 
 fn render_text(resp: &EvalResponse) -> anyhow::Result<()> {
     let r: &Report = &resp.report;
-    output::line(format!("{} items × {} models, scorer {}", r.n_items, r.models.len(), r.scorer))?;
+    output::line(format!(
+        "{} items × {} models, scorer {}",
+        r.n_items,
+        r.models.len(),
+        r.scorer
+    ))?;
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header([
-        "model", "n", "accuracy [95% CI]", "answered acc. [95% CI]", "wrong", "failed", "p50", "p95", "TTFT p50", "tok/s", "$/1k items",
+        "model",
+        "n",
+        "accuracy [95% CI]",
+        "answered acc. [95% CI]",
+        "wrong",
+        "failed",
+        "p50",
+        "p95",
+        "TTFT p50",
+        "tok/s",
+        "$/1k items",
     ]);
     for m in &r.models {
         t.add_row([
             m.model.clone(),
             m.n.to_string(),
-            format!("{} [{} – {}]", pct(m.accuracy.value), pct(m.accuracy.lower), pct(m.accuracy.upper)),
-            format!("{} [{} – {}]", pct(m.answered_accuracy.value), pct(m.answered_accuracy.lower), pct(m.answered_accuracy.upper)),
+            format!(
+                "{} [{} – {}]",
+                pct(m.accuracy.value),
+                pct(m.accuracy.lower),
+                pct(m.accuracy.upper)
+            ),
+            format!(
+                "{} [{} – {}]",
+                pct(m.answered_accuracy.value),
+                pct(m.answered_accuracy.lower),
+                pct(m.answered_accuracy.upper)
+            ),
             m.wrong.to_string(),
             m.failed.to_string(),
             opt_ms(m.latency.p50_ms),
             opt_ms(m.latency.p95_ms),
             opt_ms(m.latency.ttft_p50_ms),
-            m.latency.output_tokens_per_s.map(|v| format!("{v:.1}")).unwrap_or_else(|| "–".into()),
-            m.cost.as_ref().and_then(|c| c.per_1k_items).map(|v| format!("${v:.4}")).unwrap_or_else(|| "–".into()),
+            m.latency
+                .output_tokens_per_s
+                .map(|v| format!("{v:.1}"))
+                .unwrap_or_else(|| "–".into()),
+            m.cost
+                .as_ref()
+                .and_then(|c| c.per_1k_items)
+                .map(|v| format!("${v:.4}"))
+                .unwrap_or_else(|| "–".into()),
         ]);
     }
     output::line(t.to_string())?;
-    output::line("accuracy = correct / n (failures count as wrong); answered = correct / (n − failed); Wilson 95 % intervals")?;
+    output::line(
+        "accuracy = correct / n (failures count as wrong); answered = correct / (n − failed); Wilson 95 % intervals",
+    )?;
     for m in &r.models {
         if m.failed > 0 {
-            let parts: Vec<String> =
-                FailureKind::ALL.iter().filter_map(|k| m.failures.get(k).map(|n| format!("{} {n}", k.as_str()))).collect();
+            let parts: Vec<String> = FailureKind::ALL
+                .iter()
+                .filter_map(|k| m.failures.get(k).map(|n| format!("{} {n}", k.as_str())))
+                .collect();
             output::line(format!("failures {}: {}", m.model, parts.join(", ")))?;
         }
     }
     if r.models.iter().any(|m| !m.fields.is_empty()) {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED);
-        t.set_header(["model", "field", "precision [95% CI]", "recall [95% CI]", "F1"]);
+        t.set_header([
+            "model",
+            "field",
+            "precision [95% CI]",
+            "recall [95% CI]",
+            "F1",
+        ]);
         for m in &r.models {
             for f in &m.fields {
                 t.add_row([
                     m.model.clone(),
                     f.field.clone(),
-                    format!("{} [{} – {}]", pct(f.precision.value), pct(f.precision.lower), pct(f.precision.upper)),
-                    format!("{} [{} – {}]", pct(f.recall.value), pct(f.recall.lower), pct(f.recall.upper)),
+                    format!(
+                        "{} [{} – {}]",
+                        pct(f.precision.value),
+                        pct(f.precision.lower),
+                        pct(f.precision.upper)
+                    ),
+                    format!(
+                        "{} [{} – {}]",
+                        pct(f.recall.value),
+                        pct(f.recall.lower),
+                        pct(f.recall.upper)
+                    ),
                     format!("{:.3}", f.f1),
                 ]);
             }
@@ -404,10 +537,17 @@ fn render_text(resp: &EvalResponse) -> anyhow::Result<()> {
     if r.models.len() > 1 {
         for e in &r.pareto.entries {
             if e.on_front {
-                output::line(format!("pareto: {} is on the front ({})", e.model, r.pareto.dimensions.join(", ")))?;
+                output::line(format!(
+                    "pareto: {} is on the front ({})",
+                    e.model,
+                    r.pareto.dimensions.join(", ")
+                ))?;
             } else {
                 for d in &e.dominated_by {
-                    output::line(format!("pareto: {} is dominated by {}: {}", e.model, d.by, d.reason))?;
+                    output::line(format!(
+                        "pareto: {} is dominated by {}: {}",
+                        e.model, d.by, d.reason
+                    ))?;
                 }
             }
         }
@@ -418,9 +558,16 @@ fn render_text(resp: &EvalResponse) -> anyhow::Result<()> {
         }
     }
     if let Some(g) = &resp.gate {
-        output::line(format!("gate `{}`: {}", g.gate, if g.passed { "passed" } else { "FAILED" }))?;
+        output::line(format!(
+            "gate `{}`: {}",
+            g.gate,
+            if g.passed { "passed" } else { "FAILED" }
+        ))?;
         for c in g.checks.iter().filter(|c| !c.passed) {
-            let v = c.value.map(|v| format!("{v:.4}")).unwrap_or_else(|| "not measured".into());
+            let v = c
+                .value
+                .map(|v| format!("{v:.4}"))
+                .unwrap_or_else(|| "not measured".into());
             output::line(format!("  {}: {} (value {v})", c.model, c.condition))?;
         }
     }
@@ -440,7 +587,10 @@ fn render_text(resp: &EvalResponse) -> anyhow::Result<()> {
     }
     let mut tail = format!("journal: {}", resp.journal.display());
     if resp.resumed > 0 || resp.cached > 0 {
-        tail.push_str(&format!(" ({} resumed, {} from cache)", resp.resumed, resp.cached));
+        tail.push_str(&format!(
+            " ({} resumed, {} from cache)",
+            resp.resumed, resp.cached
+        ));
     }
     output::line(tail)?;
     for w in &resp.written {
@@ -455,8 +605,14 @@ mod tests {
 
     #[test]
     fn model_flags() {
-        assert_eq!(parse_model_flag("qwen2.5:7b=http://h:1/v1").unwrap(), ("qwen2.5:7b".into(), "http://h:1/v1".into()));
-        assert_eq!(parse_model_flag("a=b=https://x/v1").unwrap(), ("a=b".into(), "https://x/v1".into()));
+        assert_eq!(
+            parse_model_flag("qwen2.5:7b=http://h:1/v1").unwrap(),
+            ("qwen2.5:7b".into(), "http://h:1/v1".into())
+        );
+        assert_eq!(
+            parse_model_flag("a=b=https://x/v1").unwrap(),
+            ("a=b".into(), "https://x/v1".into())
+        );
         assert!(parse_model_flag("nourl").is_err());
         assert!(parse_model_flag("=http://x").is_err());
     }

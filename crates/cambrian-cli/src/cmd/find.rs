@@ -5,11 +5,14 @@
 //! Output: tables (default), `--json` (JSON Lines), `--csv`, `--html FILE`.
 
 use crate::cli::Ctx;
-use crate::cmd::license::{progress_bar, ProfileArgs, RemoteArgs};
+use crate::cmd::license::{ProfileArgs, RemoteArgs, progress_bar};
 use crate::output;
-use cambrian_app::shortlist::funnel::{parse_count, parse_hours, parse_usd, Candidate, Exclusion, FindReport, FindRequest, StageSummary};
+use cambrian_app::shortlist::funnel::{
+    Candidate, Exclusion, FindReport, FindRequest, StageSummary, parse_count, parse_hours,
+    parse_usd,
+};
 use cambrian_app::shortlist::{self};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -123,7 +126,13 @@ use cambrian_app::shortlist::html::{human, hw_cell};
 /// to making it), then more downloads, ties in report order — what a full stable sort gives,
 /// selected in linear time (a 100k-model run excludes most of the snapshot).
 fn shown_exclusions(excluded: &[Exclusion], n: usize) -> Vec<&Exclusion> {
-    let key = |(i, e): &(usize, &Exclusion)| (std::cmp::Reverse(e.stage), std::cmp::Reverse(e.downloads_30d.unwrap_or(0)), *i);
+    let key = |(i, e): &(usize, &Exclusion)| {
+        (
+            std::cmp::Reverse(e.stage),
+            std::cmp::Reverse(e.downloads_30d.unwrap_or(0)),
+            *i,
+        )
+    };
     let mut ex: Vec<(usize, &Exclusion)> = excluded.iter().enumerate().collect();
     if n < ex.len() {
         ex.select_nth_unstable_by_key(n, key);
@@ -135,7 +144,13 @@ fn shown_exclusions(excluded: &[Exclusion], n: usize) -> Vec<&Exclusion> {
 
 fn print_tables(rep: &FindReport, args: &Args) -> anyhow::Result<()> {
     if let Some(s) = &rep.snapshot {
-        output::line(format!("snapshot {} taken {} ({} models, source {})", s.id, s.taken_at.format("%Y-%m-%d %H:%M UTC"), s.models, s.source))?;
+        output::line(format!(
+            "snapshot {} taken {} ({} models, source {})",
+            s.id,
+            s.taken_at.format("%Y-%m-%d %H:%M UTC"),
+            s.models,
+            s.source
+        ))?;
     }
     if let Some(l) = &rep.larger_snapshot {
         output::line(format!(
@@ -151,19 +166,43 @@ fn print_tables(rep: &FindReport, args: &Args) -> anyhow::Result<()> {
     t.load_preset(UTF8_FULL_CONDENSED);
     t.set_header(vec!["stage", "rule", "in", "excluded", "passed"]);
     for s in &rep.stages {
-        let name = if s.active { s.stage.as_str().to_string() } else { format!("{} (off)", s.stage.as_str()) };
-        t.add_row(vec![name, s.rule.clone(), s.input.to_string(), s.excluded.to_string(), s.passed.to_string()]);
+        let name = if s.active {
+            s.stage.as_str().to_string()
+        } else {
+            format!("{} (off)", s.stage.as_str())
+        };
+        t.add_row(vec![
+            name,
+            s.rule.clone(),
+            s.input.to_string(),
+            s.excluded.to_string(),
+            s.passed.to_string(),
+        ]);
     }
     output::line("funnel:")?;
     output::line(t.to_string())?;
 
-    output::line(format!("shortlist ({} models; {}):", rep.shortlist.len(), rep.ranking))?;
+    output::line(format!(
+        "shortlist ({} models; {}):",
+        rep.shortlist.len(),
+        rep.ranking
+    ))?;
     if rep.shortlist.is_empty() {
         output::line("  (empty: see the exclusions below for the nearest changes)")?;
     } else {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED);
-        t.set_header(vec!["#", "model", "license", "verdict", "params", "context", "fit (need/have)", "downloads", "likes"]);
+        t.set_header(vec![
+            "#",
+            "model",
+            "license",
+            "verdict",
+            "params",
+            "context",
+            "fit (need/have)",
+            "downloads",
+            "likes",
+        ]);
         for c in rep.shortlist.iter().take(args.top) {
             t.add_row(vec![
                 c.rank.to_string(),
@@ -171,7 +210,9 @@ fn print_tables(rep: &FindReport, args: &Args) -> anyhow::Result<()> {
                 c.license.clone().unwrap_or_else(|| "-".into()),
                 c.verdict.to_string(),
                 human(c.params),
-                c.max_context.map(|x| x.to_string()).unwrap_or_else(|| "?".into()),
+                c.max_context
+                    .map(|x| x.to_string())
+                    .unwrap_or_else(|| "?".into()),
                 hw_cell(c),
                 human(c.downloads_30d),
                 human(c.likes),
@@ -179,15 +220,30 @@ fn print_tables(rep: &FindReport, args: &Args) -> anyhow::Result<()> {
         }
         output::line(t.to_string())?;
         if rep.shortlist.len() > args.top {
-            output::line(format!("  … {} more (raise --top, or use --json/--csv/--html)", rep.shortlist.len() - args.top))?;
+            output::line(format!(
+                "  … {} more (raise --top, or use --json/--csv/--html)",
+                rep.shortlist.len() - args.top
+            ))?;
         }
         for c in rep.shortlist.iter().take(args.top) {
-            if c.conditions.is_empty() && c.lineage_flags.is_empty() && c.caveats.is_empty() && c.hardware.as_ref().and_then(|h| h.workload.as_ref()).is_none() {
+            if c.conditions.is_empty()
+                && c.lineage_flags.is_empty()
+                && c.caveats.is_empty()
+                && c.hardware
+                    .as_ref()
+                    .and_then(|h| h.workload.as_ref())
+                    .is_none()
+            {
                 continue;
             }
             output::line(format!("  {}. {}", c.rank, c.id))?;
             if let Some(w) = c.hardware.as_ref().and_then(|h| h.workload.as_ref()) {
-                output::line(format!("     workload: {:.1} h{} ({})", w.hours, w.cost_usd.map(|c| format!(", ${c:.0}")).unwrap_or_default(), w.basis))?;
+                output::line(format!(
+                    "     workload: {:.1} h{} ({})",
+                    w.hours,
+                    w.cost_usd.map(|c| format!(", ${c:.0}")).unwrap_or_default(),
+                    w.basis
+                ))?;
             }
             for x in &c.conditions {
                 output::line(format!("     condition: {x}"))?;
@@ -207,20 +263,44 @@ fn print_tables(rep: &FindReport, args: &Args) -> anyhow::Result<()> {
         t.set_header(vec!["model", "stage", "reason", "nearest change"]);
         // Later stages first: those models were closest to making it.
         for e in shown_exclusions(&rep.excluded, args.show_excluded) {
-            t.add_row(vec![e.id.clone(), e.stage.as_str().to_string(), e.reason.clone(), e.nearest_change.clone().unwrap_or_else(|| "-".into())]);
+            t.add_row(vec![
+                e.id.clone(),
+                e.stage.as_str().to_string(),
+                e.reason.clone(),
+                e.nearest_change.clone().unwrap_or_else(|| "-".into()),
+            ]);
         }
         output::line(t.to_string())?;
         if rep.excluded.len() > args.show_excluded {
-            output::line(format!("  … {} more (raise --show-excluded, or use --json/--csv/--html)", rep.excluded.len() - args.show_excluded))?;
+            output::line(format!(
+                "  … {} more (raise --show-excluded, or use --json/--csv/--html)",
+                rep.excluded.len() - args.show_excluded
+            ))?;
         }
     }
     let d = &rep.details;
-    output::line(format!("details: {} from cache, {} fetched, {} not on the Hub, {} unavailable", d.from_cache, d.fetched, d.not_found, d.failed))?;
+    output::line(format!(
+        "details: {} from cache, {} fetched, {} not on the Hub, {} unavailable",
+        d.from_cache, d.fetched, d.not_found, d.failed
+    ))?;
     Ok(())
 }
 
 const CSV_HEADER: [&str; 14] = [
-    "status", "rank", "model", "stage", "reason", "nearest_change", "license", "verdict", "params", "max_context", "fit", "downloads_30d", "likes", "conditions",
+    "status",
+    "rank",
+    "model",
+    "stage",
+    "reason",
+    "nearest_change",
+    "license",
+    "verdict",
+    "params",
+    "max_context",
+    "fit",
+    "downloads_30d",
+    "likes",
+    "conditions",
 ];
 
 fn write_csv(rep: &FindReport) -> anyhow::Result<()> {
@@ -239,7 +319,10 @@ fn write_csv(rep: &FindReport) -> anyhow::Result<()> {
             c.verdict.to_string(),
             o(c.params),
             o(c.max_context),
-            c.hardware.as_ref().map(|h| format!("{} {}/{}", h.verdict, h.total_bytes, h.available_bytes)).unwrap_or_default(),
+            c.hardware
+                .as_ref()
+                .map(|h| format!("{} {}/{}", h.verdict, h.total_bytes, h.available_bytes))
+                .unwrap_or_default(),
             o(c.downloads_30d),
             o(c.likes),
             c.conditions.join(" | "),
@@ -304,20 +387,33 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             kb_version: &rep.kb.kb_version,
         })?;
         for s in &rep.stages {
-            output::json_line(&Typed::<StageSummary> { kind: "find.stage", inner: s })?;
+            output::json_line(&Typed::<StageSummary> {
+                kind: "find.stage",
+                inner: s,
+            })?;
         }
         for c in &rep.shortlist {
-            output::json_line(&Typed::<Candidate> { kind: "find.candidate", inner: c })?;
+            output::json_line(&Typed::<Candidate> {
+                kind: "find.candidate",
+                inner: c,
+            })?;
         }
         for e in &rep.excluded {
-            output::json_line(&Typed::<Exclusion> { kind: "find.excluded", inner: e })?;
+            output::json_line(&Typed::<Exclusion> {
+                kind: "find.excluded",
+                inner: e,
+            })?;
         }
     } else if args.csv {
         write_csv(&rep)?;
     } else if args.html.is_none() {
         print_tables(&rep, &args)?;
     } else {
-        output::line(format!("{} shortlisted, {} excluded", rep.shortlist.len(), rep.excluded.len()))?;
+        output::line(format!(
+            "{} shortlisted, {} excluded",
+            rep.shortlist.len(),
+            rep.excluded.len()
+        ))?;
     }
     // An empty shortlist is "nothing found" (exit 3).
     let code = if rep.shortlist.is_empty() { 3 } else { 0 };
@@ -349,9 +445,18 @@ mod tests {
             })
             .collect();
         let mut full: Vec<&Exclusion> = ex.iter().collect();
-        full.sort_by(|a, b| b.stage.cmp(&a.stage).then(b.downloads_30d.unwrap_or(0).cmp(&a.downloads_30d.unwrap_or(0))));
+        full.sort_by(|a, b| {
+            b.stage.cmp(&a.stage).then(
+                b.downloads_30d
+                    .unwrap_or(0)
+                    .cmp(&a.downloads_30d.unwrap_or(0)),
+            )
+        });
         for n in [0, 1, 30, 499, 500, 10_000] {
-            let got: Vec<&str> = shown_exclusions(&ex, n).iter().map(|e| e.id.as_str()).collect();
+            let got: Vec<&str> = shown_exclusions(&ex, n)
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect();
             let want: Vec<&str> = full.iter().take(n).map(|e| e.id.as_str()).collect();
             assert_eq!(got, want, "n = {n}");
         }

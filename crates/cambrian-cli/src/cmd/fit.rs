@@ -77,9 +77,15 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
                     "{:22} {:>9}  {:>10}  {:>12}  {:>8}  {}",
                     g.name,
                     gb(g.memory_bytes),
-                    g.bandwidth.map(|b| format!("{:.0} GB/s", b / 1e9)).unwrap_or_default(),
-                    g.flops.map(|f| format!("{:.0} TFLOP/s", f / 1e12)).unwrap_or_default(),
-                    g.usd_per_hour.map(|p| format!("${p:.2}/h")).unwrap_or("-".into()),
+                    g.bandwidth
+                        .map(|b| format!("{:.0} GB/s", b / 1e9))
+                        .unwrap_or_default(),
+                    g.flops
+                        .map(|f| format!("{:.0} TFLOP/s", f / 1e12))
+                        .unwrap_or_default(),
+                    g.usd_per_hour
+                        .map(|p| format!("${p:.2}/h"))
+                        .unwrap_or("-".into()),
                     g.source
                 ))?;
             }
@@ -121,7 +127,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     } else {
         render_text(&out, args.explain)?;
     }
-    Ok(if out.report.verdict == Verdict::DoesNotFit { 1 } else { 0 })
+    Ok(if out.report.verdict == Verdict::DoesNotFit {
+        1
+    } else {
+        0
+    })
 }
 
 fn render_json(out: &FitOutcome) -> anyhow::Result<()> {
@@ -159,21 +169,39 @@ fn render_text(out: &FitOutcome, explain: bool) -> anyhow::Result<()> {
     output::line(format!("  source        {}", out.source))?;
     output::line(format!(
         "  params        {}{}",
-        r.params.map(|p| format!("{:.3} B", p as f64 / 1e9)).unwrap_or("unknown".into()),
+        r.params
+            .map(|p| format!("{:.3} B", p as f64 / 1e9))
+            .unwrap_or("unknown".into()),
         match (r.params, r.params_active) {
             (Some(p), Some(a)) if a < p => format!(" ({:.3} B active per token)", a as f64 / 1e9),
             _ => String::new(),
         }
     ))?;
-    output::line(format!("  weights       {} ({})", gb(r.weights_bytes), r.weights_format))?;
-    output::line(format!("  KV cache      {}", r.kv_cache_bytes.map(gb).unwrap_or("unknown".into())))?;
-    output::line(format!("  activations   {}", r.activation_peak_bytes.map(gb).unwrap_or("unknown".into())))?;
+    output::line(format!(
+        "  weights       {} ({})",
+        gb(r.weights_bytes),
+        r.weights_format
+    ))?;
+    output::line(format!(
+        "  KV cache      {}",
+        r.kv_cache_bytes.map(gb).unwrap_or("unknown".into())
+    ))?;
+    output::line(format!(
+        "  activations   {}",
+        r.activation_peak_bytes.map(gb).unwrap_or("unknown".into())
+    ))?;
     output::line(format!("  overhead      {}", gb(r.overhead_bytes)))?;
-    output::line(format!("  total/GPU     {} of {}", gb(r.total_bytes), gb(r.capacity_bytes)))?;
+    output::line(format!(
+        "  total/GPU     {} of {}",
+        gb(r.total_bytes),
+        gb(r.capacity_bytes)
+    ))?;
     if let Some(mc) = r.max_context {
         output::line(format!(
             "  context       model maximum {mc}{}",
-            r.max_context_that_fits.map(|c| format!(", largest that fits here {c}")).unwrap_or_default()
+            r.max_context_that_fits
+                .map(|c| format!(", largest that fits here {c}"))
+                .unwrap_or_default()
         ))?;
     }
     if let Some(s) = &r.speed {
@@ -184,14 +212,21 @@ fn render_text(out: &FitOutcome, explain: bool) -> anyhow::Result<()> {
             r.batch,
             s.decode_bound,
             s.prefill_tok_s,
-            s.max_concurrent_sequences.map(|m| format!("; up to {m} concurrent sequences")).unwrap_or_default()
+            s.max_concurrent_sequences
+                .map(|m| format!("; up to {m} concurrent sequences"))
+                .unwrap_or_default()
         ))?;
     }
     for reason in &r.reasons {
         output::line(format!("  - {reason}"))?;
     }
     for s in &r.suggestions {
-        output::line(format!("  try {:28} → {} per GPU ({})", s.change, gb(s.total_bytes_per_gpu), s.verdict))?;
+        output::line(format!(
+            "  try {:28} → {} per GPU ({})",
+            s.change,
+            gb(s.total_bytes_per_gpu),
+            s.verdict
+        ))?;
     }
     for u in &r.unknowns {
         output::line(format!("  unknown: {u}"))?;
@@ -231,7 +266,10 @@ fn render_text(out: &FitOutcome, explain: bool) -> anyhow::Result<()> {
         ))?;
     }
     if let Some(t) = &out.transfer {
-        output::line(format!("  transfer      {} requests, {} bytes", t.requests, t.bytes))?;
+        output::line(format!(
+            "  transfer      {} requests, {} bytes",
+            t.requests, t.bytes
+        ))?;
     }
     if explain {
         output::line("explain:")?;

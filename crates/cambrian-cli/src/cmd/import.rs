@@ -37,19 +37,30 @@ struct Item<'a> {
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
-    let req = ImportRequest { paths: args.paths, bundled: args.bundled };
+    let req = ImportRequest {
+        paths: args.paths,
+        bundled: args.bundled,
+    };
     let report = tracking::import(&ctx.store, &req)?;
     let summary = Summary {
         kind: "import_summary",
         snapshots: report.items.len(),
         imported: report.imported(),
         duplicates: report.duplicates(),
-        models_imported: report.items.iter().filter(|i| i.status == ImportStatus::Imported).map(|i| i.models).sum(),
+        models_imported: report
+            .items
+            .iter()
+            .filter(|i| i.status == ImportStatus::Imported)
+            .map(|i| i.models)
+            .sum(),
         skipped_files: report.skipped_files.clone(),
     };
     if ctx.json {
         for i in &report.items {
-            output::json_line(&Item { kind: "import", item: i })?;
+            output::json_line(&Item {
+                kind: "import",
+                item: i,
+            })?;
         }
         output::json_line(&summary)?;
         return Ok(0);
@@ -59,7 +70,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             ImportStatus::Imported => format!("imported as snapshot {}", i.snapshot),
             ImportStatus::Duplicate => format!("duplicate of snapshot {}, skipped", i.snapshot),
         };
-        let warn = if i.warning_count > 0 { format!(" ({} tolerated problems)", i.warning_count) } else { String::new() };
+        let warn = if i.warning_count > 0 {
+            format!(" ({} tolerated problems)", i.warning_count)
+        } else {
+            String::new()
+        };
         output::line(format!(
             "{}  {:<18} {:>5} models  {status}  {}{warn}",
             i.day,

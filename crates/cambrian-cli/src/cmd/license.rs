@@ -4,8 +4,10 @@
 
 use crate::cli::Ctx;
 use crate::output;
-use cambrian_app::shortlist::{self, AppliedObligation, Citation, Profile, Reason, RemoteSettings, Trigger, Use, Verdict};
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+use cambrian_app::shortlist::{
+    self, AppliedObligation, Citation, Profile, Reason, RemoteSettings, Trigger, Use, Verdict,
+};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -77,8 +79,14 @@ impl RemoteArgs {
 }
 
 pub fn progress_bar(ctx: &Ctx, what: &'static str) -> ProgressBar {
-    let pb = if ctx.progress { ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()) } else { ProgressBar::hidden() };
-    if let Ok(style) = ProgressStyle::with_template(&format!("{{spinner}} {what} {{pos}}/{{len}} [{{elapsed}}]")) {
+    let pb = if ctx.progress {
+        ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    if let Ok(style) =
+        ProgressStyle::with_template(&format!("{{spinner}} {what} {{pos}}/{{len}} [{{elapsed}}]"))
+    {
         pb.set_style(style);
     }
     pb
@@ -165,7 +173,9 @@ fn profile_line(p: &Profile) -> String {
     format!(
         "use={}, mau={}, region={}, redistribute={}, train-on-outputs={}",
         p.usage.as_str(),
-        p.mau.map(|m| m.to_string()).unwrap_or_else(|| "unknown".into()),
+        p.mau
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| "unknown".into()),
         p.region.clone().unwrap_or_else(|| "unknown".into()),
         yn(p.redistribute),
         yn(p.train_on_outputs)
@@ -185,25 +195,47 @@ fn trigger_text(o: &shortlist::Obligation) -> &'static str {
 fn print_assessment(a: &shortlist::Assessment, extra_reasons: &[Reason]) -> anyhow::Result<()> {
     output::line("reasons:")?;
     for r in a.reasons.iter().chain(extra_reasons) {
-        let c = r.citation.map(|i| format!(" [{}]", i + 1)).unwrap_or_default();
+        let c = r
+            .citation
+            .map(|i| format!(" [{}]", i + 1))
+            .unwrap_or_default();
         output::line(format!("  - {}{c}", r.text))?;
     }
-    let (on, off): (Vec<&AppliedObligation>, Vec<&AppliedObligation>) = a.obligations.iter().partition(|o| o.applies);
+    let (on, off): (Vec<&AppliedObligation>, Vec<&AppliedObligation>) =
+        a.obligations.iter().partition(|o| o.applies);
     if !on.is_empty() {
         output::line("obligations that apply to you:")?;
         for o in on {
-            output::line(format!("  - {} ({}): {} [{}]", o.obligation.kind.name(), trigger_text(&o.obligation), o.obligation.summary, o.obligation.citation + 1))?;
+            output::line(format!(
+                "  - {} ({}): {} [{}]",
+                o.obligation.kind.name(),
+                trigger_text(&o.obligation),
+                o.obligation.summary,
+                o.obligation.citation + 1
+            ))?;
         }
     }
     if !off.is_empty() {
         output::line("obligations that would apply (not triggered by your profile):")?;
         for o in off {
-            output::line(format!("  - {} ({}): {} [{}]", o.obligation.kind.name(), trigger_text(&o.obligation), o.obligation.summary, o.obligation.citation + 1))?;
+            output::line(format!(
+                "  - {} ({}): {} [{}]",
+                o.obligation.kind.name(),
+                trigger_text(&o.obligation),
+                o.obligation.summary,
+                o.obligation.citation + 1
+            ))?;
         }
     }
     output::line("citations:")?;
     for (i, c) in a.citations.iter().enumerate() {
-        output::line(format!("  [{}] {} — {} <{}>", i + 1, c.source, c.clause, c.url))?;
+        output::line(format!(
+            "  [{}] {} — {} <{}>",
+            i + 1,
+            c.source,
+            c.clause,
+            c.url
+        ))?;
         if let Some(q) = &c.quote {
             output::line(format!("      \"{q}\""))?;
         }
@@ -231,7 +263,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         let rows = shortlist::license_table(&profile)?;
         if ctx.json {
             for r in &rows {
-                output::json_line(&Typed { kind: "license.row", inner: r })?;
+                output::json_line(&Typed {
+                    kind: "license.row",
+                    inner: r,
+                })?;
             }
         } else {
             let mut t = Table::new();
@@ -252,7 +287,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let Some(subject) = args.subject.clone() else {
-        return Err(cambrian_app::Error::usage("give a license id or a model id").with_hint("or --all for the whole table").into());
+        return Err(
+            cambrian_app::Error::usage("give a license id or a model id")
+                .with_hint("or --all for the whole table")
+                .into(),
+        );
     };
     if subject.contains('/') {
         let pb = progress_bar(ctx, "fetching details");
@@ -260,7 +299,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             pb.set_length(total);
             pb.set_position(done);
         };
-        let rep = shortlist::license_for_model(&ctx.store, &args.remote.settings(), &subject, &profile, &cb).await;
+        let rep = shortlist::license_for_model(
+            &ctx.store,
+            &args.remote.settings(),
+            &subject,
+            &profile,
+            &cb,
+        )
+        .await;
         pb.finish_and_clear();
         let rep = rep?;
         let a = &rep.assessment;
@@ -293,9 +339,15 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
                 (Some(l), None) => l.clone(),
                 (None, _) => "none stated".into(),
             };
-            output::line(format!("license: {lic} → {} ({})", a.own.license_id, a.own.license_name))?;
+            output::line(format!(
+                "license: {lic} → {} ({})",
+                a.own.license_id, a.own.license_name
+            ))?;
             output::line(format!("profile: {}", profile_line(&rep.profile)))?;
-            output::line(format!("verdict: {} (own license: {})", a.verdict, a.own.verdict))?;
+            output::line(format!(
+                "verdict: {} (own license: {})",
+                a.verdict, a.own.verdict
+            ))?;
             if !a.ancestors.is_empty() {
                 output::line("lineage:")?;
                 for an in &a.ancestors {
@@ -304,8 +356,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
                         "  ".repeat(an.depth.saturating_sub(1) as usize),
                         an.id,
                         an.child,
-                        an.license_id.clone().unwrap_or_else(|| "unavailable".into()),
-                        an.verdict.map(|v| v.to_string()).unwrap_or_else(|| "unknown".into())
+                        an.license_id
+                            .clone()
+                            .unwrap_or_else(|| "unavailable".into()),
+                        an.verdict
+                            .map(|v| v.to_string())
+                            .unwrap_or_else(|| "unknown".into())
                     ))?;
                 }
             }
@@ -320,7 +376,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         return Ok(exit_for(a.verdict));
     }
     let multimodal = if args.multimodal { Some(true) } else { None };
-    let rep = shortlist::license_by_id(&subject, args.license_name.as_deref(), &profile, multimodal)?;
+    let rep =
+        shortlist::license_by_id(&subject, args.license_name.as_deref(), &profile, multimodal)?;
     let a = &rep.assessment;
     if ctx.json {
         output::json_line(&LicenseRecord {

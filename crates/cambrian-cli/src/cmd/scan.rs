@@ -8,8 +8,8 @@
 
 use crate::cli::Ctx;
 use crate::output;
-use cambrian_app::scan::{self as uc, Target};
 use cambrian_app::Error as AppError;
+use cambrian_app::scan::{self as uc, Target};
 use cambrian_app::scan::{Finding, Level, Limits, ScanRepoReport as RepoReport, Verdict};
 use std::path::PathBuf;
 
@@ -84,7 +84,11 @@ fn fail_level(f: FailOn) -> Option<Verdict> {
 
 /// The hub cache folder, from the environment (huggingface_hub's rules).
 fn hub_cache_dir() -> PathBuf {
-    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(p) = env("HF_HUB_CACHE") {
         return p;
     }
@@ -94,20 +98,32 @@ fn hub_cache_dir() -> PathBuf {
     if let Some(p) = env("XDG_CACHE_HOME") {
         return p.join("huggingface/hub");
     }
-    env("HOME").map(|h| h.join(".cache/huggingface/hub")).unwrap_or_else(|| PathBuf::from(".cache/huggingface/hub"))
+    env("HOME")
+        .map(|h| h.join(".cache/huggingface/hub"))
+        .unwrap_or_else(|| PathBuf::from(".cache/huggingface/hub"))
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
-    let format = if ctx.json && args.format == Format::Table { Format::Json } else { args.format };
+    let format = if ctx.json && args.format == Format::Table {
+        Format::Json
+    } else {
+        args.format
+    };
     if args.max_member_mib == 0 || args.max_member_mib > 64 * 1024 {
         return Err(AppError::usage("--max-member-mib must be between 1 and 65536").into());
     }
     let mut targets: Vec<Target> = args.paths.iter().cloned().map(Target::Path).collect();
     if let Some(r) = &args.hf_cache {
-        targets.push(Target::HfCache { hub_dir: hub_cache_dir(), repo: (!r.is_empty()).then(|| r.clone()) });
+        targets.push(Target::HfCache {
+            hub_dir: hub_cache_dir(),
+            repo: (!r.is_empty()).then(|| r.clone()),
+        });
     }
     for r in &args.hub {
-        targets.push(Target::Hub { repo: r.clone(), revision: args.revision.clone() });
+        targets.push(Target::Hub {
+            repo: r.clone(),
+            revision: args.revision.clone(),
+        });
     }
     if targets.is_empty() {
         return Err(AppError::usage("nothing to scan")
@@ -131,17 +147,29 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let mut limits = Limits::default();
     limits.max_depth = args.max_depth;
     limits.max_member_bytes = args.max_member_mib << 20;
-    let resp = uc::scan(uc::ScanRequest { targets, limits, hub }).await?;
+    let resp = uc::scan(uc::ScanRequest {
+        targets,
+        limits,
+        hub,
+    })
+    .await?;
     let code = match fail_level(args.fail_on) {
         Some(at) if resp.fails(at) => 1,
         _ => 0,
     };
     match format {
         Format::Sarif => {
-            let min = if args.verbose { Level::Info } else { Level::Suspicious };
+            let min = if args.verbose {
+                Level::Info
+            } else {
+                Level::Suspicious
+            };
             write_doc(&uc::sarif(&resp, min), args.output.as_ref())?;
         }
-        Format::Cyclonedx => write_doc(&uc::cyclonedx(&resp, &uc::now_rfc3339()), args.output.as_ref())?,
+        Format::Cyclonedx => write_doc(
+            &uc::cyclonedx(&resp, &uc::now_rfc3339()),
+            args.output.as_ref(),
+        )?,
         Format::Json => json_lines(&resp, &args, code)?,
         Format::Table => table(&resp, &args, code)?,
     }
@@ -164,7 +192,11 @@ fn json_lines(resp: &uc::ScanResponse, args: &Args, code: u8) -> anyhow::Result<
     use serde_json::json;
     for r in &resp.reports {
         for f in &r.files {
-            let findings: Vec<&Finding> = f.findings.iter().filter(|x| args.verbose || x.level > Level::Info).collect();
+            let findings: Vec<&Finding> = f
+                .findings
+                .iter()
+                .filter(|x| args.verbose || x.level > Level::Info)
+                .collect();
             output::json_line(&json!({
                 "type": "file",
                 "target": r.target,
@@ -260,11 +292,19 @@ fn table(resp: &uc::ScanResponse, args: &Args, code: u8) -> anyhow::Result<()> {
         render_repo(r, args)?;
     }
     let c = counts(resp);
-    let parts: Vec<String> = c.iter().filter(|(_, n)| *n > 0).map(|(v, n)| format!("{n} {v}")).collect();
+    let parts: Vec<String> = c
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(v, n)| format!("{n} {v}"))
+        .collect();
     output::line(format!(
         "\n{} files scanned: {}. Overall verdict: {}. {}",
         resp.files(),
-        if parts.is_empty() { "none".to_string() } else { parts.join(", ") },
+        if parts.is_empty() {
+            "none".to_string()
+        } else {
+            parts.join(", ")
+        },
         resp.verdict,
         match (fail_level(args.fail_on), code) {
             (None, _) => "(--fail-on never)".to_string(),
@@ -280,7 +320,11 @@ fn render_repo(r: &RepoReport, args: &Args) -> anyhow::Result<()> {
     t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
     t.set_header(vec!["verdict", "file", "format", "top evidence"]);
     for f in &r.files {
-        let top = f.findings.iter().filter(|x| x.level > Level::Info).max_by_key(|x| x.level);
+        let top = f
+            .findings
+            .iter()
+            .filter(|x| x.level > Level::Info)
+            .max_by_key(|x| x.level);
         let ev = match top {
             Some(x) => {
                 let mut s = x.symbol.clone().unwrap_or_else(|| x.rule.clone());
@@ -291,13 +335,21 @@ fn render_repo(r: &RepoReport, args: &Args) -> anyhow::Result<()> {
             }
             None => String::new(),
         };
-        t.add_row(vec![f.verdict.as_str().to_string(), f.path.clone(), f.format.clone(), ev]);
+        t.add_row(vec![
+            f.verdict.as_str().to_string(),
+            f.path.clone(),
+            f.format.clone(),
+            ev,
+        ]);
     }
     output::line(format!("{} — verdict: {}", r.target, r.verdict))?;
     output::line(t.to_string())?;
     for f in &r.files {
-        let shown: Vec<&Finding> =
-            f.findings.iter().filter(|x| args.verbose || x.level >= Level::Suspicious).collect();
+        let shown: Vec<&Finding> = f
+            .findings
+            .iter()
+            .filter(|x| args.verbose || x.level >= Level::Suspicious)
+            .collect();
         if shown.is_empty() {
             continue;
         }
@@ -310,9 +362,17 @@ fn render_repo(r: &RepoReport, args: &Args) -> anyhow::Result<()> {
         output::line(format!("repo: {}", evidence_line(x)))?;
     }
     if let Some(c) = &r.card {
-        output::line(format!("card {}: transparency {}/100 ({} of {} checks; {})", c.path, c.score, c.passed, c.total, c.formula))?;
+        output::line(format!(
+            "card {}: transparency {}/100 ({} of {} checks; {})",
+            c.path, c.score, c.passed, c.total, c.formula
+        ))?;
         for ch in &c.checks {
-            output::line(format!("  [{}] {:<13} {}", if ch.passed { "x" } else { " " }, ch.check, ch.evidence))?;
+            output::line(format!(
+                "  [{}] {:<13} {}",
+                if ch.passed { "x" } else { " " },
+                ch.check,
+                ch.evidence
+            ))?;
         }
         for p in &c.problems {
             output::line(format!("  problem: {p}"))?;

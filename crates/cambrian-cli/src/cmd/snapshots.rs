@@ -20,12 +20,17 @@ pub async fn run(_args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let snaps = tracking::snapshots(&ctx.store)?;
     if snaps.is_empty() {
         eprintln!("no snapshots in {}", ctx.store.display());
-        eprintln!("hint: run `cambrian sync`, `cambrian import PATH` or `cambrian import --bundled`");
+        eprintln!(
+            "hint: run `cambrian sync`, `cambrian import PATH` or `cambrian import --bundled`"
+        );
         return Ok(3);
     }
     if ctx.json {
         for s in &snaps {
-            output::json_line(&Row { kind: "snapshot", s })?;
+            output::json_line(&Row {
+                kind: "snapshot",
+                s,
+            })?;
         }
         return Ok(0);
     }

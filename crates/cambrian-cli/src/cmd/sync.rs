@@ -62,7 +62,10 @@ struct JsonReport<'a> {
 
 fn secs(v: f64, what: &str) -> anyhow::Result<Duration> {
     if !(v.is_finite() && v > 0.0 && v < 1e6) {
-        return Err(cambrian_app::Error::usage(format!("{what} must be a positive number of seconds")).into());
+        return Err(cambrian_app::Error::usage(format!(
+            "{what} must be a positive number of seconds"
+        ))
+        .into());
     }
     Ok(Duration::from_secs_f64(v))
 }
@@ -96,7 +99,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
         secs(args.first_byte_timeout, "--first-byte-timeout")?,
         Duration::from_millis(args.retry_base_ms),
     );
-    let req = SyncRequest { hub, query, max_models: args.limit };
+    let req = SyncRequest {
+        hub,
+        query,
+        max_models: args.limit,
+    };
 
     let bar = if ctx.progress {
         let b = match args.limit {
@@ -104,7 +111,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             None => ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()),
         };
         let style = if args.limit.is_some() {
-            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} models {msg}")
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} models {msg}",
+            )
         } else {
             ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos} models {msg}")
         };
@@ -118,7 +127,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     };
     let on_progress = |p: &SyncProgress| {
         bar.set_position(p.models);
-        let rate = if p.elapsed_secs > 0.0 { p.models as f64 / p.elapsed_secs } else { 0.0 };
+        let rate = if p.elapsed_secs > 0.0 {
+            p.models as f64 / p.elapsed_secs
+        } else {
+            0.0
+        };
         bar.set_message(format!(
             "· {} pages · {:.0}/s · {} retries · {} rate-limit waits{}",
             p.pages,
@@ -133,7 +146,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     let report = result?;
 
     if ctx.json {
-        output::json_line(&JsonReport { kind: "sync", report: &report })?;
+        output::json_line(&JsonReport {
+            kind: "sync",
+            report: &report,
+        })?;
         return Ok(0);
     }
     for w in report.warnings.iter().take(10) {
@@ -141,12 +157,18 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             "warning: item {} {}{}: {}",
             w.index,
             w.id.as_deref().unwrap_or("(no id)"),
-            w.field.as_deref().map(|f| format!(" field {f}")).unwrap_or_default(),
+            w.field
+                .as_deref()
+                .map(|f| format!(" field {f}"))
+                .unwrap_or_default(),
             w.reason
         );
     }
     if report.warning_count > 10 {
-        eprintln!("warning: … {} more tolerated problems (see --json)", report.warning_count - 10);
+        eprintln!(
+            "warning: … {} more tolerated problems (see --json)",
+            report.warning_count - 10
+        );
     }
     let s = &report.snapshot;
     output::line(format!(

@@ -7,9 +7,11 @@
 use crate::cli::Ctx;
 use crate::output;
 use anyhow::Context;
-use cambrian_app::trends::{self, Bucket, CategoryTrend, Mover, TrendDimension, TrendsReport, TrendsRequest, Weight};
 use cambrian_app::trends::NaiveDate;
-use comfy_table::{presets, CellAlignment, Table};
+use cambrian_app::trends::{
+    self, Bucket, CategoryTrend, Mover, TrendDimension, TrendsReport, TrendsRequest, Weight,
+};
+use comfy_table::{CellAlignment, Table, presets};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -78,7 +80,9 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 /// value is a space, a flat series is drawn at mid height.
 pub fn sparkline(values: &[Option<f64>]) -> String {
     let finite = values.iter().flatten().copied().filter(|v| v.is_finite());
-    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+        (l.min(v), h.max(v))
+    });
     values
         .iter()
         .map(|v| match v {
@@ -127,14 +131,25 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     // A fresh machine has an empty store: seed it with the bundled real snapshots so that the
     // first `cambrian trends` works offline. Only when --store/CAMBRIAN_STORE holds no snapshot.
     let dir = ctx.store.clone();
-    let seeded = tokio::task::spawn_blocking(move || cambrian_app::tracking::seed_if_empty(&dir)).await.context("seed task")??;
+    let seeded = tokio::task::spawn_blocking(move || cambrian_app::tracking::seed_if_empty(&dir))
+        .await
+        .context("seed task")??;
     if seeded {
-        eprintln!("note: the store was empty; imported the bundled offline dataset (real Hub snapshots, see THIRD_PARTY.md). Run `cambrian sync` for live data.");
+        eprintln!(
+            "note: the store was empty; imported the bundled offline dataset (real Hub snapshots, see THIRD_PARTY.md). Run `cambrian sync` for live data."
+        );
     }
-    let report = tokio::task::spawn_blocking(move || trends::trends(&req)).await.context("trends task")??;
+    let report = tokio::task::spawn_blocking(move || trends::trends(&req))
+        .await
+        .context("trends task")??;
     if let Some(path) = &args.html {
-        output::write_atomic(path, trends::html::render(&report).as_bytes())
-            .map_err(|e| cambrian_app::Error::bad_input(format!("cannot write the HTML report to {}: {e}", path.display())).with_hint("choose a writable path"))?;
+        output::write_atomic(path, trends::html::render(&report).as_bytes()).map_err(|e| {
+            cambrian_app::Error::bad_input(format!(
+                "cannot write the HTML report to {}: {e}",
+                path.display()
+            ))
+            .with_hint("choose a writable path")
+        })?;
         if !ctx.json && !args.csv {
             eprintln!("wrote {}", path.display());
         }
@@ -149,7 +164,6 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-
 fn cat(c: &CategoryTrend) -> String {
     c.category.clone().unwrap_or_else(|| "(none)".into())
 }
@@ -159,7 +173,11 @@ fn pct(x: Option<f64>) -> String {
 }
 
 fn num(x: f64) -> String {
-    if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x:.2}") }
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.2}")
+    }
 }
 
 fn opt_u32(x: Option<u32>) -> String {
@@ -186,28 +204,53 @@ fn tables(r: &TrendsReport, top: usize, explain: bool) -> anyhow::Result<()> {
         r.bucket
     ))?;
     if r.available.len() > 1 {
-        let others: Vec<String> = r.available.iter().filter(|s| s.source != r.series.source || s.query != r.series.query).map(|s| format!("{} ({} snapshots)", s.source, s.snapshots)).collect();
+        let others: Vec<String> = r
+            .available
+            .iter()
+            .filter(|s| s.source != r.series.source || s.query != r.series.query)
+            .map(|s| format!("{} ({} snapshots)", s.source, s.snapshots))
+            .collect();
         output::line(format!("other series (--source): {}", others.join(", ")))?;
     }
-    let rising: Vec<&CategoryTrend> = r.categories.iter().filter(|c| c.change_pp.is_some_and(|x| x > 0.0)).take(top).collect();
-    let mut falling: Vec<&CategoryTrend> = r.categories.iter().filter(|c| c.change_pp.is_some_and(|x| x < 0.0)).collect();
+    let rising: Vec<&CategoryTrend> = r
+        .categories
+        .iter()
+        .filter(|c| c.change_pp.is_some_and(|x| x > 0.0))
+        .take(top)
+        .collect();
+    let mut falling: Vec<&CategoryTrend> = r
+        .categories
+        .iter()
+        .filter(|c| c.change_pp.is_some_and(|x| x < 0.0))
+        .collect();
     falling.reverse();
     falling.truncate(top);
-    for (title, list) in [("Rising categories", rising), ("Falling categories", falling)] {
+    for (title, list) in [
+        ("Rising categories", rising),
+        ("Falling categories", falling),
+    ] {
         output::line("")?;
         output::line(format!("{title} (share of {})", r.weight.label()))?;
         if list.is_empty() {
             output::line("  none")?;
             continue;
         }
-        let mut t = new_table(vec!["category", "first", "last", "change (pp)", "relative", "trend"]);
+        let mut t = new_table(vec![
+            "category",
+            "first",
+            "last",
+            "change (pp)",
+            "relative",
+            "trend",
+        ]);
         for c in list {
             t.add_row(vec![
                 cat(c),
                 pct(c.from_share),
                 pct(c.to_share),
                 c.change_pp.map_or("–".into(), |v| format!("{v:+.2}")),
-                c.relative_change.map_or("new".into(), |v| format!("{:+.1}%", v * 100.0)),
+                c.relative_change
+                    .map_or("new".into(), |v| format!("{:+.1}%", v * 100.0)),
                 sparkline(&c.shares),
             ]);
         }
@@ -221,11 +264,19 @@ fn tables(r: &TrendsReport, top: usize, explain: bool) -> anyhow::Result<()> {
     let m = &r.movers;
     movers_table("Likes gained", &m.likes_gained, "likes gained", true)?;
     if m.with_all_time_both > 0 {
-        movers_table("Interval downloads (downloadsAllTime difference)", &m.downloads_interval, "downloads", true)?;
+        movers_table(
+            "Interval downloads (downloadsAllTime difference)",
+            &m.downloads_interval,
+            "downloads",
+            true,
+        )?;
     }
     if !m.downloads_rolling_30d.is_empty() {
         movers_table(
-            &format!("Rolling 30-day downloads at the last snapshot — NOT an interval figure ({} models lack downloadsAllTime in both snapshots)", m.rolling_only),
+            &format!(
+                "Rolling 30-day downloads at the last snapshot — NOT an interval figure ({} models lack downloadsAllTime in both snapshots)",
+                m.rolling_only
+            ),
             &m.downloads_rolling_30d,
             "downloads (30d)",
             false,
@@ -233,8 +284,18 @@ fn tables(r: &TrendsReport, top: usize, explain: bool) -> anyhow::Result<()> {
     }
     movers_table("Climbed in rank", &m.rank_up, "positions", true)?;
     movers_table("Fell in rank", &m.rank_down, "positions", true)?;
-    movers_table(&format!("New entries ({} in total)", m.new_entries_total), &m.new_entries, "", false)?;
-    movers_table(&format!("Dropped ({} in total)", m.dropped_total), &m.dropped, "", false)?;
+    movers_table(
+        &format!("New entries ({} in total)", m.new_entries_total),
+        &m.new_entries,
+        "",
+        false,
+    )?;
+    movers_table(
+        &format!("Dropped ({} in total)", m.dropped_total),
+        &m.dropped,
+        "",
+        false,
+    )?;
     output::line("")?;
     if explain {
         output::line("Method:")?;
@@ -262,7 +323,12 @@ fn movers_table(title: &str, list: &[Mover], what: &str, with_from_to: bool) -> 
     }
     let mut t = new_table(header);
     for m in list {
-        let mut row = vec![m.model.clone(), m.pipeline_tag.clone().unwrap_or_else(|| "(none)".into()), opt_u32(m.rank_from), opt_u32(m.rank_to)];
+        let mut row = vec![
+            m.model.clone(),
+            m.pipeline_tag.clone().unwrap_or_else(|| "(none)".into()),
+            opt_u32(m.rank_from),
+            opt_u32(m.rank_to),
+        ];
         if with_from_to {
             row.push(m.from.map_or("–".into(), num));
             row.push(m.to.map_or("–".into(), num));
@@ -319,25 +385,52 @@ fn mover_lists(r: &TrendsReport) -> Vec<(&'static str, &'static str, &[Mover])> 
     let m = &r.movers;
     vec![
         ("likes_gained", "likes(to) - likes(from)", &m.likes_gained),
-        ("downloads_interval", "downloadsAllTime(to) - downloadsAllTime(from)", &m.downloads_interval),
-        ("downloads_rolling_30d", "Hub rolling 30-day downloads at `to` (no downloadsAllTime in both snapshots; not an interval figure)", &m.downloads_rolling_30d),
+        (
+            "downloads_interval",
+            "downloadsAllTime(to) - downloadsAllTime(from)",
+            &m.downloads_interval,
+        ),
+        (
+            "downloads_rolling_30d",
+            "Hub rolling 30-day downloads at `to` (no downloadsAllTime in both snapshots; not an interval figure)",
+            &m.downloads_rolling_30d,
+        ),
         ("rank_up", "rank(from) - rank(to)", &m.rank_up),
         ("rank_down", "rank(to) - rank(from)", &m.rank_down),
-        ("new_entry", "-rank(to) (present at `to` only)", &m.new_entries),
-        ("dropped", "-rank(from) (present at `from` only)", &m.dropped),
+        (
+            "new_entry",
+            "-rank(to) (present at `to` only)",
+            &m.new_entries,
+        ),
+        (
+            "dropped",
+            "-rank(from) (present at `from` only)",
+            &m.dropped,
+        ),
     ]
 }
 
 fn json(r: &TrendsReport, explain: bool) -> anyhow::Result<()> {
     output::json_line(&Rec {
         r#type: "trends_series",
-        body: SeriesRec { series: &r.series, dimension: r.dimension.name(), weight: r.weight, bucket: r.bucket, from: &r.from, to: &r.to, snapshots: r.snapshots.len() },
+        body: SeriesRec {
+            series: &r.series,
+            dimension: r.dimension.name(),
+            weight: r.weight,
+            bucket: r.bucket,
+            from: &r.from,
+            to: &r.to,
+            snapshots: r.snapshots.len(),
+        },
     })?;
     for c in &r.categories {
-        output::json_line(&Rec { r#type: "category_change", body: serde_json::json!({
-            "dimension": r.dimension.name(), "weight": r.weight, "category": c.category,
-            "from_share": c.from_share, "to_share": c.to_share, "change_pp": c.change_pp, "relative_change": c.relative_change,
-        }) })?;
+        output::json_line(&Rec {
+            r#type: "category_change",
+            body: serde_json::json!({
+                "dimension": r.dimension.name(), "weight": r.weight, "category": c.category,
+                "from_share": c.from_share, "to_share": c.to_share, "change_pp": c.change_pp, "relative_change": c.relative_change,
+            }),
+        })?;
     }
     for c in &r.categories {
         for (i, b) in r.buckets.iter().enumerate() {
@@ -358,12 +451,23 @@ fn json(r: &TrendsReport, explain: bool) -> anyhow::Result<()> {
     }
     for (list, method, items) in mover_lists(r) {
         for (i, m) in items.iter().enumerate() {
-            output::json_line(&Rec { r#type: "mover", body: MoverRec { list, position: i + 1, mover: m, method } })?;
+            output::json_line(&Rec {
+                r#type: "mover",
+                body: MoverRec {
+                    list,
+                    position: i + 1,
+                    mover: m,
+                    method,
+                },
+            })?;
         }
     }
     if explain {
         for l in &r.method {
-            output::json_line(&Rec { r#type: "method", body: serde_json::json!({ "text": l }) })?;
+            output::json_line(&Rec {
+                r#type: "method",
+                body: serde_json::json!({ "text": l }),
+            })?;
         }
     }
     Ok(())
@@ -387,7 +491,24 @@ fn csv_out(r: &TrendsReport) -> anyhow::Result<()> {
 
 fn csv_rows(r: &TrendsReport) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-    w.write_record(["record", "dimension", "weight", "bucket", "bucket_start", "category", "share", "value", "list", "position", "model", "from", "to", "rank_from", "rank_to", "method"])?;
+    w.write_record([
+        "record",
+        "dimension",
+        "weight",
+        "bucket",
+        "bucket_start",
+        "category",
+        "share",
+        "value",
+        "list",
+        "position",
+        "model",
+        "from",
+        "to",
+        "rank_from",
+        "rank_to",
+        "method",
+    ])?;
     let f = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     for c in &r.categories {
         for (i, b) in r.buckets.iter().enumerate() {
@@ -400,15 +521,36 @@ fn csv_rows(r: &TrendsReport) -> Result<(), csv::Error> {
                 c.category.as_deref().unwrap_or(""),
                 &f(c.shares.get(i).copied().flatten()),
                 &f(c.values.get(i).copied().flatten()),
-                "", "", "", "", "", "", "", "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
             ])?;
         }
     }
     for (list, method, items) in mover_lists(r) {
         for (i, m) in items.iter().enumerate() {
             w.write_record([
-                "mover", "", "", "", "", m.pipeline_tag.as_deref().unwrap_or(""), "", &m.value.to_string(), list, &(i + 1).to_string(), &m.model,
-                &f(m.from), &f(m.to), &m.rank_from.map(|x| x.to_string()).unwrap_or_default(), &m.rank_to.map(|x| x.to_string()).unwrap_or_default(), method,
+                "mover",
+                "",
+                "",
+                "",
+                "",
+                m.pipeline_tag.as_deref().unwrap_or(""),
+                "",
+                &m.value.to_string(),
+                list,
+                &(i + 1).to_string(),
+                &m.model,
+                &f(m.from),
+                &f(m.to),
+                &m.rank_from.map(|x| x.to_string()).unwrap_or_default(),
+                &m.rank_to.map(|x| x.to_string()).unwrap_or_default(),
+                method,
             ])?;
         }
     }

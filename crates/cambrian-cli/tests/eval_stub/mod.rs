@@ -35,10 +35,19 @@ pub fn start(delay: Duration) -> Stub {
             std::thread::spawn(move || serve(conn, delay, r3, p3));
         }
     });
-    Stub { base_url: format!("http://{addr}/v1"), requests, per_item }
+    Stub {
+        base_url: format!("http://{addr}/v1"),
+        requests,
+        per_item,
+    }
 }
 
-fn serve(conn: TcpStream, delay: Duration, requests: Arc<AtomicU64>, per_item: Arc<Mutex<HashMap<u64, u64>>>) {
+fn serve(
+    conn: TcpStream,
+    delay: Duration,
+    requests: Arc<AtomicU64>,
+    per_item: Arc<Mutex<HashMap<u64, u64>>>,
+) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut out = conn;
     loop {
@@ -69,11 +78,25 @@ fn serve(conn: TcpStream, delay: Duration, requests: Arc<AtomicU64>, per_item: A
         let req: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let model = req["model"].as_str().unwrap_or("").to_string();
         let text = match req.get("messages").and_then(|m| m.as_array()) {
-            Some(msgs) => msgs.iter().filter_map(|m| m["content"].as_str()).collect::<Vec<_>>().join("\n"),
+            Some(msgs) => msgs
+                .iter()
+                .filter_map(|m| m["content"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
             None => req["prompt"].as_str().unwrap_or("").to_string(),
         };
-        let key = text.split("key=").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("").to_string();
-        let n: u64 = text.split('#').nth(1).and_then(|s| s.split_whitespace().next()).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let key = text
+            .split("key=")
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .unwrap_or("")
+            .to_string();
+        let n: u64 = text
+            .split('#')
+            .nth(1)
+            .and_then(|s| s.split_whitespace().next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         *per_item.lock().unwrap().entry(n).or_insert(0) += 1;
         let answer = match model.as_str() {
             "coin" if n % 2 == 1 => "wrong".to_string(),
@@ -96,17 +119,27 @@ fn serve(conn: TcpStream, delay: Duration, requests: Arc<AtomicU64>, per_item: A
             } else {
                 serde_json::json!({"id": "x", "object": "text_completion", "model": model, "choices": [{"index": 0, "text": "", "finish_reason": "stop"}], "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}})
             };
-            ("text/event-stream", format!("data: {delta}\n\ndata: {fin}\n\ndata: [DONE]\n\n"))
+            (
+                "text/event-stream",
+                format!("data: {delta}\n\ndata: {fin}\n\ndata: [DONE]\n\n"),
+            )
         } else if chat {
             ("application/json", serde_json::json!({"id": "x", "object": "chat.completion", "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}}).to_string())
         } else {
-            ("application/json", serde_json::json!({"id": "x", "object": "text_completion", "model": model,
+            (
+                "application/json",
+                serde_json::json!({"id": "x", "object": "text_completion", "model": model,
                 "choices": [{"index": 0, "text": answer, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}}).to_string())
+                "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}})
+                .to_string(),
+            )
         };
-        let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n", payload.len());
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+            payload.len()
+        );
         if out.write_all(head.as_bytes()).is_err() || out.write_all(payload.as_bytes()).is_err() {
             return;
         }

@@ -86,12 +86,17 @@ pub struct ResponseCache {
 
 impl ResponseCache {
     pub fn new(dir: &Path) -> Self {
-        ResponseCache { dir: dir.to_path_buf() }
+        ResponseCache {
+            dir: dir.to_path_buf(),
+        }
     }
 
     fn path(&self, key: &str) -> PathBuf {
         let shard = key.get(..2).unwrap_or("xx");
-        self.dir.join(format!("v{CACHE_VERSION}")).join(shard).join(format!("{key}.json"))
+        self.dir
+            .join(format!("v{CACHE_VERSION}"))
+            .join(shard)
+            .join(format!("{key}.json"))
     }
 
     /// Look an entry up. A missing, unreadable or mismatching entry is a miss

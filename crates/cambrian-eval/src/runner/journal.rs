@@ -30,8 +30,16 @@ pub const SYNC_INTERVAL: Duration = Duration::from_millis(200);
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum JournalLine {
-    Header { version: u32, params: GenParams },
-    Target { label: String, model: String, base_url: String, api: Api },
+    Header {
+        version: u32,
+        params: GenParams,
+    },
+    Target {
+        label: String,
+        model: String,
+        base_url: String,
+        api: Api,
+    },
     Run(ItemRun),
 }
 
@@ -49,15 +57,27 @@ pub struct JournalState {
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("cannot {action} journal {path}: {source}")]
-    Io { action: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("journal {path}, line {line}: {message}")]
-    Corrupt { path: PathBuf, line: usize, message: String },
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
 }
 
 /// Read an existing journal (or nothing if the file does not exist) and
 /// truncate a torn last line so appends start on a fresh line.
 pub fn load(path: &Path) -> Result<JournalState, JournalError> {
-    let io = |action, source| JournalError::Io { action, path: path.to_path_buf(), source };
+    let io = |action, source| JournalError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    };
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(JournalState::default()),
@@ -101,9 +121,12 @@ pub fn load(path: &Path) -> Result<JournalState, JournalError> {
                 }
                 state.params = Some(params);
             }
-            Ok(JournalLine::Target { label, model, base_url, api }) => {
-                state.targets.push((label, model, base_url, api))
-            }
+            Ok(JournalLine::Target {
+                label,
+                model,
+                base_url,
+                api,
+            }) => state.targets.push((label, model, base_url, api)),
             Ok(JournalLine::Run(r)) => state.runs.push(r),
             Err(_) if next >= bytes.len() => {
                 state.torn_tail = true;
@@ -121,7 +144,10 @@ pub fn load(path: &Path) -> Result<JournalState, JournalError> {
         start = next;
     }
     if good_end < bytes.len() {
-        let f = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| io("open", e))?;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| io("open", e))?;
         f.set_len(good_end as u64).map_err(|e| io("truncate", e))?;
         f.sync_all().map_err(|e| io("sync", e))?;
     }
@@ -132,7 +158,11 @@ pub fn load(path: &Path) -> Result<JournalState, JournalError> {
 pub enum Msg {
     Line(JournalLine),
     /// Write this cache entry (done on the writer thread to keep file I/O off the async task).
-    Cache(crate::runner::cache::ResponseCache, String, Box<crate::runner::cache::CacheEntry>),
+    Cache(
+        crate::runner::cache::ResponseCache,
+        String,
+        Box<crate::runner::cache::CacheEntry>,
+    ),
 }
 
 /// A background writer appending to the journal.
@@ -154,14 +184,25 @@ impl Writer {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| JournalError::Io { action: "open", path: path.to_path_buf(), source })?;
+            .map_err(|source| JournalError::Io {
+                action: "open",
+                path: path.to_path_buf(),
+                source,
+            })?;
         let (tx, rx) = mpsc::channel::<Msg>();
         let path = path.to_path_buf();
         let handle = std::thread::Builder::new()
             .name("cambrian-journal".into())
             .spawn(move || write_loop(file, rx, path))
-            .map_err(|source| JournalError::Io { action: "start the writer of", path: PathBuf::new(), source })?;
-        Ok(Writer { tx: Some(tx), handle: Some(handle) })
+            .map_err(|source| JournalError::Io {
+                action: "start the writer of",
+                path: PathBuf::new(),
+                source,
+            })?;
+        Ok(Writer {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
     }
 
     pub fn send(&self, msg: Msg) {
@@ -197,8 +238,16 @@ impl Drop for Writer {
     }
 }
 
-fn write_loop(file: std::fs::File, rx: mpsc::Receiver<Msg>, path: PathBuf) -> Result<(), JournalError> {
-    let io = |action, source| JournalError::Io { action, path: path.clone(), source };
+fn write_loop(
+    file: std::fs::File,
+    rx: mpsc::Receiver<Msg>,
+    path: PathBuf,
+) -> Result<(), JournalError> {
+    let io = |action, source| JournalError::Io {
+        action,
+        path: path.clone(),
+        source,
+    };
     let mut w = BufWriter::with_capacity(256 * 1024, file);
     let mut unsynced = 0usize;
     let mut last_sync = Instant::now();
@@ -225,7 +274,10 @@ fn write_loop(file: std::fs::File, rx: mpsc::Receiver<Msg>, path: PathBuf) -> Re
             }
             _ => {}
         }
-        if unsynced > 0 && (unsynced >= SYNC_EVERY || last_sync.elapsed() >= SYNC_INTERVAL) && first_error.is_none() {
+        if unsynced > 0
+            && (unsynced >= SYNC_EVERY || last_sync.elapsed() >= SYNC_INTERVAL)
+            && first_error.is_none()
+        {
             if let Err(e) = w.flush().and_then(|()| w.get_ref().sync_data()) {
                 first_error = Some(io("sync", e));
             }
@@ -234,9 +286,10 @@ fn write_loop(file: std::fs::File, rx: mpsc::Receiver<Msg>, path: PathBuf) -> Re
         }
     }
     if first_error.is_none()
-        && let Err(e) = w.flush().and_then(|()| w.get_ref().sync_data()) {
-            first_error = Some(io("sync", e));
-        }
+        && let Err(e) = w.flush().and_then(|()| w.get_ref().sync_data())
+    {
+        first_error = Some(io("sync", e));
+    }
     match first_error {
         Some(e) => Err(e),
         None => Ok(()),

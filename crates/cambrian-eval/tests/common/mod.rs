@@ -11,7 +11,8 @@ pub fn repo_root() -> PathBuf {
 }
 
 pub fn quantities() -> Vec<TestItem> {
-    cambrian_eval::testset::load(&repo_root().join("examples/quantities/tests.jsonl")).expect("load example set")
+    cambrian_eval::testset::load(&repo_root().join("examples/quantities/tests.jsonl"))
+        .expect("load example set")
 }
 
 pub fn labels() -> Vec<String> {
@@ -44,7 +45,12 @@ pub fn three_model_runs(items: &[TestItem]) -> Vec<ItemRun> {
     let mut runs = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let exp = serde_json::to_string(&it.expected).unwrap();
-        runs.push(ok("oracle", &it.id, format!("```json\n{exp}\n```"), 400.0 + i as f64));
+        runs.push(ok(
+            "oracle",
+            &it.id,
+            format!("```json\n{exp}\n```"),
+            400.0 + i as f64,
+        ));
         let sloppy = if i % 10 == 3 {
             "I'm sorry, but I can't help with that.".to_string()
         } else if i % 4 == 0 {
@@ -61,7 +67,11 @@ pub fn three_model_runs(items: &[TestItem]) -> Vec<ItemRun> {
         runs.push(ok("sloppy", &it.id, sloppy, 100.0 + i as f64));
         if i % 5 == 0 {
             runs.push(ItemRun {
-                error: Some(CallError { kind: CallErrorKind::Transport, message: "connection reset".into(), http_status: None }),
+                error: Some(CallError {
+                    kind: CallErrorKind::Transport,
+                    message: "connection reset".into(),
+                    http_status: None,
+                }),
                 text: None,
                 finish_reason: None,
                 prompt_tokens: None,
@@ -76,7 +86,12 @@ pub fn three_model_runs(items: &[TestItem]) -> Vec<ItemRun> {
             r.finish_reason = Some("length".into());
             runs.push(r);
         } else {
-            runs.push(ok("broken", &it.id, format!("Here are the quantities: {exp} — hope this helps."), 250.0));
+            runs.push(ok(
+                "broken",
+                &it.id,
+                format!("Here are the quantities: {exp} — hope this helps."),
+                250.0,
+            ));
         }
     }
     runs
