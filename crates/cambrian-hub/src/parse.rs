@@ -68,16 +68,39 @@ pub fn parse_listing(v: &Value) -> Result<ParsedListing, ParseError> {
 /// single pass can take (invalid JSON, a non-object item, a duplicate key,
 /// not an array…); the caller then goes through [`Value`] and
 /// [`parse_listing`], which report those cases exactly.
+///
+/// Each item is mapped as soon as it is read (no list of wire structs is
+/// built first), and the body's UTF-8 is checked once up front rather than
+/// string by string.
 pub fn parse_listing_bytes(body: &[u8]) -> Option<ParsedListing> {
-    let items: Vec<Wire<'_>> = serde_json::from_slice(body).ok()?;
-    let mut out = ParsedListing {
-        models: Vec::with_capacity(items.len()),
-        item_warnings: Vec::new(),
-    };
-    for (index, item) in items.into_iter().enumerate() {
-        push_item(&mut out, index, map_wire(item));
-    }
+    let text = std::str::from_utf8(body).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let out = Deserializer::deserialize_seq(&mut de, PageVisitor).ok()?;
+    de.end().ok()?;
     Some(out)
+}
+
+/// Reads a listing page's array item by item into a [`ParsedListing`].
+struct PageVisitor;
+
+impl<'de> Visitor<'de> for PageVisitor {
+    type Value = ParsedListing;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON array of model objects")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ParsedListing, A::Error> {
+        // A Hub page holds at most 1000 items; the hint (if any) comes from the input.
+        let mut out = ParsedListing {
+            models: Vec::with_capacity(seq.size_hint().unwrap_or(1000).min(1000)),
+            item_warnings: Vec::new(),
+        };
+        let mut index = 0;
+        while let Some(item) = seq.next_element::<Wire<'de>>()? {
+            push_item(&mut out, index, map_wire(item));
+            index += 1;
+        }
+        Ok(out)
+    }
 }
 
 fn push_item(
