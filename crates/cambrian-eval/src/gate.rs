@@ -208,10 +208,9 @@ impl Gate {
         let mut checks = Vec::new();
         for c in &self.conditions {
             let targets: Vec<&ModelSummary> = match &c.model {
-                Some(m) => vec![report.model(m).ok_or_else(|| {
-                    GateError {
-                        gate: self.text.clone(),
-                        message: format!(
+                Some(m) => vec![report.model(m).ok_or_else(|| GateError {
+                    gate: self.text.clone(),
+                    message: format!(
                             "no model `{m}` in this run (models: {})",
                             report
                                 .models
@@ -220,7 +219,6 @@ impl Gate {
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
-                    }
                 })?],
                 None => report.models.iter().collect(),
             };

@@ -414,7 +414,19 @@ impl Store {
         models: &[ModelRecord],
         checkpoint: Option<&str>,
     ) -> Result<AppendStats, StoreError> {
-        let result = self.append_tx(id, models, checkpoint);
+        self.append_pages(id, &[models], checkpoint)
+    }
+
+    /// [`Store::append_batch`] for several consecutive pages at once: the same
+    /// as appending their concatenation, in ONE transaction, without the
+    /// caller first moving the pages' records into one list.
+    pub fn append_pages(
+        &mut self,
+        id: SnapshotId,
+        pages: &[&[ModelRecord]],
+        checkpoint: Option<&str>,
+    ) -> Result<AppendStats, StoreError> {
+        let result = self.append_tx(id, pages, checkpoint);
         if result.is_err() {
             self.caches = Caches::default();
         }
@@ -424,7 +436,7 @@ impl Store {
     fn append_tx(
         &mut self,
         id: SnapshotId,
-        models: &[ModelRecord],
+        models: &[&[ModelRecord]],
         checkpoint: Option<&str>,
     ) -> Result<AppendStats, StoreError> {
         let tx = self
@@ -576,7 +588,7 @@ impl Store {
         .ctx("creating a snapshot")?;
         let id = SnapshotId(tx.last_insert_rowid());
         self.caches.members.insert(id, KeySet::default());
-        let (_, mut rows) = write_rows(&tx, &mut self.caches, id, 0, models, false)?;
+        let (_, mut rows) = write_rows(&tx, &mut self.caches, id, 0, &[models], false)?;
         self.caches.members.remove(&id);
         complete_in(&tx, id, &mut rows)?;
         tx.commit().ctx("committing an import")?;
@@ -1101,15 +1113,16 @@ struct Pre {
     fp: i64,
 }
 
-fn pre_pass(models: &[ModelRecord], dict: &FastMap<String, ModelEntry>) -> Vec<Pre> {
+fn pre_pass(pages: &[&[ModelRecord]], dict: &FastMap<String, ModelEntry>) -> Vec<Pre> {
     let mut scratch = Vec::with_capacity(1024);
-    models
-        .iter()
-        .map(|m| Pre {
+    let mut out = Vec::with_capacity(pages.iter().map(|p| p.len()).sum());
+    for m in pages.iter().flat_map(|p| p.iter()) {
+        out.push(Pre {
             entry: dict.get(m.id.as_str()).copied(),
             fp: detail_fingerprint(m, &mut scratch),
-        })
-        .collect()
+        });
+    }
+    out
 }
 
 /// The per-record work that needs no writes — dictionary lookup and detail
@@ -1119,20 +1132,36 @@ fn pre_pass(models: &[ModelRecord], dict: &FastMap<String, ModelEntry>) -> Vec<P
 /// per-page hand-off measured slower (sync day 2: 114-137k vs 155-202k
 /// records/s wall at load 5).
 fn lookup_and_fingerprint(
-    models: &[ModelRecord],
+    pages: &[&[ModelRecord]],
     dict: &FastMap<String, ModelEntry>,
     parallel: bool,
 ) -> Vec<Pre> {
-    if !parallel || models.len() < PARALLEL_MIN_BATCH {
-        return pre_pass(models, dict);
+    let total: usize = pages.iter().map(|p| p.len()).sum();
+    if !parallel || total < PARALLEL_MIN_BATCH {
+        return pre_pass(pages, dict);
     }
-    let (a, b) = models.split_at(models.len() / 2);
+    // Two halves of about `total / 2` records each: one big page is cut in
+    // the middle, several pages are cut at the page boundary nearest it.
+    let (a, b): (Vec<&[ModelRecord]>, Vec<&[ModelRecord]>) = if let [one] = pages {
+        let (x, y) = one.split_at(one.len() / 2);
+        (vec![x], vec![y])
+    } else {
+        let mut seen = 0;
+        let cut = pages
+            .iter()
+            .position(|p| {
+                seen += p.len();
+                seen >= total / 2
+            })
+            .map_or(pages.len(), |i| i + 1);
+        (pages[..cut].to_vec(), pages[cut..].to_vec())
+    };
     std::thread::scope(|s| {
-        let other = s.spawn(|| pre_pass(b, dict));
-        let mut out = pre_pass(a, dict);
+        let other = s.spawn(|| pre_pass(&b, dict));
+        let mut out = pre_pass(&a, dict);
         // A panic in the helper thread cannot come from pre_pass (no
         // indexing, no unwrap); recompute on this thread if it ever did.
-        out.extend(other.join().unwrap_or_else(|_| pre_pass(b, dict)));
+        out.extend(other.join().unwrap_or_else(|_| pre_pass(&b, dict)));
         out
     })
 }
@@ -1146,7 +1175,7 @@ fn write_rows(
     c: &mut Caches,
     id: SnapshotId,
     already: u64,
-    models: &[ModelRecord],
+    pages: &[&[ModelRecord]],
     defer_names: bool,
 ) -> Result<(AppendStats, Vec<Row>), StoreError> {
     // A sync's new models wait in `model_new` (no index) until completion; an import is one transaction anyway.
@@ -1173,9 +1202,10 @@ fn write_rows(
     let mut members = c.members.remove(&id).unwrap_or_default();
     let mut buf = Vec::with_capacity(1024);
     let mut rank = already;
-    let mut rows: Vec<Row> = Vec::with_capacity(models.len());
-    let pre = lookup_and_fingerprint(models, &c.models, c.parallel);
-    for ((pos, m), pre) in models.iter().enumerate().zip(pre) {
+    let pre = lookup_and_fingerprint(pages, &c.models, c.parallel);
+    let received = pre.len() as u64;
+    let mut rows: Vec<Row> = Vec::with_capacity(pre.len());
+    for ((pos, m), pre) in pages.iter().flat_map(|p| p.iter()).enumerate().zip(pre) {
         if m.id.is_empty() {
             return Err(StoreError::BadInput(format!(
                 "the record at position {pos} of the batch has an empty model id"
@@ -1299,9 +1329,9 @@ fn write_rows(
     let inserted = rows.len() as u64;
     Ok((
         AppendStats {
-            received: models.len() as u64,
+            received,
             inserted,
-            duplicates: models.len() as u64 - inserted,
+            duplicates: received - inserted,
             total_rows: rank,
         },
         rows,

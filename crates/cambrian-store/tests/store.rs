@@ -645,3 +645,59 @@ fn snapshot_listing_is_the_listing_part_of_snapshot_models() {
     let err = s.listing_full_records(&listing, &[3]).unwrap_err();
     assert_eq!(err.kind(), cambrian_types::ErrorKind::BadInput, "{err}");
 }
+
+/// `append_pages` stores exactly what `append_batch` of the pages'
+/// concatenation stores: ranks, first-occurrence dedup across pages, counts,
+/// details — also past the two-thread threshold, where the pages are split
+/// between threads at a page boundary.
+#[test]
+fn append_pages_equals_append_batch_of_the_concatenation() {
+    let mk = |i: usize| {
+        let mut m = rec(
+            &format!("org{}/m{i}", i % 5),
+            i as u64,
+            Some(["text-generation", "fill-mask"][i % 2]),
+        );
+        m.tags.push(format!("t{}", i % 3));
+        m
+    };
+    // 12 pages of 1000 (12,000 records: two-thread pass), with repeats of
+    // earlier models on later pages and inside a page.
+    let mut pages: Vec<Vec<ModelRecord>> = (0..12)
+        .map(|p| (p * 1000..(p + 1) * 1000).map(mk).collect())
+        .collect();
+    for p in 1..12 {
+        for j in 0..40 {
+            let mut m = mk((p - 1) * 1000 + j * 13);
+            m.likes = Some(424_242);
+            pages[p].insert(j * 20, m);
+        }
+    }
+    pages[3].insert(500, mk(3001));
+    let concat: Vec<ModelRecord> = pages.iter().flatten().cloned().collect();
+
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut sa = Store::open(a.path()).unwrap();
+    let mut sb = Store::open(b.path()).unwrap();
+    let ia = sa.begin_snapshot(&snap(9)).unwrap();
+    let ib = sb.begin_snapshot(&snap(9)).unwrap();
+    // Two transactions each: pages 0..5 and 5..12.
+    for (lo, hi, cp) in [(0, 5, "c1"), (5, 12, "c2")] {
+        let slices: Vec<&[ModelRecord]> = pages[lo..hi].iter().map(Vec::as_slice).collect();
+        let flat: Vec<ModelRecord> = pages[lo..hi].iter().flatten().cloned().collect();
+        let x = sa.append_pages(ia, &slices, Some(cp)).unwrap();
+        let y = sb.append_batch(ib, &flat, Some(cp)).unwrap();
+        assert_eq!(
+            (x.received, x.inserted, x.duplicates, x.total_rows),
+            (y.received, y.inserted, y.duplicates, y.total_rows)
+        );
+    }
+    assert_eq!(concat.len(), 12_000 + 11 * 40 + 1);
+    let ra = sa.complete_snapshot(ia).unwrap();
+    let rb = sb.complete_snapshot(ib).unwrap();
+    assert_eq!(ra.models, 12_000);
+    assert_eq!(ra.models, rb.models);
+    let ma = sa.snapshot_models(ia).unwrap();
+    assert_eq!(ma, sb.snapshot_models(ib).unwrap());
+    assert_eq!(ma, (0..12_000).map(mk).collect::<Vec<_>>(), "first occurrences, in order");
+}
