@@ -74,11 +74,34 @@ print(n, time.perf_counter() - t, time.process_time() - c)
 PY
 )
 C2=$(csync day2)
+# The floor: the same listing (same URL, sort, page size, expand) fetched page by page over one
+# keep-alive connection, following the Link header, the bodies read and thrown away — no JSON
+# parsing, no storing. No client that waits for a page's Link header before asking for the
+# next page can list faster than this from this simulator on this machine.
+FLOOR=$($PY - "$URL" "$EXPAND" <<'PY'
+import http.client, re, sys, time, urllib.parse
+base, expand = sys.argv[1], sys.argv[2].split()
+u = urllib.parse.urlparse(base)
+conn = http.client.HTTPConnection(u.hostname, u.port)
+path = "/api/models?" + urllib.parse.urlencode([("sort", "trendingScore"), ("limit", "1000")] + [("expand[]", e) for e in expand])
+t, c, n, pages = time.perf_counter(), time.process_time(), 0, 0
+while path:
+    conn.request("GET", path)
+    r = conn.getresponse()
+    n += len(r.read()); pages += 1
+    m = re.search(r'<([^>]+)>;\s*rel="next"', r.getheader("Link") or "")
+    path = None
+    if m:
+        q = urllib.parse.urlparse(m.group(1))
+        path = q.path + ("?" + q.query if q.query else "")
+print(pages, n, time.perf_counter() - t, time.process_time() - c)
+PY
+)
 echo "load average after:  $(cut -d' ' -f1-3 /proc/loadavg)"
 
-$PY - "$C1" "$C2" "$P_OUT" <<'PY'
+$PY - "$C1" "$C2" "$P_OUT" "$FLOOR" <<'PY'
 import sys
-c1, c2, p = (s.split() for s in sys.argv[1:4])
+c1, c2, p, fl = (s.split() for s in sys.argv[1:5])
 pr, pw, pc = int(p[0]), float(p[1]), float(p[2])
 prate = pr / pw
 for label, c in (("day 1, empty store", c1), ("day 2, same store ", c2)):
@@ -89,6 +112,10 @@ print(f"huggingface_hub HfApi().list_models (iterate only): {pr} records in {pw:
 for label, c in (("day 1", c1), ("day 2", c2)):
     rows, wall, cpu = int(c[0]), float(c[1]), float(c[2])
     print(f"ratio {label} (cambrian / huggingface_hub): records/s (wall) {(rows/wall)/prate:.1f}x, CPU time {pc/cpu:.1f}x")
+fpages, fbytes, fwall = int(fl[0]), int(fl[1]), float(fl[2])
+print(f"floor: the same {fpages} pages ({fbytes/1e6:.1f} MB) fetched and discarded, no parsing, no storing: {fwall:.2f} s"
+      f" -> the largest wall ratio any page-by-page client can reach here: {pw/fwall:.1f}x"
+      f" (20x needs the whole sync in {pw/20:.2f} s, {pw/20 - fwall:+.2f} s beyond the floor)")
 if not (int(c1[0]) == int(c2[0]) == pr):
     print(f"WARNING: record counts differ: {c1[0]} / {c2[0]} / {pr}")
 PY
