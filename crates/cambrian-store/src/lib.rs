@@ -524,7 +524,10 @@ impl Store {
         s: &NewSnapshot,
         models: &[ModelRecord],
     ) -> Result<ImportOutcome, StoreError> {
-        let hash = content_hash(models);
+        // The content hash (SHA-256 over every record) is needed up front only
+        // when a same-day candidate exists; otherwise it is computed beside the
+        // import's writes (see `import_tx`).
+        let mut hash: Option<String> = None;
         let day: NaiveDate = s.taken_at.date_naive();
         let start = day
             .and_hms_opt(0, 0, 0)
@@ -552,7 +555,7 @@ impl Store {
         for (t, stored) in candidates {
             let Some(stored) = stored else { continue };
             let same = if stored.starts_with("v3:") {
-                stored == hash
+                stored == *hash.get_or_insert_with(|| content_hash(models))
             } else {
                 stored == *legacy.get_or_insert_with(|| legacy_content_hash(models))
             };
@@ -562,7 +565,7 @@ impl Store {
                 });
             }
         }
-        let result = self.import_tx(s, models, &hash);
+        let result = self.import_tx(s, models, hash);
         if result.is_err() {
             self.caches = Caches::default();
         }
@@ -574,7 +577,7 @@ impl Store {
         &mut self,
         s: &NewSnapshot,
         models: &[ModelRecord],
-        hash: &str,
+        hash: Option<String>,
     ) -> Result<SnapshotId, StoreError> {
         let tx = self
             .conn
@@ -582,15 +585,36 @@ impl Store {
             .ctx("starting an import")?;
         refresh_caches(&tx, &mut self.caches)?;
         tx.execute(
-            "INSERT INTO snapshot (taken_at, source, query, status, models, started_at, content_hash) VALUES (?1, ?2, ?3, 0, 0, ?4, ?5)",
-            params![s.taken_at.timestamp_micros(), s.source, s.query, now_micros(), hash],
+            "INSERT INTO snapshot (taken_at, source, query, status, models, started_at) VALUES (?1, ?2, ?3, 0, 0, ?4)",
+            params![s.taken_at.timestamp_micros(), s.source, s.query, now_micros()],
         )
         .ctx("creating a snapshot")?;
         let id = SnapshotId(tx.last_insert_rowid());
         self.caches.members.insert(id, KeySet::default());
-        let (_, mut rows) = write_rows(&tx, &mut self.caches, id, 0, &[models], false)?;
+        // A large import hashes its records on a second core while this one
+        // writes them (measured: the hash was a third of an import of known
+        // models); the hash goes into the same transaction.
+        let beside = hash.is_none() && self.caches.parallel && models.len() >= PARALLEL_MIN_BATCH;
+        let caches = &mut self.caches;
+        let (written, hash) = std::thread::scope(|sc| {
+            let helper = beside.then(|| sc.spawn(|| content_hash(models)));
+            let written = write_rows(&tx, caches, id, 0, &[models], false);
+            let hash = match (hash, helper) {
+                (Some(h), _) => h,
+                // content_hash cannot panic (no indexing, no unwrap); recompute here if it ever did.
+                (None, Some(j)) => j.join().unwrap_or_else(|_| content_hash(models)),
+                (None, None) => content_hash(models),
+            };
+            (written, hash)
+        });
+        let (_, mut rows) = written?;
         self.caches.members.remove(&id);
         complete_in(&tx, id, &mut rows)?;
+        tx.execute(
+            "UPDATE snapshot SET content_hash = ?1 WHERE id = ?2",
+            params![hash, id.0],
+        )
+        .ctx("recording the content hash")?;
         tx.commit().ctx("committing an import")?;
         Ok(id)
     }

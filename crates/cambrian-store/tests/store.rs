@@ -533,6 +533,22 @@ fn large_batches_dedupe_and_round_trip() {
         next,
         "first occurrences, in order"
     );
+    // Its content hash (computed beside the writes for an import this large)
+    // is the one of `content_hash`, so the same content is a duplicate...
+    let stored: String = Connection::open(dir.path().join(DB_FILE))
+        .unwrap()
+        .query_row(
+            "SELECT content_hash FROM snapshot WHERE id = ?1",
+            [info.id.0],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, cambrian_store::content_hash(&with_repeats));
+    let again = s.import_snapshot(&snap(8), &with_repeats).unwrap();
+    assert!(
+        matches!(again, ImportOutcome::Duplicate { ref existing } if existing.id == info.id),
+        "{again:?}"
+    );
     drop(s);
     let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
     let n: i64 = c
@@ -699,5 +715,9 @@ fn append_pages_equals_append_batch_of_the_concatenation() {
     assert_eq!(ra.models, rb.models);
     let ma = sa.snapshot_models(ia).unwrap();
     assert_eq!(ma, sb.snapshot_models(ib).unwrap());
-    assert_eq!(ma, (0..12_000).map(mk).collect::<Vec<_>>(), "first occurrences, in order");
+    assert_eq!(
+        ma,
+        (0..12_000).map(mk).collect::<Vec<_>>(),
+        "first occurrences, in order"
+    );
 }
