@@ -682,11 +682,11 @@ fn append_pages_equals_append_batch_of_the_concatenation() {
     let mut pages: Vec<Vec<ModelRecord>> = (0..12)
         .map(|p| (p * 1000..(p + 1) * 1000).map(mk).collect())
         .collect();
-    for p in 1..12 {
+    for (p, page) in pages.iter_mut().enumerate().skip(1) {
         for j in 0..40 {
             let mut m = mk((p - 1) * 1000 + j * 13);
             m.likes = Some(424_242);
-            pages[p].insert(j * 20, m);
+            page.insert(j * 20, m);
         }
     }
     pages[3].insert(500, mk(3001));
