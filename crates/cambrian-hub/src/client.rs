@@ -660,8 +660,13 @@ fn send_error(url: &Url, e: &reqwest::Error, connect_timeout: Duration) -> HubEr
     }
     HubError::Connect {
         url: url.to_string(),
-        reason: error_chain(e),
+        reason: without_url(&error_chain(e), url.as_str()),
     }
+}
+
+/// reqwest says "error sending request for url (URL)"; the error names the URL already.
+fn without_url(msg: &str, url: &str) -> String {
+    msg.replace(&format!(" for url ({url})"), "")
 }
 
 /// `e` and its sources, joined by `: ` (reqwest's Display alone hides the cause).

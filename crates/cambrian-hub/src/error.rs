@@ -84,12 +84,28 @@ pub enum HubError {
         size: Option<u64>,
     },
 
-    #[error("giving up on {url} after {attempts} attempts: {last}")]
+    #[error(
+        "giving up on {url} after {attempts} attempts: {}",
+        last_without_url(last, url)
+    )]
     GaveUp {
         url: String,
         attempts: u32,
         last: Box<HubError>,
     },
+}
+
+/// `last`'s message without the URL that [`HubError::GaveUp`] already names
+/// ("could not connect to URL: …" → "could not connect: …").
+fn last_without_url(last: &HubError, url: &str) -> String {
+    let mut m = last.to_string();
+    if url.is_empty() {
+        return m;
+    }
+    for joint in [" to ", " for ", " from ", " by "] {
+        m = m.replace(&format!("{joint}{url}"), "");
+    }
+    m
 }
 
 impl HubError {
@@ -168,6 +184,38 @@ mod tests {
             status,
             detail: None,
         }
+    }
+
+    #[test]
+    fn gave_up_names_the_url_once() {
+        let url = "http://127.0.0.1:1/api/models?limit=1000";
+        let e = HubError::GaveUp {
+            url: url.into(),
+            attempts: 7,
+            last: Box::new(HubError::Connect {
+                url: url.into(),
+                reason: "tcp connect error: Connection refused (os error 111)".into(),
+            }),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "giving up on {url} after 7 attempts: could not connect: tcp connect error: Connection refused (os error 111)"
+            )
+        );
+        let e = HubError::GaveUp {
+            url: url.into(),
+            attempts: 3,
+            last: Box::new(HubError::Http {
+                url: url.into(),
+                status: 503,
+                detail: None,
+            }),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!("giving up on {url} after 3 attempts: HTTP 503")
+        );
     }
 
     #[test]
