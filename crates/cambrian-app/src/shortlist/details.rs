@@ -259,6 +259,9 @@ pub struct DetailSource<'s> {
     pub stats: DetailStats,
     now: DateTime<Utc>,
     lean: bool,
+    /// Set when a request found the Hub unreachable (see `get_many`); kept
+    /// across calls (lineage lookups follow the first round).
+    unreachable: Arc<OnceLock<String>>,
 }
 
 impl<'s> DetailSource<'s> {
@@ -270,6 +273,7 @@ impl<'s> DetailSource<'s> {
             stats: DetailStats::default(),
             now: Utc::now(),
             lean: false,
+            unreachable: Arc::default(),
         }
     }
 
@@ -372,7 +376,7 @@ impl<'s> DetailSource<'s> {
         // not be reached at all (DNS, refused connection, connect timeout),
         // the models not yet asked for are not asked (offline, each would
         // spend its own retries: 36 s for 30 models was measured).
-        let unreachable: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+        let unreachable = self.unreachable.clone();
         let mut results = stream::iter(missing.into_iter().map(|id| {
             let c = client.clone();
             let unreachable = unreachable.clone();
