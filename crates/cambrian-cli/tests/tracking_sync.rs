@@ -239,7 +239,8 @@ fn invalid_json_pages_fail_clearly_and_write_nothing_visible() {
     assert!(o.stdout.is_empty());
     let err = text(&o.stderr);
     assert!(
-        err.contains("invalid JSON from http://127.0.0.1:") && err.contains("at byte"),
+        // The URL once (in "giving up on URL …"), then the last error without it.
+        err.contains("giving up on http://127.0.0.1:") && err.contains("invalid JSON at byte"),
         "{err}"
     );
     assert!(err.contains("hint:"), "{err}");
