@@ -1252,7 +1252,7 @@ fn write_rows(
                 let key = c.max_model + 1;
                 let did = c.max_detail + 1;
                 let fp = pre.fp;
-                encode_detail(m, &mut buf)?;
+                encode_detail(m, &mut buf);
                 insert_detail
                     .execute(params![did, key, &buf[..]])
                     .ctx("writing a model's detail")?;
@@ -1280,15 +1280,21 @@ fn write_rows(
                 let unchanged = match e.fp {
                     Some(old) => (old == fp && e.detail != 0).then_some(e.detail),
                     None => {
-                        // Fingerprint unknown (store migrated from v2): compare the bytes once.
-                        encode_detail(m, &mut buf)?;
-                        let same = stored_detail
+                        // Fingerprint unknown (store migrated from v2): fingerprint
+                        // the stored detail (JSON or binary) once and compare.
+                        let stored: Option<Vec<u8>> = stored_detail
                             .query_row([e.detail], |r| {
-                                Ok(r.get_ref(0)?.as_bytes().ok() == Some(&buf[..]))
+                                Ok(r.get_ref(0)?.as_bytes().ok().map(<[u8]>::to_vec))
                             })
                             .optional()
                             .ctx("reading a model's detail")?
-                            .unwrap_or(false);
+                            .flatten();
+                        let same = match stored {
+                            Some(bytes) => {
+                                record::stored_fingerprint(&m.id, &bytes, &mut buf)? == fp
+                            }
+                            None => false,
+                        };
                         if same {
                             if update_model
                                 .execute(params![key, e.detail, fp])
@@ -1310,7 +1316,7 @@ fn write_rows(
                     Some(did) => (key, did),
                     None => {
                         let did = c.max_detail + 1;
-                        encode_detail(m, &mut buf)?;
+                        encode_detail(m, &mut buf);
                         insert_detail
                             .execute(params![did, key, &buf[..]])
                             .ctx("writing a model's detail")?;

@@ -119,6 +119,13 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE model_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL, detail INTEGER, fp INTEGER);
     "#,
+    // v4 -> v5: new details are written in a compact binary form (first byte
+    // 0xB1, `record::encode_detail`) instead of JSON; JSON details stay
+    // readable. No table changes: the version tells older builds, which
+    // cannot read binary details, to refuse the store (SchemaTooNew).
+    r#"
+    -- no table changes
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -30,7 +30,7 @@ fn v<T: serde::Serialize>(x: T) -> Value {
 fn a_v2_store_reads_back_identically_after_migration() {
     let (dir, s, exp) = migrated();
     assert_eq!(s.schema_version(), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 4);
+    assert_eq!(SCHEMA_VERSION, 5);
     let snaps = s.snapshots().unwrap();
     assert_eq!(v(&snaps), exp["snapshots"]);
     assert_eq!(snaps.len(), 6);
