@@ -84,7 +84,22 @@ pub(crate) const BIN_V1: u8 = 0xB1;
 pub(crate) fn encode_detail(m: &ModelRecord, out: &mut Vec<u8>) {
     out.clear();
     out.push(BIN_V1);
-    let mut w = BinWriter(out);
+    walk_detail(m, &mut BinWriter(out));
+}
+
+/// Where the detail fields go, in [`walk_detail`]'s order: the binary
+/// encoder and the fingerprint read the same fields through it, so the
+/// fingerprint covers exactly what is stored.
+trait DetailSink {
+    fn opt_str(&mut self, s: Option<&str>);
+    fn list(&mut self, v: &[String]);
+    fn opt_time(&mut self, t: Option<&DateTime<Utc>>);
+    fn safetensors(&mut self, s: Option<&SafetensorsInfo>);
+    fn gguf(&mut self, g: Option<&GgufInfo>);
+}
+
+/// The detail fields of `m`, in their stored order.
+fn walk_detail(m: &ModelRecord, w: &mut impl DetailSink) {
     w.opt_str(m.author.as_deref());
     w.opt_str(m.sha.as_deref());
     w.opt_time(m.created_at.as_ref());
@@ -95,27 +110,8 @@ pub(crate) fn encode_detail(m: &ModelRecord, out: &mut Vec<u8>) {
     w.opt_str(m.license.as_deref());
     w.opt_str(m.license_name.as_deref());
     w.opt_str(m.gated.as_deref());
-    match &m.safetensors {
-        None => w.0.push(0),
-        Some(st) => {
-            w.0.push(1);
-            w.varint(st.parameters.len() as u64);
-            for (k, v) in &st.parameters {
-                w.str(k);
-                w.varint(*v);
-            }
-            w.varint(st.total);
-        }
-    }
-    match &m.gguf {
-        None => w.0.push(0),
-        Some(g) => {
-            w.0.push(1);
-            w.opt_u64(g.total);
-            w.opt_str(g.architecture.as_deref());
-            w.opt_u64(g.context_length);
-        }
-    }
+    w.safetensors(m.safetensors.as_ref());
+    w.gguf(m.gguf.as_ref());
     w.list(&m.architectures);
     w.opt_str(m.model_type.as_deref());
     w.list(&m.base_models);
@@ -138,6 +134,18 @@ impl BinWriter<'_> {
         self.varint(s.len() as u64);
         self.0.extend_from_slice(s.as_bytes());
     }
+    fn opt_u64(&mut self, v: Option<u64>) {
+        match v {
+            None => self.0.push(0),
+            Some(v) => {
+                self.0.push(1);
+                self.varint(v);
+            }
+        }
+    }
+}
+
+impl DetailSink for BinWriter<'_> {
     #[inline]
     fn opt_str(&mut self, s: Option<&str>) {
         match s {
@@ -154,15 +162,6 @@ impl BinWriter<'_> {
             self.str(s);
         }
     }
-    fn opt_u64(&mut self, v: Option<u64>) {
-        match v {
-            None => self.0.push(0),
-            Some(v) => {
-                self.0.push(1);
-                self.varint(v);
-            }
-        }
-    }
     fn opt_time(&mut self, t: Option<&DateTime<Utc>>) {
         match t {
             None => self.0.push(0),
@@ -173,6 +172,23 @@ impl BinWriter<'_> {
                 self.varint(u64::from(t.timestamp_subsec_nanos()));
             }
         }
+    }
+    fn safetensors(&mut self, s: Option<&SafetensorsInfo>) {
+        let Some(st) = s else { return self.0.push(0) };
+        self.0.push(1);
+        self.varint(st.parameters.len() as u64);
+        for (k, v) in &st.parameters {
+            self.str(k);
+            self.varint(*v);
+        }
+        self.varint(st.total);
+    }
+    fn gguf(&mut self, g: Option<&GgufInfo>) {
+        let Some(g) = g else { return self.0.push(0) };
+        self.0.push(1);
+        self.opt_u64(g.total);
+        self.opt_str(g.architecture.as_deref());
+        self.opt_u64(g.context_length);
     }
 }
 
@@ -382,47 +398,51 @@ pub(crate) fn content_fields(m: &ModelRecord, buf: &mut Vec<u8>) {
 }
 
 fn detail_fields(m: &ModelRecord, f: &mut Fp<'_>) {
-    f.opt_str(m.author.as_deref());
-    f.opt_str(m.sha.as_deref());
-    for t in [&m.created_at, &m.last_modified] {
+    walk_detail(m, f);
+}
+
+/// The fingerprint's encoding of the fields (fixed: stored fingerprints
+/// were computed with it; a test pins a value).
+impl DetailSink for Fp<'_> {
+    fn opt_str(&mut self, s: Option<&str>) {
+        Fp::opt_str(self, s);
+    }
+    fn list(&mut self, v: &[String]) {
+        Fp::list(self, v);
+    }
+    fn opt_time(&mut self, t: Option<&DateTime<Utc>>) {
         match t {
-            None => f.opt_u64(None),
+            None => self.opt_u64(None),
             Some(t) => {
-                f.opt_u64(Some(t.timestamp() as u64));
-                f.u64(u64::from(t.timestamp_subsec_nanos()));
+                self.opt_u64(Some(t.timestamp() as u64));
+                self.u64(u64::from(t.timestamp_subsec_nanos()));
             }
         }
     }
-    f.opt_str(m.pipeline_tag.as_deref());
-    f.opt_str(m.library_name.as_deref());
-    f.list(&m.tags);
-    f.opt_str(m.license.as_deref());
-    f.opt_str(m.license_name.as_deref());
-    f.opt_str(m.gated.as_deref());
-    match &m.safetensors {
-        None => f.opt_u64(None),
-        Some(s) => {
-            f.opt_u64(Some(s.parameters.len() as u64));
-            for (k, v) in &s.parameters {
-                f.str(k);
-                f.u64(*v);
+    fn safetensors(&mut self, s: Option<&SafetensorsInfo>) {
+        match s {
+            None => self.opt_u64(None),
+            Some(s) => {
+                self.opt_u64(Some(s.parameters.len() as u64));
+                for (k, v) in &s.parameters {
+                    self.str(k);
+                    self.u64(*v);
+                }
+                self.u64(s.total);
             }
-            f.u64(s.total);
         }
     }
-    match &m.gguf {
-        None => f.opt_u64(None),
-        Some(g) => {
-            f.opt_u64(Some(1));
-            f.opt_u64(g.total);
-            f.opt_str(g.architecture.as_deref());
-            f.opt_u64(g.context_length);
+    fn gguf(&mut self, g: Option<&GgufInfo>) {
+        match g {
+            None => self.opt_u64(None),
+            Some(g) => {
+                self.opt_u64(Some(1));
+                self.opt_u64(g.total);
+                Fp::opt_str(self, g.architecture.as_deref());
+                self.opt_u64(g.context_length);
+            }
         }
     }
-    f.list(&m.architectures);
-    f.opt_str(m.model_type.as_deref());
-    f.list(&m.base_models);
-    f.list(&m.siblings);
 }
 
 /// The stored counters of one row.
@@ -779,6 +799,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Fingerprints are stored in databases: for the same record they must
+    /// never change (values computed before the field walk was shared with
+    /// the binary encoder).
+    #[test]
+    fn detail_fingerprints_are_pinned() {
+        let mut scratch = Vec::new();
+        let got: Vec<i64> = varied()
+            .iter()
+            .map(|m| detail_fingerprint(m, &mut scratch))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                4294206713848494960,
+                2964619045682643213,
+                9126827267909292221,
+                7405915766516210347,
+                289132510160922846
+            ]
+        );
     }
 
     #[test]
