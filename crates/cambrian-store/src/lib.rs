@@ -1289,12 +1289,11 @@ fn write_rows(
                             .optional()
                             .ctx("reading a model's detail")?
                             .flatten();
-                        let same = match stored {
-                            Some(bytes) => {
-                                record::stored_fingerprint(&m.id, &bytes, &mut buf)? == fp
-                            }
-                            None => false,
-                        };
+                        // An unreadable stored detail counts as changed: the new one is written.
+                        let same = stored.is_some_and(|bytes| {
+                            record::stored_fingerprint(&m.id, &bytes, &mut buf)
+                                .is_ok_and(|old| old == fp)
+                        });
                         if same {
                             if update_model
                                 .execute(params![key, e.detail, fp])

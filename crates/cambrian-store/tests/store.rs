@@ -721,3 +721,55 @@ fn append_pages_equals_append_batch_of_the_concatenation() {
         "first occurrences, in order"
     );
 }
+
+/// A model whose fingerprint is unknown (a v2-era store) is compared by
+/// fingerprinting its stored detail; an unreadable stored detail counts as
+/// changed — the new detail is written and the sync goes on.
+#[test]
+fn unknown_fingerprint_with_a_corrupt_stored_detail_writes_a_new_detail() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = rec("org/a", 1, Some("text-generation"));
+    let b = rec("org/b", 2, Some("fill-mask"));
+    {
+        let mut s = Store::open(dir.path()).unwrap();
+        let ImportOutcome::Imported(_) = s
+            .import_snapshot(&snap(1), &[a.clone(), b.clone()])
+            .unwrap()
+        else {
+            panic!()
+        };
+    }
+    {
+        let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        c.execute("UPDATE model SET fp = NULL", []).unwrap();
+        // a: its detail cut short; b: intact.
+        c.execute(
+            "UPDATE detail SET json = x'B1FF' WHERE id = (SELECT detail FROM model WHERE name = 'org/a')",
+            [],
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(dir.path()).unwrap();
+    let ImportOutcome::Imported(info) = s
+        .import_snapshot(&snap(2), &[a.clone(), b.clone()])
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(s.snapshot_models(info.id).unwrap(), vec![a, b]);
+    drop(s);
+    let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let n: i64 = c
+        .query_row("SELECT count(*) FROM detail", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        n, 3,
+        "a new detail for org/a only; org/b's intact detail matched its fingerprint"
+    );
+    let nulls: i64 = c
+        .query_row("SELECT count(*) FROM model WHERE fp IS NULL", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(nulls, 0, "both fingerprints recorded");
+}
