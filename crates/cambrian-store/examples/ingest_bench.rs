@@ -35,46 +35,8 @@ use std::time::Instant;
 mod bench_util;
 use bench_util::{Rng, cpu, proc_cpu};
 
-const PIPELINES: &[&str] = &[
-    "text-generation",
-    "image-text-to-text",
-    "text-to-image",
-    "automatic-speech-recognition",
-    "text-classification",
-    "feature-extraction",
-    "sentence-similarity",
-    "image-classification",
-    "text-to-speech",
-    "token-classification",
-    "translation",
-    "summarization",
-    "fill-mask",
-    "object-detection",
-    "image-to-image",
-    "text-to-video",
-    "image-to-video",
-    "question-answering",
-    "zero-shot-classification",
-    "reinforcement-learning",
-    "audio-classification",
-];
-const LIBRARIES: &[&str] = &[
-    "transformers",
-    "diffusers",
-    "sentence-transformers",
-    "gguf",
-    "peft",
-    "mlx",
-    "timm",
-    "onnx",
-    "keras",
-    "pytorch",
-    "stable-baselines3",
-    "ml-agents",
-    "nemo",
-    "speechbrain",
-    "open_clip",
-];
+const PIPELINES: &[&str] = bench_util::PIPELINES.split_at(21).0;
+const LIBRARIES: &[&str] = bench_util::LIBRARIES.split_at(15).0;
 const MODEL_TYPES: &[&str] = &[
     "llama", "qwen2", "mistral", "gemma2", "bert", "t5", "whisper", "clip", "phi3", "gpt2",
 ];
@@ -111,19 +73,7 @@ const LICENSES: &[&str] = &[
     "openrail",
     "",
 ];
-const BASES: &[&str] = &[
-    "Qwen/Qwen2.5-7B-Instruct",
-    "meta-llama/Llama-3.1-8B-Instruct",
-    "mistralai/Mistral-7B-v0.1",
-    "google/gemma-2-9b",
-    "Qwen/Qwen3-8B",
-    "meta-llama/Llama-3.2-1B",
-    "microsoft/phi-4",
-    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
-    "black-forest-labs/FLUX.1-dev",
-    "stabilityai/stable-diffusion-xl-base-1.0",
-    "openai/whisper-large-v3",
-];
+const BASES: &[&str] = bench_util::BASES.split_at(11).0;
 
 fn sha(r: &mut Rng) -> String {
     format!("{:016x}{:016x}{:08x}", r.next(), r.next(), r.next() as u32)

@@ -14,74 +14,7 @@ use std::io::Write;
 use std::time::Instant;
 
 mod bench_util;
-use bench_util::{Rng, cpu, proc_cpu};
-
-const PIPELINES: &[&str] = &[
-    "text-generation",
-    "image-text-to-text",
-    "text-to-image",
-    "automatic-speech-recognition",
-    "text-classification",
-    "feature-extraction",
-    "sentence-similarity",
-    "image-classification",
-    "text-to-speech",
-    "token-classification",
-    "translation",
-    "summarization",
-    "fill-mask",
-    "object-detection",
-    "image-to-image",
-    "text-to-video",
-    "image-to-video",
-    "question-answering",
-    "zero-shot-classification",
-    "reinforcement-learning",
-    "audio-classification",
-    "depth-estimation",
-    "image-segmentation",
-    "any-to-any",
-    "video-text-to-text",
-    "text-to-audio",
-    "image-to-text",
-    "visual-question-answering",
-];
-const LIBRARIES: &[&str] = &[
-    "transformers",
-    "diffusers",
-    "sentence-transformers",
-    "gguf",
-    "peft",
-    "mlx",
-    "timm",
-    "onnx",
-    "keras",
-    "pytorch",
-    "stable-baselines3",
-    "ml-agents",
-    "nemo",
-    "speechbrain",
-    "open_clip",
-    "ctranslate2",
-    "flair",
-    "spacy",
-    "fastai",
-    "unity-sentis",
-];
-const BASES: &[&str] = &[
-    "Qwen/Qwen2.5-7B-Instruct",
-    "meta-llama/Llama-3.1-8B-Instruct",
-    "mistralai/Mistral-7B-v0.1",
-    "google/gemma-2-9b",
-    "Qwen/Qwen3-8B",
-    "meta-llama/Llama-3.2-1B",
-    "microsoft/phi-4",
-    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
-    "black-forest-labs/FLUX.1-dev",
-    "stabilityai/stable-diffusion-xl-base-1.0",
-    "openai/whisper-large-v3",
-    "google-bert/bert-base-uncased",
-];
+use bench_util::{BASES, LIBRARIES, PIPELINES, Rng, cpu, proc_cpu};
 
 /// Skewed index: small indices much more likely (Zipf-ish).
 fn skewed(r: &mut Rng, n: usize) -> usize {
