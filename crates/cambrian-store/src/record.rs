@@ -473,14 +473,9 @@ fn parse_detail<T: serde::de::DeserializeOwned>(id: &str, detail: &[u8]) -> Resu
         .map_err(|e| StoreError::BadInput(format!("stored detail of model {id} is corrupt: {e}")))
 }
 
-/// A stored detail of either form.
-fn detail_of(id: &str, detail: &[u8], lean: bool) -> Result<DetailOwned, StoreError> {
-    if detail.first() == Some(&BIN_V1) {
-        return decode_bin(id, detail, lean);
-    }
-    if lean {
-        let d: DetailListing = parse_detail(id, detail)?;
-        return Ok(DetailOwned {
+impl From<DetailListing> for DetailOwned {
+    fn from(d: DetailListing) -> Self {
+        DetailOwned {
             author: d.author,
             pipeline_tag: d.pipeline_tag,
             library_name: d.library_name,
@@ -488,9 +483,29 @@ fn detail_of(id: &str, detail: &[u8], lean: bool) -> Result<DetailOwned, StoreEr
             license_name: d.license_name,
             gated: d.gated,
             ..Default::default()
-        });
+        }
     }
-    parse_detail(id, detail)
+}
+
+/// A stored detail of either form; with `lean`, its listing fields only.
+fn detail_of(id: &str, detail: &[u8], lean: bool) -> Result<DetailOwned, StoreError> {
+    match (detail.first() == Some(&BIN_V1), lean) {
+        (true, false) => decode_bin(id, detail, false),
+        (true, true) => {
+            let d = decode_bin(id, detail, true)?;
+            Ok(DetailListing {
+                author: d.author,
+                pipeline_tag: d.pipeline_tag,
+                library_name: d.library_name,
+                license: d.license,
+                license_name: d.license_name,
+                gated: d.gated,
+            }
+            .into())
+        }
+        (false, true) => parse_detail::<DetailListing>(id, detail).map(Into::into),
+        (false, false) => parse_detail(id, detail),
+    }
 }
 
 /// The fingerprint ([`detail_fingerprint`]) of a stored detail of either form.
@@ -503,37 +518,28 @@ pub(crate) fn stored_fingerprint(
     Ok(detail_fingerprint(&m, scratch))
 }
 
-/// A record with only its listing fields, from its id, detail JSON and counters.
+/// A record with only its listing fields, from its id, stored detail and counters.
 pub(crate) fn decode_listing(
     id: String,
     detail: &[u8],
     c: Counters,
 ) -> Result<ModelRecord, StoreError> {
     let d = detail_of(&id, detail, true)?;
-    Ok(ModelRecord {
-        id,
-        author: d.author,
-        downloads_30d: c.downloads_30d,
-        downloads_all_time: c.downloads_all_time,
-        likes: c.likes,
-        trending_score: c.trending_score,
-        pipeline_tag: d.pipeline_tag,
-        library_name: d.library_name,
-        license: d.license,
-        license_name: d.license_name,
-        gated: d.gated,
-        ..Default::default()
-    })
+    Ok(record_from(id, d, c))
 }
 
-/// Rebuild a record from its id, detail JSON and counters.
+/// Rebuild a record from its id, stored detail and counters.
 pub(crate) fn decode_record(
     id: String,
     detail: &[u8],
     c: Counters,
 ) -> Result<ModelRecord, StoreError> {
     let d = detail_of(&id, detail, false)?;
-    Ok(ModelRecord {
+    Ok(record_from(id, d, c))
+}
+
+fn record_from(id: String, d: DetailOwned, c: Counters) -> ModelRecord {
+    ModelRecord {
         id,
         author: d.author,
         sha: d.sha,
@@ -555,7 +561,7 @@ pub(crate) fn decode_record(
         model_type: d.model_type,
         base_models: d.base_models,
         siblings: d.siblings,
-    })
+    }
 }
 
 /// The base-model family of a record: its first base model (from
