@@ -709,6 +709,44 @@ pub fn fmt_p(p: f64) -> String {
     }
 }
 
+/// A proportion as a percentage with one decimal: `0.125` → `12.5%`.
+pub fn fmt_pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+/// A proportion with its interval: `80.0% [68.2% – 88.1%]`.
+pub fn fmt_pct_ci(p: &Proportion) -> String {
+    format!(
+        "{} [{} – {}]",
+        fmt_pct(p.value),
+        fmt_pct(p.lower),
+        fmt_pct(p.upper)
+    )
+}
+
+/// Milliseconds, or `–` when unknown.
+pub fn fmt_ms(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.0} ms"))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// Output tokens per second, or `–` when unknown.
+pub fn fmt_tokens_per_s(m: &ModelSummary) -> String {
+    m.latency
+        .output_tokens_per_s
+        .map(|v| format!("{v:.1}"))
+        .unwrap_or_else(|| "–".into())
+}
+
+/// Dollars per 1000 items, or `–` when no price was given.
+pub fn fmt_cost_per_1k(m: &ModelSummary) -> String {
+    m.cost
+        .as_ref()
+        .and_then(|c| c.per_1k_items)
+        .map(|v| format!("${v:.4}"))
+        .unwrap_or_else(|| "–".into())
+}
+
 fn pareto(models: &[ModelSummary], pairs: &[PairComparison]) -> Pareto {
     let lat_all = models.iter().all(|m| m.latency.p50_ms.is_some());
     let cost_all = !models.is_empty()

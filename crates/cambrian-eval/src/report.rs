@@ -2,7 +2,10 @@
 //! per-item CSV, and a self-contained HTML page (tables + inline SVG, no
 //! network: a Content-Security-Policy forbids every fetch).
 
-use crate::analysis::{FailureKind, ModelSummary, Outcome, Report, Verdict, fmt_p};
+use crate::analysis::{
+    FailureKind, ModelSummary, Outcome, Report, Verdict, fmt_cost_per_1k, fmt_ms as ms, fmt_p,
+    fmt_pct as pct, fmt_tokens_per_s,
+};
 use crate::gate::GateResult;
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -135,15 +138,6 @@ fn outcome_str(o: Outcome) -> &'static str {
 /// HTML-escape text.
 pub use cambrian_types::html::escape as esc;
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
-}
-
-fn ms(x: Option<f64>) -> String {
-    x.map(|v| format!("{v:.0} ms"))
-        .unwrap_or_else(|| "–".into())
-}
-
 /// Most per-item rows shown in the HTML (the CSV has all of them).
 pub const HTML_MAX_ITEM_ROWS: usize = 5_000;
 
@@ -198,15 +192,8 @@ pub fn html(report: &Report, gate: Option<&GateResult>, title: &str) -> String {
             ms(m.latency.p50_ms),
             ms(m.latency.p95_ms),
             ms(m.latency.ttft_p50_ms),
-            m.latency
-                .output_tokens_per_s
-                .map(|v| format!("{v:.1}"))
-                .unwrap_or_else(|| "–".into()),
-            m.cost
-                .as_ref()
-                .and_then(|c| c.per_1k_items)
-                .map(|v| format!("${v:.4}"))
-                .unwrap_or_else(|| "–".into()),
+            fmt_tokens_per_s(m),
+            fmt_cost_per_1k(m),
         );
     }
     h.push_str("</tbody></table>\n");

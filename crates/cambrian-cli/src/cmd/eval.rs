@@ -9,7 +9,10 @@ use crate::cli::Ctx;
 use crate::output;
 use anyhow::Context as _;
 use cambrian_app::Error as AppError;
-use cambrian_app::eval::analysis_types::{CostSpec, FailureKind, Report, fmt_p};
+use cambrian_app::eval::analysis_types::{
+    CostSpec, FailureKind, Report, fmt_cost_per_1k, fmt_ms as opt_ms, fmt_p, fmt_pct as pct,
+    fmt_pct_ci, fmt_tokens_per_s,
+};
 use cambrian_app::eval::config::{EvalConfig, ModelConfig};
 use cambrian_app::eval::item::GenParams;
 use cambrian_app::eval::{Api, EvalRequest, EvalResponse, ModelSpec, RunEvent, Timeouts};
@@ -409,15 +412,6 @@ fn render_json(resp: &EvalResponse, items: bool) -> anyhow::Result<()> {
     }))
 }
 
-fn pct(x: f64) -> String {
-    format!("{:.1}%", x * 100.0)
-}
-
-fn opt_ms(x: Option<f64>) -> String {
-    x.map(|v| format!("{v:.0} ms"))
-        .unwrap_or_else(|| "–".into())
-}
-
 fn render_text(resp: &EvalResponse) -> anyhow::Result<()> {
     let r: &Report = &resp.report;
     output::line(format!(
@@ -445,32 +439,15 @@ fn render_text(resp: &EvalResponse) -> anyhow::Result<()> {
         t.add_row([
             m.model.clone(),
             m.n.to_string(),
-            format!(
-                "{} [{} – {}]",
-                pct(m.accuracy.value),
-                pct(m.accuracy.lower),
-                pct(m.accuracy.upper)
-            ),
-            format!(
-                "{} [{} – {}]",
-                pct(m.answered_accuracy.value),
-                pct(m.answered_accuracy.lower),
-                pct(m.answered_accuracy.upper)
-            ),
+            fmt_pct_ci(&m.accuracy),
+            fmt_pct_ci(&m.answered_accuracy),
             m.wrong.to_string(),
             m.failed.to_string(),
             opt_ms(m.latency.p50_ms),
             opt_ms(m.latency.p95_ms),
             opt_ms(m.latency.ttft_p50_ms),
-            m.latency
-                .output_tokens_per_s
-                .map(|v| format!("{v:.1}"))
-                .unwrap_or_else(|| "–".into()),
-            m.cost
-                .as_ref()
-                .and_then(|c| c.per_1k_items)
-                .map(|v| format!("${v:.4}"))
-                .unwrap_or_else(|| "–".into()),
+            fmt_tokens_per_s(m),
+            fmt_cost_per_1k(m),
         ]);
     }
     output::line(t.to_string())?;
@@ -501,18 +478,8 @@ fn render_text(resp: &EvalResponse) -> anyhow::Result<()> {
                 t.add_row([
                     m.model.clone(),
                     f.field.clone(),
-                    format!(
-                        "{} [{} – {}]",
-                        pct(f.precision.value),
-                        pct(f.precision.lower),
-                        pct(f.precision.upper)
-                    ),
-                    format!(
-                        "{} [{} – {}]",
-                        pct(f.recall.value),
-                        pct(f.recall.lower),
-                        pct(f.recall.upper)
-                    ),
+                    fmt_pct_ci(&f.precision),
+                    fmt_pct_ci(&f.recall),
                     format!("{:.3}", f.f1),
                 ]);
             }
