@@ -91,20 +91,8 @@ fn html_renders_in_headless_chromium_without_console_errors() {
     std::fs::write(&page, sample_html()).unwrap();
     let profile = dir.path().join("profile");
     let out = Command::new(bin)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--virtual-time-budget=2000",
-        ])
+        .args(cambrian_types::html::HEADLESS_CHROMIUM_ARGS)
+        .arg("--virtual-time-budget=2000")
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))

@@ -32,3 +32,22 @@ mod tests {
         assert_eq!(escape("meta-llama/Llama-3.1-8B"), "meta-llama/Llama-3.1-8B");
     }
 }
+
+/// The flags the headless-Chromium report tests start Chromium with: no
+/// sandbox (the tests run as root), no GPU, and no background network
+/// traffic (this machine's closed network refuses it, many connections at a
+/// time), a fresh profile each run (`--user-data-dir`, given by the test),
+/// console messages on stderr (the tests fail on console errors).
+pub const HEADLESS_CHROMIUM_ARGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--enable-logging=stderr",
+    "--v=0",
+];

@@ -528,22 +528,10 @@ fn html_report_renders_in_headless_chromium() {
     let url = format!("file://{}", page.display());
     let common = |extra: &[String]| {
         let mut c = std::process::Command::new(&chromium);
-        c.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(&url);
+        c.args(cambrian_types::html::HEADLESS_CHROMIUM_ARGS)
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(&url);
         c.output().unwrap()
     };
     let dom = common(&["--dump-dom".to_string()]);
