@@ -169,20 +169,7 @@ pub fn parse(
         Parse::Complete(n) => n,
         Parse::NeedMore { total } => return Ok(Parse::NeedMore { total }),
     };
-    if n > MAX_HEADER_SIZE {
-        return Err(SafetensorsError::HeaderTooLarge {
-            len: n,
-            limit: MAX_HEADER_SIZE,
-        });
-    }
-    if let Some(fl) = file_len
-        && 8 + n > fl
-    {
-        return Err(SafetensorsError::HeaderBeyondFile {
-            header_len: n,
-            file_len: fl,
-        });
-    }
+    check_header_len(n, file_len)?;
     // n ≤ 100 MB, so the cast cannot truncate.
     let end = 8 + n as usize;
     let Some(json) = prefix.get(8..end) else {
@@ -237,20 +224,7 @@ pub fn read_header<R: std::io::Read>(
         }
     }
     let n = u64::from_le_bytes(first);
-    if n > MAX_HEADER_SIZE {
-        return Err(SafetensorsError::HeaderTooLarge {
-            len: n,
-            limit: MAX_HEADER_SIZE,
-        });
-    }
-    if let Some(fl) = file_len
-        && 8 + n > fl
-    {
-        return Err(SafetensorsError::HeaderBeyondFile {
-            header_len: n,
-            file_len: fl,
-        });
-    }
+    check_header_len(n, file_len)?;
     let mut buf = first.to_vec();
     let body = crate::read_prefix(&mut r, n).map_err(|e| SafetensorsError::Io(e.to_string()))?;
     let got = body.len() as u64;
@@ -649,6 +623,26 @@ pub fn parse_index(bytes: &[u8]) -> Result<ShardIndex, SafetensorsError> {
         weight_map,
         issues,
     })
+}
+
+/// The declared header length `n` must be at most [`MAX_HEADER_SIZE`] and,
+/// when the file's length is known, fit in the file after the 8-byte prefix.
+fn check_header_len(n: u64, file_len: Option<u64>) -> Result<(), SafetensorsError> {
+    if n > MAX_HEADER_SIZE {
+        return Err(SafetensorsError::HeaderTooLarge {
+            len: n,
+            limit: MAX_HEADER_SIZE,
+        });
+    }
+    if let Some(fl) = file_len
+        && 8 + n > fl
+    {
+        return Err(SafetensorsError::HeaderBeyondFile {
+            header_len: n,
+            file_len: fl,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
