@@ -203,21 +203,18 @@ fn print_assessment(a: &shortlist::Assessment, extra_reasons: &[Reason]) -> anyh
     }
     let (on, off): (Vec<&AppliedObligation>, Vec<&AppliedObligation>) =
         a.obligations.iter().partition(|o| o.applies);
-    if !on.is_empty() {
-        output::line("obligations that apply to you:")?;
-        for o in on {
-            output::line(format!(
-                "  - {} ({}): {} [{}]",
-                o.obligation.kind.name(),
-                trigger_text(&o.obligation),
-                o.obligation.summary,
-                o.obligation.citation + 1
-            ))?;
+    for (heading, list) in [
+        ("obligations that apply to you:", on),
+        (
+            "obligations that would apply (not triggered by your profile):",
+            off,
+        ),
+    ] {
+        if list.is_empty() {
+            continue;
         }
-    }
-    if !off.is_empty() {
-        output::line("obligations that would apply (not triggered by your profile):")?;
-        for o in off {
+        output::line(heading)?;
+        for o in list {
             output::line(format!(
                 "  - {} ({}): {} [{}]",
                 o.obligation.kind.name(),
