@@ -18,6 +18,7 @@
 //!   snapshot completes.
 
 pub mod cache_many;
+mod dict;
 mod error;
 mod packed;
 mod query;
@@ -31,6 +32,7 @@ pub use schema::SCHEMA_VERSION;
 
 use cambrian_types::ModelRecord;
 use chrono::{DateTime, NaiveDate, Utc};
+use dict::{ModelDict, ModelEntry};
 use error::Ctx;
 use packed::{FastMap, KeySet, Row, RowReader, decode_into, encode_rows};
 use record::{Counters, decode_record, detail_fingerprint, encode_detail};
@@ -166,7 +168,7 @@ pub struct CacheEntry {
 struct Caches {
     loaded: bool,
     /// Model id -> its key, latest detail id and that detail's fingerprint.
-    models: FastMap<String, ModelEntry>,
+    models: ModelDict,
     /// Category value -> term id.
     terms: FastMap<String, i64>,
     /// Base model id -> family term id (saves re-deriving the family per row).
@@ -182,15 +184,6 @@ struct Caches {
     /// The committed rows of an in-progress snapshot (what its `pending`
     /// blobs hold), so that completion need not read them back.
     pending: HashMap<SnapshotId, Vec<Row>>,
-}
-
-#[derive(Clone, Copy)]
-struct ModelEntry {
-    key: i64,
-    /// Latest detail id (0: none — a corrupt or pre-v1 store).
-    detail: i64,
-    /// Fingerprint of that detail; `None` = not known yet (migrated from v2).
-    fp: Option<i64>,
 }
 
 /// The store. Single writer: open one per process.
@@ -1043,22 +1036,29 @@ fn refresh_caches(tx: &Connection, c: &mut Caches) -> Result<(), StoreError> {
     *c = Caches::default();
     {
         let mut st = tx.prepare("SELECT id, name, detail, fp FROM model UNION ALL SELECT id, name, detail, fp FROM model_new").ctx("loading model ids")?;
-        c.models
-            .reserve(usize::try_from(m).unwrap_or(0).min(1 << 21));
+        // Room for the ids up to `m` (ids are dense) at ~32 bytes a name.
+        let expect = usize::try_from(m).unwrap_or(0).min(1 << 22);
+        c.models = ModelDict::with_capacity(expect, expect * 32);
         let mut rows = st.query([]).ctx("loading model ids")?;
         while let Some(r) = rows.next().ctx("loading model ids")? {
             let key: i64 = r.get(0).ctx("loading model ids")?;
-            let name: String = r.get(1).ctx("loading model ids")?;
+            let name = r
+                .get_ref(1)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .ctx("loading model ids")?;
             let detail: Option<i64> = r.get(2).ctx("loading model ids")?;
             let fp: Option<i64> = r.get(3).ctx("loading model ids")?;
-            c.models.insert(
-                name,
-                ModelEntry {
-                    key,
-                    detail: detail.unwrap_or(0),
-                    fp,
-                },
-            );
+            let entry = ModelEntry {
+                key,
+                detail: detail.unwrap_or(0),
+                fp,
+            };
+            if !c.models.insert(name, entry) {
+                return Err(StoreError::BadInput(format!(
+                    "the store holds more than {} models, more than this build can index",
+                    c.models.len()
+                )));
+            }
         }
     }
     {
@@ -1137,12 +1137,12 @@ struct Pre {
     fp: i64,
 }
 
-fn pre_pass(pages: &[&[ModelRecord]], dict: &FastMap<String, ModelEntry>) -> Vec<Pre> {
+fn pre_pass(pages: &[&[ModelRecord]], dict: &ModelDict) -> Vec<Pre> {
     let mut scratch = Vec::with_capacity(1024);
     let mut out = Vec::with_capacity(pages.iter().map(|p| p.len()).sum());
     for m in pages.iter().flat_map(|p| p.iter()) {
         out.push(Pre {
-            entry: dict.get(m.id.as_str()).copied(),
+            entry: dict.get(&m.id),
             fp: detail_fingerprint(m, &mut scratch),
         });
     }
@@ -1155,11 +1155,7 @@ fn pre_pass(pages: &[&[ModelRecord]], dict: &FastMap<String, ModelEntry>) -> Vec
 /// (1000 records) stay on one thread: on a loaded 2-core machine the
 /// per-page hand-off measured slower (sync day 2: 114-137k vs 155-202k
 /// records/s wall at load 5).
-fn lookup_and_fingerprint(
-    pages: &[&[ModelRecord]],
-    dict: &FastMap<String, ModelEntry>,
-    parallel: bool,
-) -> Vec<Pre> {
+fn lookup_and_fingerprint(pages: &[&[ModelRecord]], dict: &ModelDict, parallel: bool) -> Vec<Pre> {
     let total: usize = pages.iter().map(|p| p.len()).sum();
     if !parallel || total < PARALLEL_MIN_BATCH {
         return pre_pass(pages, dict);
@@ -1245,7 +1241,7 @@ fn write_rows(
             )));
         }
         // Looked up before the loop; a model first seen earlier in this batch is in the map now.
-        let entry = pre.entry.or_else(|| c.models.get(m.id.as_str()).copied());
+        let entry = pre.entry.or_else(|| c.models.get(&m.id));
         let detail = match entry {
             None => {
                 // A new model: its key and first detail, written together.
@@ -1260,14 +1256,18 @@ fn write_rows(
                     .execute(params![key, m.id, did, fp])
                     .ctx("interning a model id")?;
                 (c.max_model, c.max_detail) = (key, did);
-                c.models.insert(
-                    m.id.clone(),
-                    ModelEntry {
-                        key,
-                        detail: did,
-                        fp: Some(fp),
-                    },
-                );
+                let entry = ModelEntry {
+                    key,
+                    detail: did,
+                    fp: Some(fp),
+                };
+                if !c.models.insert(&m.id, entry) {
+                    return Err(StoreError::BadInput(format!(
+                        "model {}: the store already holds {} models, more than this build can index",
+                        m.id,
+                        c.models.len()
+                    )));
+                }
                 members.insert(key)?;
                 (key, did)
             }
@@ -1304,7 +1304,7 @@ fn write_rows(
                                     .execute(params![key, e.detail, fp])
                                     .ctx("recording a fingerprint")?;
                             }
-                            if let Some(x) = c.models.get_mut(m.id.as_str()) {
+                            if let Some(x) = c.models.get_mut(&m.id) {
                                 x.fp = Some(fp);
                             }
                         }
@@ -1329,7 +1329,7 @@ fn write_rows(
                                 .ctx("recording a model's detail")?;
                         }
                         c.max_detail = did;
-                        if let Some(x) = c.models.get_mut(m.id.as_str()) {
+                        if let Some(x) = c.models.get_mut(&m.id) {
                             (x.detail, x.fp) = (did, Some(fp));
                         }
                         (key, did)

@@ -1,0 +1,164 @@
+//! The writer's in-memory model dictionary: model id (the Hub's name, e.g.
+//! `org/model`) -> its key, latest detail id and that detail's fingerprint.
+//!
+//! Loaded once per process on the first write (200,000+ names) and looked up
+//! once per written record, so its layout matters: all names live in one
+//! arena string, entries in one vector in load order, and the hash table
+//! holds only 4-byte entry indexes (≈ 1 MB for 200k models, which stays in
+//! the CPU cache while a batch is looked up). Measured against a
+//! `HashMap<String, ModelEntry>` on bench/ingest's day-2 store (200,985
+//! names): see docs/store.md, *Write path*.
+
+use crate::packed::FastState;
+use std::hash::BuildHasher;
+
+/// What the writer knows of a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ModelEntry {
+    pub(crate) key: i64,
+    /// Latest detail id (0: none — a corrupt or pre-v1 store).
+    pub(crate) detail: i64,
+    /// Fingerprint of that detail; `None` = not known yet (migrated from v2).
+    pub(crate) fp: Option<i64>,
+}
+
+struct Slot {
+    /// Byte range of the name in `ModelDict::names`.
+    start: usize,
+    len: usize,
+    entry: ModelEntry,
+}
+
+/// Model id -> [`ModelEntry`]; names are unique (inserting a present name is
+/// a caller bug and is refused by a debug assertion).
+#[derive(Default)]
+pub(crate) struct ModelDict {
+    names: String,
+    slots: Vec<Slot>,
+    /// Indexes into `slots`.
+    table: hashbrown::HashTable<u32>,
+    hasher: FastState,
+}
+
+impl ModelDict {
+    /// Room for `models` entries whose names total about `name_bytes`.
+    pub(crate) fn with_capacity(models: usize, name_bytes: usize) -> Self {
+        ModelDict {
+            names: String::with_capacity(name_bytes),
+            slots: Vec::with_capacity(models),
+            table: hashbrown::HashTable::with_capacity(models),
+            hasher: FastState::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn name_of(&self, s: &Slot) -> &str {
+        // In bounds and on char boundaries: `start..start+len` is exactly
+        // what `insert` appended.
+        self.names.get(s.start..s.start + s.len).unwrap_or("")
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        let h = self.hasher.hash_one(name);
+        self.table
+            .find(h, |&i| {
+                let s = &self.slots[i as usize];
+                s.len == name.len() && self.name_of(s) == name
+            })
+            .map(|&i| i as usize)
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<ModelEntry> {
+        self.find(name).map(|i| self.slots[i].entry)
+    }
+
+    pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut ModelEntry> {
+        self.find(name).map(|i| &mut self.slots[i].entry)
+    }
+
+    /// Add a name that is not in the dictionary yet. Returns false (and adds
+    /// nothing) when the dictionary already holds 2^32 - 1 models.
+    pub(crate) fn insert(&mut self, name: &str, entry: ModelEntry) -> bool {
+        debug_assert!(self.find(name).is_none(), "model {name} inserted twice");
+        let Ok(idx) = u32::try_from(self.slots.len()) else {
+            return false;
+        };
+        if idx == u32::MAX {
+            return false;
+        }
+        let start = self.names.len();
+        self.names.push_str(name);
+        self.slots.push(Slot {
+            start,
+            len: name.len(),
+            entry,
+        });
+        let h = self.hasher.hash_one(name);
+        let (slots, names, hasher) = (&self.slots, &self.names, &self.hasher);
+        self.table.insert_unique(h, idx, |&i| {
+            let s = &slots[i as usize];
+            hasher.hash_one(names.get(s.start..s.start + s.len).unwrap_or(""))
+        });
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(key: i64) -> ModelEntry {
+        ModelEntry {
+            key,
+            detail: key * 10,
+            fp: (key % 2 == 0).then_some(key * 7),
+        }
+    }
+
+    #[test]
+    fn finds_what_was_inserted_and_nothing_else_across_growth() {
+        // Start small so that the table and the arena grow many times.
+        let mut d = ModelDict::with_capacity(1, 1);
+        let names: Vec<String> = (0..50_000)
+            .map(|i| format!("org{}/m-{i}", i % 97))
+            .collect();
+        for (i, n) in names.iter().enumerate() {
+            assert!(d.get(n).is_none());
+            assert!(d.insert(n, e(i as i64 + 1)));
+        }
+        assert_eq!(d.len(), names.len());
+        for (i, n) in names.iter().enumerate() {
+            assert_eq!(d.get(n), Some(e(i as i64 + 1)), "{n}");
+        }
+        // Prefixes, extensions and case variants of stored names are absent.
+        for n in ["org1/m-1x", "org1/m-", "ORG1/m-1", "", "org1/m-50000"] {
+            assert_eq!(d.get(n), None, "{n}");
+        }
+        let m = d.get_mut("org5/m-5").expect("present");
+        m.detail = 99;
+        m.fp = None;
+        assert_eq!(
+            d.get("org5/m-5"),
+            Some(ModelEntry {
+                key: 6,
+                detail: 99,
+                fp: None
+            })
+        );
+        assert_eq!(d.get("org6/m-6"), Some(e(7)), "neighbours untouched");
+    }
+
+    #[test]
+    fn non_ascii_and_empty_names() {
+        let mut d = ModelDict::default();
+        for (i, n) in ["", "ünï/cødé", "日本/モデル", "a"].iter().enumerate() {
+            assert!(d.insert(n, e(i as i64)));
+        }
+        assert_eq!(d.get("日本/モデル"), Some(e(2)));
+        assert_eq!(d.get(""), Some(e(0)));
+        assert_eq!(d.get("ünï/cød"), None);
+    }
+}
