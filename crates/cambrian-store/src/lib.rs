@@ -182,8 +182,10 @@ struct Caches {
     /// Models already present in an in-progress snapshot.
     members: HashMap<SnapshotId, KeySet>,
     /// The committed rows of an in-progress snapshot (what its `pending`
-    /// blobs hold), so that completion need not read them back.
-    pending: HashMap<SnapshotId, Vec<Row>>,
+    /// blobs hold), so that completion need not read them back: one vector
+    /// per batch, moved in, concatenated once at completion (a single
+    /// growing vector re-copied and page-faulted ~20 MB per 200k rows).
+    pending: HashMap<SnapshotId, Vec<Vec<Row>>>,
 }
 
 /// The store. Single writer: open one per process.
@@ -455,7 +457,7 @@ impl Store {
             .ctx("recording the batch")?;
         tx.commit().ctx("committing a batch")?;
         if let Some(p) = self.caches.pending.get_mut(&id) {
-            p.extend_from_slice(&rows);
+            p.push(rows);
         }
         Ok(stats)
     }
@@ -479,7 +481,9 @@ impl Store {
         let info = in_progress_in(&tx, id)?;
         // The rows this process committed, if it wrote them all; else read the batches back.
         let mut rows = match self.caches.pending.remove(&id) {
-            Some(r) if r.len() as u64 == info.models => r,
+            Some(batches) if batches.iter().map(Vec::len).sum::<usize>() as u64 == info.models => {
+                batches.concat()
+            }
             _ => pending_rows(&tx, id)?,
         };
         tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0])
@@ -1096,7 +1100,7 @@ fn load_members(
         set.insert(r.key)?;
     }
     c.members.insert(id, set);
-    c.pending.insert(id, rows);
+    c.pending.insert(id, vec![rows]);
     Ok(())
 }
 
