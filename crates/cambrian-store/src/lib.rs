@@ -1040,9 +1040,11 @@ fn refresh_caches(tx: &Connection, c: &mut Caches) -> Result<(), StoreError> {
     *c = Caches::default();
     {
         let mut st = tx.prepare("SELECT id, name, detail, fp FROM model UNION ALL SELECT id, name, detail, fp FROM model_new").ctx("loading model ids")?;
-        // Room for the ids up to `m` (ids are dense) at ~32 bytes a name.
+        // Room for the ids up to `m` (ids are dense) at ~32 bytes a name,
+        // plus an eighth for the day's new models (no regrowth mid-sync).
         let expect = usize::try_from(m).unwrap_or(0).min(1 << 22);
-        c.models = ModelDict::with_capacity(expect, expect * 32);
+        let room = expect + expect / 8 + 1024;
+        c.models = ModelDict::with_capacity(room, room * 32);
         let mut rows = st.query([]).ctx("loading model ids")?;
         while let Some(r) = rows.next().ctx("loading model ids")? {
             let key: i64 = r.get(0).ctx("loading model ids")?;
