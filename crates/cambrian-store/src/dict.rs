@@ -4,9 +4,9 @@
 //! Loaded once per process on the first write (200,000+ names) and looked up
 //! once per written record, so its layout matters: all names live in one
 //! arena string, entries in one vector in load order, and the hash table
-//! holds only 4-byte entry indexes (≈ 1.3 MB for 200k models). Measured against a
-//! `HashMap<String, ModelEntry>` on bench/ingest's day-2 store (200,985
-//! names): see docs/store.md, *Write path*.
+//! holds only an entry index and 32 hash bits (≈ 2.3 MB for 200k models).
+//! Measured against a `HashMap<String, ModelEntry>` on bench/ingest's day-2
+//! store (200,985 names): see docs/store.md, *Write path*.
 
 use crate::packed::FastState;
 use std::hash::BuildHasher;
@@ -37,8 +37,9 @@ struct Slot {
 pub(crate) struct ModelDict {
     names: String,
     slots: Vec<Slot>,
-    /// Indexes into `slots`.
-    table: hashbrown::HashTable<u32>,
+    /// (index into `slots`, upper 32 bits of the name's hash): probing
+    /// compares the hash bits without reading the slot.
+    table: hashbrown::HashTable<(u32, u32)>,
     hasher: FastState,
 }
 
@@ -66,15 +67,51 @@ impl ModelDict {
     fn find(&self, name: &str) -> Option<usize> {
         let h = self.hasher.hash_one(name);
         self.table
-            .find(h, |&i| {
-                let s = &self.slots[i as usize];
-                s.hash == h && s.len == name.len() && self.name_of(s) == name
-            })
-            .map(|&i| i as usize)
+            .find(h, |&(i, hi)| hi == upper(h) && self.is(i as usize, h, name))
+            .map(|&(i, _)| i as usize)
+    }
+
+    /// Whether slot `i` holds `name` (whose hash is `h`).
+    fn is(&self, i: usize, h: u64, name: &str) -> bool {
+        let s = &self.slots[i];
+        s.hash == h && s.len == name.len() && self.name_of(s) == name
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<ModelEntry> {
         self.find(name).map(|i| self.slots[i].entry)
+    }
+
+    /// [`get`](Self::get) for many names at once, in two passes: first the
+    /// hash-table probes of every name (matching on 39 hash bits without
+    /// reading a slot), then each candidate's slot and name. The reads of
+    /// one pass do not depend on each other, so the CPU can overlap their
+    /// cache misses. Measured on bench/ingest day 2 (200k lookups):
+    /// 0.065-0.072 s -> 0.057-0.065 s.
+    pub(crate) fn get_many<'n>(
+        &self,
+        names: impl Iterator<Item = &'n str> + Clone,
+    ) -> Vec<Option<ModelEntry>> {
+        let probes: Vec<(u64, Option<u32>)> = names
+            .clone()
+            .map(|name| {
+                let h = self.hasher.hash_one(name);
+                let cand = self
+                    .table
+                    .find(h, |&(_, hi)| hi == upper(h))
+                    .map(|&(i, _)| i);
+                (h, cand)
+            })
+            .collect();
+        names
+            .zip(probes)
+            .map(|(name, (h, cand))| match cand {
+                Some(i) if self.is(i as usize, h, name) => Some(self.slots[i as usize].entry),
+                // No candidate: absent. A candidate that is another name
+                // (39 equal hash bits): search again, comparing names.
+                None => None,
+                Some(_) => self.get(name),
+            })
+            .collect()
     }
 
     pub(crate) fn get_mut(&mut self, name: &str) -> Option<&mut ModelEntry> {
@@ -102,9 +139,13 @@ impl ModelDict {
         });
         let slots = &self.slots;
         self.table
-            .insert_unique(hash, idx, |&i| slots[i as usize].hash);
+            .insert_unique(hash, (idx, upper(hash)), |&(i, _)| slots[i as usize].hash);
         true
     }
+}
+
+fn upper(h: u64) -> u32 {
+    (h >> 32) as u32
 }
 
 #[cfg(test)]
@@ -133,6 +174,16 @@ mod tests {
         assert_eq!(d.len(), names.len());
         for (i, n) in names.iter().enumerate() {
             assert_eq!(d.get(n), Some(e(i as i64 + 1)), "{n}");
+        }
+        let probe: Vec<&str> = names
+            .iter()
+            .map(String::as_str)
+            .chain(["absent/x", "org1/m-1x"])
+            .collect();
+        let many = d.get_many(probe.iter().copied());
+        assert_eq!(many.len(), probe.len());
+        for (n, got) in probe.iter().zip(&many) {
+            assert_eq!(*got, d.get(n), "{n}");
         }
         // Prefixes, extensions and case variants of stored names are absent.
         for n in ["org1/m-1x", "org1/m-", "ORG1/m-1", "", "org1/m-50000"] {

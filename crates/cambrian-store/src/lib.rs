@@ -1145,14 +1145,15 @@ struct Pre {
 
 fn pre_pass(pages: &[&[ModelRecord]], dict: &ModelDict) -> Vec<Pre> {
     let mut scratch = Vec::with_capacity(1024);
-    let mut out = Vec::with_capacity(pages.iter().map(|p| p.len()).sum());
-    for m in pages.iter().flat_map(|p| p.iter()) {
-        out.push(Pre {
-            entry: dict.get(&m.id),
+    let records = || pages.iter().flat_map(|p| p.iter());
+    let entries = dict.get_many(records().map(|m| m.id.as_str()));
+    records()
+        .zip(entries)
+        .map(|(m, entry)| Pre {
+            entry,
             fp: detail_fingerprint(m, &mut scratch),
-        });
-    }
-    out
+        })
+        .collect()
 }
 
 /// The per-record work that needs no writes — dictionary lookup and detail
