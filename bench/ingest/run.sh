@@ -8,27 +8,39 @@
 # as the next day's process: counters grown, 0.5 % new models, 3 % changed details).
 # Prints wall and CPU figures and the load average. No peer: the figure is
 # compared with the goal (>= 500,000 records/s).
-# Env: N, PAGE, WORK (/tmp/cambrian-bench-ingest), CARGO_TARGET_DIR (./target).
+# RUNS (default 3) repeats the whole measurement, each on fresh stores, and
+# prints every run and the median of each figure: on a shared 2-core machine
+# one run can be 20 % off either way.
+# Env: N, PAGE, RUNS, WORK (/tmp/cambrian-bench-ingest), CARGO_TARGET_DIR (./target).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-200000}
 PAGE=${PAGE:-1000}
+RUNS=${RUNS:-3}
 WORK=${WORK:-/tmp/cambrian-bench-ingest}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build --release -q -p cambrian-store --example ingest_bench
 rm -rf "$WORK" && mkdir -p "$WORK"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-"$TARGET/release/examples/ingest_bench" "$WORK" "$N" "$PAGE" | tee "$WORK/result.txt"
+for run in $(seq 1 "$RUNS"); do
+  echo "== run $run of $RUNS"
+  mkdir -p "$WORK/stores"
+  "$TARGET/release/examples/ingest_bench" "$WORK/stores" "$N" "$PAGE" | tee "$WORK/result-$run.txt"
+  rm -rf "$WORK/stores"
+done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$WORK/result.txt" <<'PY'
-import sys
-kv = dict(t.split("=", 1) for l in open(sys.argv[1]) for t in l.split() if "=" in t)
+python3 - "$WORK"/result-*.txt <<'PY'
+import statistics, sys
+runs = [dict(t.split("=", 1) for l in open(f) for t in l.split() if "=" in t) for f in sys.argv[1:]]
 goal = 500_000
-print()
+print(f"\n{len(runs)} run(s); median, then every run (records/s wall):")
 for path in ("sync", "import"):
     for day in (1, 2):
-        w = float(kv[f"{path}_day{day}_records_per_s"]); c = float(kv[f"{path}_day{day}_records_per_cpu_s"])
+        ws = [float(r[f"{path}_day{day}_records_per_s"]) for r in runs]
+        cs = [float(r[f"{path}_day{day}_records_per_cpu_s"]) for r in runs]
+        w, c = statistics.median(ws), statistics.median(cs)
+        each = " · ".join(f"{x:,.0f}" for x in ws)
         print(f"{path:6s} day {day}: {w:>10,.0f} records/s wall, {c:>10,.0f} records/CPU-s   "
-              f"(goal {goal:,}: wall x{w/goal:.2f}, CPU x{c/goal:.2f})")
+              f"(goal {goal:,}: wall x{w/goal:.2f}, CPU x{c/goal:.2f})   runs: {each}")
 PY
 rm -rf "$WORK"
