@@ -165,38 +165,28 @@ impl HubClient {
 
     /// One page of `GET /api/models`.
     pub async fn list_page(&self, cursor: &PageCursor) -> Result<ListPage, HubError> {
-        let url = match cursor {
-            PageCursor::First(q) => q.first_page_url(&self.inner.endpoint),
-            PageCursor::Next(s) => Url::parse(s).map_err(|e| HubError::InvalidRequest {
-                reason: format!("next-page URL `{s}` is not a URL: {e}"),
-            })?,
-        };
+        let url = cursor_url(cursor, &self.inner.endpoint)?;
         let max = self.inner.cfg.max_json_bytes;
         self.fetch(&url, BodyMode::Whole(max), |raw| {
-            // One pass over the bytes; anything unusual (invalid JSON, not an
-            // array of objects…) is re-read through `Value`, which reports it.
-            let parsed = match parse_listing_bytes(&raw.body) {
-                Some(p) => p,
-                None => {
-                    let v = json_body(&raw)?;
-                    parse_listing(&v).map_err(|e| HubError::Unexpected {
-                        url: raw.url.to_string(),
-                        reason: e.reason,
-                    })?
-                }
-            };
-            let links: Vec<&str> = raw
-                .headers
-                .get_all(reqwest::header::LINK)
-                .iter()
-                .filter_map(|h| h.to_str().ok())
-                .collect();
-            let next = next_link(&links, &raw.url).map(String::from);
-            Ok(ListPage {
-                models: parsed.models,
-                next,
-                item_warnings: parsed.item_warnings,
-            })
+            let next = next_of(&raw);
+            listing_page(&raw, next)
+        })
+        .await
+    }
+
+    /// One page of `GET /api/models` as received: its body is not parsed
+    /// yet, its next-page URL (from the `Link` header) is known. Transport
+    /// errors, 408/429/5xx and timeouts are retried as for
+    /// [`list_page`](Self::list_page); a body that then fails to parse is
+    /// reported by [`RawListPage::parse`], and the caller refetches it with
+    /// `list_page` (which retries it). Lets a caller request page N+1 while
+    /// page N is parsed elsewhere.
+    pub async fn list_page_raw(&self, cursor: &PageCursor) -> Result<RawListPage, HubError> {
+        let url = cursor_url(cursor, &self.inner.endpoint)?;
+        let max = self.inner.cfg.max_json_bytes;
+        self.fetch(&url, BodyMode::Whole(max), |raw| {
+            let next = next_of(&raw);
+            Ok(RawListPage { raw, next })
         })
         .await
     }
@@ -568,6 +558,72 @@ fn push_repo_id(segs: &mut url::PathSegmentsMut<'_>, id: &str) -> Result<(), Hub
 }
 
 /// Parses a successful JSON body, mapping syntax errors to a byte offset.
+/// A listing page fetched by [`HubClient::list_page_raw`], not parsed yet.
+pub struct RawListPage {
+    raw: Raw,
+    next: Option<String>,
+}
+
+impl RawListPage {
+    /// The absolute URL of the next page (`Link: <…>; rel="next"`), if any.
+    pub fn next(&self) -> Option<&str> {
+        self.next.as_deref()
+    }
+
+    /// The URL this page was fetched from (after redirects).
+    pub fn url(&self) -> &str {
+        self.raw.url.as_str()
+    }
+
+    /// Parse the body, as [`HubClient::list_page`] does. An error here is
+    /// one `list_page` would have retried (the body is not a listing):
+    /// refetch the page with `list_page(&PageCursor::Next(url))`.
+    pub fn parse(self) -> Result<ListPage, HubError> {
+        listing_page(&self.raw, self.next)
+    }
+}
+
+fn cursor_url(cursor: &PageCursor, endpoint: &Url) -> Result<Url, HubError> {
+    match cursor {
+        PageCursor::First(q) => Ok(q.first_page_url(endpoint)),
+        PageCursor::Next(s) => Url::parse(s).map_err(|e| HubError::InvalidRequest {
+            reason: format!("next-page URL `{s}` is not a URL: {e}"),
+        }),
+    }
+}
+
+/// The next-page URL of a listing response (`Link: <…>; rel="next"`).
+fn next_of(raw: &Raw) -> Option<String> {
+    let links: Vec<&str> = raw
+        .headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .collect();
+    next_link(&links, &raw.url).map(String::from)
+}
+
+/// A listing response's body mapped to records: one pass over the bytes;
+/// anything unusual (invalid JSON, not an array of objects…) is re-read
+/// through `Value`, which reports it.
+fn listing_page(raw: &Raw, next: Option<String>) -> Result<ListPage, HubError> {
+    let parsed = match parse_listing_bytes(&raw.body) {
+        Some(p) => p,
+        None => {
+            let v = json_body(raw)?;
+            parse_listing(&v).map_err(|e| HubError::Unexpected {
+                url: raw.url.to_string(),
+                reason: e.reason,
+            })?
+        }
+    };
+    Ok(ListPage {
+        models: parsed.models,
+        next,
+        item_warnings: parsed.item_warnings,
+    })
+}
+
 fn json_body(raw: &Raw) -> Result<serde_json::Value, HubError> {
     serde_json::from_slice(&raw.body).map_err(|e| {
         // A body that ends early (truncation) is reported at its end.

@@ -15,7 +15,7 @@ pub mod parse;
 pub mod query;
 pub mod ratelimit;
 
-pub use client::{ClientStats, HubClient, ListPage, ModelInfo};
+pub use client::{ClientStats, HubClient, ListPage, ModelInfo, RawListPage};
 pub use config::HubConfig;
 pub use error::{FieldWarning, HubError, ItemWarning, ParseError};
 pub use link::{LinkValue, next_link, parse_link_header};

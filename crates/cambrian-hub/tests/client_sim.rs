@@ -217,6 +217,68 @@ async fn every_transient_fault_kind_is_retried_to_the_same_result() {
     }
 }
 
+/// `list_page_raw` + `RawListPage::parse`, refetching with `list_page` a
+/// page whose body does not parse (what `cambrian sync`'s pipeline does):
+/// returns the records and how many pages were refetched.
+async fn list_all_raw(c: &HubClient, q: &ListQuery) -> Result<(Vec<ModelRecord>, usize), HubError> {
+    let mut cursor = PageCursor::First(q.clone());
+    let (mut out, mut refetched) = (Vec::new(), 0);
+    loop {
+        let raw = c.list_page_raw(&cursor).await?;
+        let next = raw.next().map(str::to_string);
+        let url = raw.url().to_string();
+        let page = match raw.parse() {
+            Ok(p) => p,
+            Err(e) => {
+                assert!(
+                    e.is_transient(),
+                    "a cut or garbled body is worth a refetch: {e}"
+                );
+                refetched += 1;
+                c.list_page(&PageCursor::Next(url)).await?
+            }
+        };
+        assert_eq!(page.next, next, "the Link header is read before the body");
+        out.extend(page.models);
+        match next {
+            Some(n) => cursor = PageCursor::Next(n),
+            None => return Ok((out, refetched)),
+        }
+    }
+}
+
+/// Unparsed pages: transport faults are retried by `list_page_raw`, bodies
+/// that do not parse are reported by `parse` and refetched; the listing
+/// equals the fault-free one.
+#[tokio::test]
+async fn raw_pages_parsed_apart_give_the_same_listing_under_faults() {
+    let clean_sim = sim(600, &[], 0.0).await;
+    let (clean, refetched) = list_all_raw(&client(&clean_sim), &by_likes())
+        .await
+        .unwrap();
+    assert_eq!((clean.len(), refetched), (601, 0));
+    for kind in [
+        FaultKind::InvalidJson,
+        FaultKind::Truncate,
+        FaultKind::Status503,
+    ] {
+        let s = sim(600, &[kind], 0.35).await;
+        let (got, refetched) = list_all_raw(&client(&s), &by_likes())
+            .await
+            .unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+        assert_eq!(got, clean, "{kind:?}");
+        assert!(
+            s.stats().faults.get(kind.name()).copied().unwrap_or(0) > 0,
+            "{kind:?}"
+        );
+        match kind {
+            FaultKind::InvalidJson => assert!(refetched > 0, "no garbled body was refetched"),
+            FaultKind::Status503 => assert_eq!(refetched, 0, "statuses are retried before parsing"),
+            _ => {}
+        }
+    }
+}
+
 #[tokio::test]
 async fn repeated_items_across_pages_are_visible_but_nothing_is_lost() {
     let clean_sim = sim(400, &[], 0.0).await;

@@ -13,7 +13,9 @@
 
 use super::{SnapshotSummary, store_err};
 use crate::{Error, Result};
-use cambrian_hub::{HubClient, HubConfig, HubError, ItemWarning, ListPage, ListQuery, PageCursor};
+use cambrian_hub::{
+    HubClient, HubConfig, HubError, ItemWarning, ListPage, ListQuery, PageCursor, RawListPage,
+};
 use cambrian_store::{NewSnapshot, Store};
 use cambrian_types::ModelRecord;
 use serde::Serialize;
@@ -112,6 +114,8 @@ pub struct SyncReport {
 const MAX_WARNINGS_KEPT: usize = 50;
 /// Parsed pages that may wait for the store while the next is fetched.
 const PIPELINE_DEPTH: usize = 24;
+/// Fetched, not yet parsed listing pages that may wait for the parser.
+const RAW_DEPTH: usize = 4;
 /// At most this many waiting pages are stored in one transaction.
 const MAX_PAGES_PER_COMMIT: usize = 24;
 
@@ -255,25 +259,53 @@ pub async fn sync(
         });
     };
 
-    // Pipeline: a fetcher task fetches and parses page N+1 (its URL comes
-    // from page N's Link header) while this task stores page N. Pages reach
-    // the store strictly in order; the rows of a page (or of several pages
-    // that were waiting) and the cursor of the page after the last of them
-    // go into ONE `append_batch` transaction, so the checkpoint invariant is
+    // Pipeline of three tasks: a fetcher requests page N+2 (its URL comes
+    // from page N+1's Link header, known before its body is parsed) while a
+    // parser maps page N+1 and this task stores page N. Pages reach the
+    // store strictly in order; the rows of a page (or of several pages that
+    // were waiting) and the cursor of the page after the last of them go
+    // into ONE `append_batch` transaction, so the checkpoint invariant is
     // that of a one-page-at-a-time loop. At most `PIPELINE_DEPTH` + 1 parsed
-    // pages wait in memory.
-    let (tx, mut rx) =
-        tokio::sync::mpsc::channel::<std::result::Result<ListPage, HubError>>(PIPELINE_DEPTH);
+    // pages and `RAW_DEPTH` + 1 unparsed bodies wait in memory.
+    let (raw_tx, mut raw_rx) =
+        tokio::sync::mpsc::channel::<std::result::Result<RawListPage, HubError>>(RAW_DEPTH);
     let fetcher = AbortOnDrop(tokio::spawn({
         let client = client.clone();
         let mut cursor = cursor;
         async move {
             while let Some(cur) = cursor.take() {
-                let page = client.list_page(&cur).await;
+                let page = client.list_page_raw(&cur).await;
                 let failed = page.is_err();
                 if let Ok(p) = &page {
-                    cursor = p.next.clone().map(PageCursor::Next);
+                    cursor = p.next().map(|u| PageCursor::Next(u.to_string()));
                 }
+                if raw_tx.send(page).await.is_err() || failed {
+                    break;
+                }
+            }
+        }
+    }));
+    let (tx, mut rx) =
+        tokio::sync::mpsc::channel::<std::result::Result<ListPage, HubError>>(PIPELINE_DEPTH);
+    let parser = AbortOnDrop(tokio::spawn({
+        let client = client.clone();
+        async move {
+            while let Some(raw) = raw_rx.recv().await {
+                let page = match raw {
+                    Err(e) => Err(e),
+                    Ok(raw) => {
+                        let url = raw.url().to_string();
+                        match blocking(|| raw.parse()) {
+                            // A body that is not a listing (cut short, not
+                            // JSON…): fetch that page again, with retries.
+                            Err(e) if e.is_transient() => {
+                                client.list_page(&PageCursor::Next(url)).await
+                            }
+                            other => other,
+                        }
+                    }
+                };
+                let failed = page.is_err();
                 if tx.send(page).await.is_err() || failed {
                     break;
                 }
@@ -364,6 +396,7 @@ pub async fn sync(
         }
     }
     drop(rx);
+    drop(parser);
     drop(fetcher);
 
     let t = Instant::now();
