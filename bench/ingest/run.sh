@@ -11,7 +11,9 @@
 # RUNS (default 3) repeats the whole measurement, each on fresh stores, and
 # prints every run and the median of each figure: on a shared 2-core machine
 # one run can be 20 % off either way.
-# Env: N, PAGE, RUNS, WORK (/tmp/cambrian-bench-ingest), CARGO_TARGET_DIR (./target).
+# Env: N, PAGE, RUNS, WORK (/tmp/cambrian-bench-ingest), CARGO_TARGET_DIR (./target),
+# INGEST_DRIFT (default 50: day 2's listing order is day 1's with each record
+# swapped up to 50 places on; 200000: an order unrelated to the store's keys).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${N:-200000}

@@ -20,6 +20,7 @@
 //! safetensors parameters for most).
 //!
 //! `cargo run --release -p cambrian-store --example ingest_bench -- DIR [N] [PAGE] [sync|import]`
+//! (env `INGEST_DRIFT`: how far day 2's listing order drifts from day 1's)
 //! Prints `key=value` lines: records/s (wall) per path and day.
 
 use cambrian_store::{ImportOutcome, NewSnapshot, Store};
@@ -155,7 +156,9 @@ fn new_model(r: &mut Rng, n: u64) -> ModelRecord {
     }
 }
 
-/// Day 2: counters grow, 0.5 % replaced, 3 % new sha/lastModified, order shuffled a little.
+/// Day 2: counters grow, 0.5 % replaced, 3 % new sha/lastModified, order
+/// shuffled a little (each record swapped with one up to `INGEST_DRIFT`,
+/// default 50, places later; 200000 ≈ a listing in no relation to the keys).
 fn next_day(r: &mut Rng, day1: &[ModelRecord], next_id: &mut u64) -> Vec<ModelRecord> {
     let mut out: Vec<ModelRecord> = day1
         .iter()
@@ -176,8 +179,12 @@ fn next_day(r: &mut Rng, day1: &[ModelRecord], next_id: &mut u64) -> Vec<ModelRe
         })
         .collect();
     // Local shuffle: swap neighbours within a window of 50 (listing order drifts).
+    let w = std::env::var("SHUF")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50u64);
     for i in 0..out.len() {
-        let j = (i + r.below(50) as usize).min(out.len() - 1);
+        let j = (i + r.below(w) as usize).min(out.len() - 1);
         out.swap(i, j);
     }
     out

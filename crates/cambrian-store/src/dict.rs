@@ -118,6 +118,22 @@ impl ModelDict {
         self.find(name).map(|i| &mut self.slots[i].entry)
     }
 
+    /// Entry index by model key (for the rare passes that have keys, not
+    /// names: recovering an interrupted sync's changes).
+    pub(crate) fn index_by_key(&self) -> crate::packed::FastMap<i64, u32> {
+        let mut m = crate::packed::FastMap::default();
+        m.reserve(self.slots.len());
+        for (i, s) in self.slots.iter().enumerate() {
+            m.insert(s.entry.key, i as u32);
+        }
+        m
+    }
+
+    /// The entry at an index from [`index_by_key`](Self::index_by_key).
+    pub(crate) fn entry_mut(&mut self, index: u32) -> Option<&mut ModelEntry> {
+        self.slots.get_mut(index as usize).map(|s| &mut s.entry)
+    }
+
     /// Add a name that is not in the dictionary yet. Returns false (and adds
     /// nothing) when the dictionary already holds 2^32 - 1 models.
     pub(crate) fn insert(&mut self, name: &str, entry: ModelEntry) -> bool {

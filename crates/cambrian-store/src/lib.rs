@@ -186,6 +186,22 @@ struct Caches {
     /// per batch, moved in, concatenated once at completion (a single
     /// growing vector re-copied and page-faulted ~20 MB per 200k rows).
     pending: HashMap<SnapshotId, Vec<Vec<Row>>>,
+    /// An in-progress sync's changes to `model.detail` / `model.fp` (a new
+    /// detail of a known model, or a fingerprint learned), written in key
+    /// order when the snapshot completes or is abandoned instead of per
+    /// batch: per batch, they dirtied one 16 KiB page of `model` each, at
+    /// random places when the listing order differs from the key order.
+    /// Rebuilt from the pending rows with the other caches (`load_members`).
+    changed: HashMap<SnapshotId, Vec<Changed>>,
+}
+
+/// A deferred update of a model's latest detail (see `Caches::changed`).
+#[derive(Clone, Copy, Debug)]
+struct Changed {
+    key: i64,
+    detail: i64,
+    /// `None`: not known (the change was recovered from the pending rows).
+    fp: Option<i64>,
 }
 
 /// The store. Single writer: open one per process.
@@ -442,7 +458,8 @@ impl Store {
         let info = in_progress_in(&tx, id)?;
         refresh_caches(&tx, &mut self.caches)?;
         load_members(&tx, &mut self.caches, id, info.models)?;
-        let (stats, rows) = write_rows(&tx, &mut self.caches, id, info.models, models, true)?;
+        let (stats, rows, changed) =
+            write_rows(&tx, &mut self.caches, id, info.models, models, true)?;
         if !rows.is_empty() {
             let mut buf = Vec::with_capacity(rows.len() * 24);
             encode_rows(&rows, &mut buf);
@@ -459,6 +476,7 @@ impl Store {
         if let Some(p) = self.caches.pending.get_mut(&id) {
             p.push(rows);
         }
+        self.caches.changed.entry(id).or_default().extend(changed);
         Ok(stats)
     }
 
@@ -469,6 +487,11 @@ impl Store {
         let result = self.complete_tx(id);
         self.caches.members.remove(&id);
         self.caches.pending.remove(&id);
+        self.caches.changed.remove(&id);
+        if result.is_err() {
+            // The in-memory dictionary holds the deferred changes: reload it.
+            self.caches = Caches::default();
+        }
         result?;
         self.snapshot(id)
     }
@@ -479,7 +502,11 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .ctx("starting completion")?;
         let info = in_progress_in(&tx, id)?;
-        // The rows this process committed, if it wrote them all; else read the batches back.
+        // The rows this process committed and its deferred model changes; in
+        // a process that did not write them all, both are read back (and the
+        // changes recovered from the rows) by `load_members`.
+        refresh_caches(&tx, &mut self.caches)?;
+        load_members(&tx, &mut self.caches, id, info.models)?;
         let mut rows = match self.caches.pending.remove(&id) {
             Some(batches) if batches.iter().map(Vec::len).sum::<usize>() as u64 == info.models => {
                 batches.concat()
@@ -490,6 +517,7 @@ impl Store {
             .ctx("completing a snapshot")?;
         complete_in(&tx, id, &mut rows)?;
         schema::publish_new_models(&tx)?;
+        write_changed(&tx, self.caches.changed.remove(&id).unwrap_or_default())?;
         tx.commit().ctx("committing completion")?;
         Ok(())
     }
@@ -498,7 +526,26 @@ impl Store {
     /// marked abandoned (the snapshot entry itself is kept for the record).
     pub fn abandon_snapshot(&mut self, id: SnapshotId) -> Result<(), StoreError> {
         self.require_in_progress(id)?;
-        let tx = self.conn.transaction().ctx("starting abandon")?;
+        let result = self.abandon_tx(id);
+        self.caches.members.remove(&id);
+        self.caches.pending.remove(&id);
+        self.caches.changed.remove(&id);
+        if result.is_err() {
+            self.caches = Caches::default();
+        }
+        result
+    }
+
+    fn abandon_tx(&mut self, id: SnapshotId) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx("starting abandon")?;
+        let info = in_progress_in(&tx, id)?;
+        // The details the abandoned batches wrote stay (they are the models'
+        // latest details): their deferred model changes are written too.
+        refresh_caches(&tx, &mut self.caches)?;
+        load_members(&tx, &mut self.caches, id, info.models)?;
         tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0])
             .ctx("removing abandoned rows")?;
         tx.execute(
@@ -507,10 +554,8 @@ impl Store {
         )
         .ctx("abandoning a snapshot")?;
         schema::publish_new_models(&tx)?;
-        tx.commit().ctx("committing abandon")?;
-        self.caches.members.remove(&id);
-        self.caches.pending.remove(&id);
-        Ok(())
+        write_changed(&tx, self.caches.changed.remove(&id).unwrap_or_default())?;
+        tx.commit().ctx("committing abandon")
     }
 
     /// Import a whole snapshot atomically. If a complete snapshot with the
@@ -604,7 +649,7 @@ impl Store {
             };
             (written, hash)
         });
-        let (_, mut rows) = written?;
+        let (_, mut rows, _) = written?;
         self.caches.members.remove(&id);
         complete_in(&tx, id, &mut rows)?;
         tx.execute(
@@ -1101,8 +1146,49 @@ fn load_members(
     for r in &rows {
         set.insert(r.key)?;
     }
+    // Deferred model changes of these rows (the dictionary was just loaded
+    // from the tables, which do not have them yet): a row whose detail is
+    // newer than its model's latest detail wrote that detail.
+    let mut changed = Vec::new();
+    if !rows.is_empty() {
+        let by_key = c.models.index_by_key();
+        for r in &rows {
+            let Some(e) = by_key.get(&r.key).and_then(|&i| c.models.entry_mut(i)) else {
+                continue;
+            };
+            if r.detail > e.detail {
+                (e.detail, e.fp) = (r.detail, None);
+                changed.push(Changed {
+                    key: r.key,
+                    detail: r.detail,
+                    fp: None,
+                });
+            }
+        }
+    }
     c.members.insert(id, set);
     c.pending.insert(id, vec![rows]);
+    c.changed.insert(id, changed);
+    Ok(())
+}
+
+/// Write deferred model changes in key order (each page of `model` once),
+/// the latest per model; a detail newer than the change (written meanwhile
+/// by another process) is kept.
+fn write_changed(tx: &Connection, mut changed: Vec<Changed>) -> Result<(), StoreError> {
+    changed.sort_unstable_by_key(|c| (c.key, c.detail));
+    let mut st = tx
+        .prepare_cached(
+            "UPDATE model SET detail = ?2, fp = ?3 WHERE id = ?1 AND coalesce(detail, 0) <= ?2",
+        )
+        .ctx("recording models' latest details")?;
+    for (i, c) in changed.iter().enumerate() {
+        if changed.get(i + 1).is_some_and(|n| n.key == c.key) {
+            continue; // a later change of the same model follows
+        }
+        st.execute(params![c.key, c.detail, c.fp])
+            .ctx("recording models' latest details")?;
+    }
     Ok(())
 }
 
@@ -1197,17 +1283,21 @@ fn lookup_and_fingerprint(pages: &[&[ModelRecord]], dict: &ModelDict, parallel: 
 /// snapshot `id`, whose first `already` ranks are taken) and return their
 /// rows, in listing order. Duplicates (already in the snapshot, or earlier in
 /// `models`) are skipped. Mutates the caches; the caller drops them on error.
+/// `sync`: a sync's batch — its new models go to `model_new` and its
+/// changes to known models' latest details are returned (written at
+/// completion, `Caches::changed`) instead of updating `model` now; an
+/// import is one transaction anyway.
 fn write_rows(
     tx: &Connection,
     c: &mut Caches,
     id: SnapshotId,
     already: u64,
     pages: &[&[ModelRecord]],
-    defer_names: bool,
-) -> Result<(AppendStats, Vec<Row>), StoreError> {
-    // A sync's new models wait in `model_new` (no index) until completion; an import is one transaction anyway.
+    sync: bool,
+) -> Result<(AppendStats, Vec<Row>, Vec<Changed>), StoreError> {
+    let mut changed = Vec::new();
     let mut insert_model = tx
-        .prepare_cached(if defer_names {
+        .prepare_cached(if sync {
             "INSERT INTO model_new (id, name, detail, fp) VALUES (?1, ?2, ?3, ?4)"
         } else {
             "INSERT INTO model (id, name, detail, fp) VALUES (?1, ?2, ?3, ?4)"
@@ -1302,7 +1392,13 @@ fn write_rows(
                                 .is_ok_and(|old| old == fp)
                         });
                         if same {
-                            if update_model
+                            if sync {
+                                changed.push(Changed {
+                                    key,
+                                    detail: e.detail,
+                                    fp: Some(fp),
+                                });
+                            } else if update_model
                                 .execute(params![key, e.detail, fp])
                                 .ctx("recording a fingerprint")?
                                 == 0
@@ -1326,7 +1422,13 @@ fn write_rows(
                         insert_detail
                             .execute(params![did, key, &buf[..]])
                             .ctx("writing a model's detail")?;
-                        if update_model
+                        if sync {
+                            changed.push(Changed {
+                                key,
+                                detail: did,
+                                fp: Some(fp),
+                            });
+                        } else if update_model
                             .execute(params![key, did, fp])
                             .ctx("recording a model's detail")?
                             == 0
@@ -1371,6 +1473,7 @@ fn write_rows(
             total_rows: rank,
         },
         rows,
+        changed,
     ))
 }
 

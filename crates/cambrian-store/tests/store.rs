@@ -773,3 +773,126 @@ fn unknown_fingerprint_with_a_corrupt_stored_detail_writes_a_new_detail() {
         .unwrap();
     assert_eq!(nulls, 0, "both fingerprints recorded");
 }
+
+/// A sync's changes to known models' latest details are written to `model`
+/// when the snapshot completes or is abandoned, not per batch. However the
+/// sync ends — in the same process, after a reopen with more batches, after
+/// a reopen straight into completion, or abandoned — the next day's same
+/// records write no new detail, and the rows read back are the records.
+#[test]
+fn deferred_detail_changes_survive_every_way_a_sync_ends() {
+    fn changed(r: &ModelRecord) -> ModelRecord {
+        let mut r = r.clone();
+        r.tags.push("v2".into());
+        r
+    }
+    for ending in [
+        "same process",
+        "reopen + batch",
+        "reopen + complete",
+        "abandon",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(DB_FILE);
+        let q = |sql: &str| -> i64 {
+            Connection::open(&db)
+                .unwrap()
+                .query_row(sql, [], |r| r.get(0))
+                .unwrap()
+        };
+        let day1: Vec<ModelRecord> = (0..6).map(|i| rec(&format!("o/m{i}"), i, None)).collect();
+        // Day 2: m1 and m4 change, in a batch listed out of key order.
+        let day2 = vec![
+            changed(&day1[4]),
+            day1[0].clone(),
+            changed(&day1[1]),
+            day1[5].clone(),
+            day1[2].clone(),
+            day1[3].clone(),
+        ];
+        {
+            let mut s = Store::open(dir.path()).unwrap();
+            let id = s.begin_snapshot(&snap(1)).unwrap();
+            s.append_batch(id, &day1, Some("end")).unwrap();
+            s.complete_snapshot(id).unwrap();
+        }
+        let details_day1 = q("SELECT count(*) FROM detail");
+        let day2_id = {
+            let mut s = Store::open(dir.path()).unwrap();
+            let id = s.begin_snapshot(&snap(2)).unwrap();
+            s.append_batch(id, &day2[..3], Some("p2")).unwrap();
+            if ending == "same process" {
+                s.append_batch(id, &day2[3..], Some("end")).unwrap();
+                s.complete_snapshot(id).unwrap();
+            }
+            id // other endings: the process stops here (store dropped, no completion)
+        };
+        assert_eq!(
+            q("SELECT count(*) FROM detail"),
+            details_day1 + 2,
+            "{ending}"
+        );
+        if ending != "same process" {
+            // Interrupted: `model` does not point at the new details yet.
+            assert_eq!(
+                q(
+                    "SELECT count(*) FROM model WHERE detail = (SELECT max(id) FROM detail d WHERE d.model = model.id)"
+                ),
+                4,
+                "{ending}"
+            );
+            let mut s = Store::open(dir.path()).unwrap();
+            match ending {
+                "reopen + batch" => {
+                    s.append_batch(day2_id, &day2[3..], Some("end")).unwrap();
+                    s.complete_snapshot(day2_id).unwrap();
+                }
+                "reopen + complete" => {
+                    s.complete_snapshot(day2_id).unwrap();
+                }
+                _ => s.abandon_snapshot(day2_id).unwrap(),
+            }
+        }
+        // Every model points at its latest detail.
+        assert_eq!(
+            q(
+                "SELECT count(*) FROM model WHERE detail = (SELECT max(id) FROM detail d WHERE d.model = model.id)"
+            ),
+            6,
+            "{ending}"
+        );
+        if ending == "same process" {
+            assert_eq!(
+                q("SELECT count(*) FROM model WHERE fp IS NULL"),
+                0,
+                "fingerprints known"
+            );
+        }
+        let mut s = Store::open(dir.path()).unwrap();
+        if ending != "abandon" {
+            let rows = s.snapshot_models(day2_id).unwrap();
+            let expect: Vec<ModelRecord> = if ending == "reopen + complete" {
+                day2[..3].to_vec()
+            } else {
+                day2.clone()
+            };
+            assert_eq!(rows, expect, "{ending}");
+        }
+        // Day 3: the same records as day 2 — no detail is new.
+        let id = s.begin_snapshot(&snap(3)).unwrap();
+        s.append_batch(id, &day2, Some("end")).unwrap();
+        s.complete_snapshot(id).unwrap();
+        assert_eq!(s.snapshot_models(id).unwrap(), day2, "{ending}");
+        drop(s);
+        assert_eq!(
+            q("SELECT count(*) FROM detail"),
+            details_day1 + 2,
+            "{ending}"
+        );
+        assert_eq!(
+            q("SELECT count(*) FROM model WHERE fp IS NULL"),
+            0,
+            "{ending}"
+        );
+    }
+}
