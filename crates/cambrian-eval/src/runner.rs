@@ -523,7 +523,9 @@ pub async fn run(
     let cache = cfg.cache_dir.as_deref().map(ResponseCache::new);
     let mut cached = 0usize;
     let mut cached_at = Vec::new();
-    let mut work: Vec<Vec<(usize, Option<(CanonicalRequest, String)>)>> = vec![Vec::new(); nt];
+    // Per target: (item index, its request and cache key when cacheable).
+    type Work = Vec<(usize, Option<(CanonicalRequest, String)>)>;
+    let mut work: Vec<Work> = vec![Vec::new(); nt];
     for (ii, item) in items.iter().enumerate() {
         for (ti, p) in targets.iter().enumerate() {
             if slots[ii * nt + ti].is_some() {

@@ -270,11 +270,14 @@ fn license_other_with_name_gguf_and_quantized_base() {
     assert_eq!(r.trending_score, Some(3.5));
 }
 
+/// A change made to a real response to make it malformed.
+type Mutation = Box<dyn Fn(&mut Value)>;
+
 /// Each malformed variant: which fields warn, what survives.
 #[test]
 fn malformed_variants_are_tolerated_per_field() {
     let base = load("model_info/HuggingFaceH4__zephyr-7b-beta.2025-03-21.json");
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, Vec<&str>)> = vec![
+    let cases: Vec<(&str, Mutation, Vec<&str>)> = vec![
         (
             "likes as string",
             Box::new(|v| v["likes"] = json!("1667")),
@@ -454,7 +457,7 @@ fn one_pass_byte_parser_equals_the_value_parser() {
     }
     assert_eq!(items.len(), 35);
     let base = items[0].clone();
-    let variants: Vec<Box<dyn Fn(&mut Value)>> = vec![
+    let variants: Vec<Mutation> = vec![
         Box::new(|v| v["likes"] = json!("1667")),
         Box::new(|v| v["likes"] = json!(12.0)),
         Box::new(|v| v["likes"] = json!(1e300)),

@@ -530,7 +530,7 @@ pub fn declared_models() -> Vec<SimModel> {
 /// Loads the real population under `dir` (see docs/hub.md "Populations").
 pub fn load_dir(dir: &Path) -> Result<Vec<SimModel>, SimError> {
     let mut files = Vec::new();
-    collect_json(dir, dir, 0, &mut files)?;
+    collect_json(dir, 0, &mut files)?;
     files.sort();
     // id → (priority, object). Later snapshots override earlier ones; a full
     // model_info record (priority 2) wins over listing items (priority 1).
@@ -596,12 +596,7 @@ pub fn load_dir(dir: &Path) -> Result<Vec<SimModel>, SimError> {
     Ok(out)
 }
 
-fn collect_json(
-    root: &Path,
-    dir: &Path,
-    depth: usize,
-    out: &mut Vec<PathBuf>,
-) -> Result<(), SimError> {
+fn collect_json(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), SimError> {
     if depth > 6 {
         return Ok(());
     }
@@ -613,7 +608,7 @@ fn collect_json(
             if depth == 0 && p.file_name().is_some_and(|n| n == "repos") {
                 continue; // repository files, served by /resolve/
             }
-            collect_json(root, &p, depth + 1, out)?;
+            collect_json(&p, depth + 1, out)?;
         } else if p.extension().is_some_and(|e| e == "json")
             && !p
                 .file_name()

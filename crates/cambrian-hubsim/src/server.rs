@@ -392,6 +392,10 @@ async fn route(
 }
 
 /// `expand` / `expand[]` values; 400 for unknown names.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the HTTP answer itself, returned once per request"
+)]
 fn parse_expand(query: &str) -> Result<Vec<String>, Response<Body>> {
     let mut out = Vec::new();
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -446,6 +450,10 @@ fn project(m: &SimModel, expand: &[String]) -> String {
     s
 }
 
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the HTTP answer itself, returned once per request"
+)]
 fn listing(
     st: &State,
     query: &str,

@@ -6,9 +6,9 @@
 //! 3. `base_model`,
 //! 4. evaluation results: `model-index` with results, or a table with
 //!    numbers in an evaluation/results section,
-//! 5–8. non-empty, non-placeholder sections "Training Data", "Limitations",
-//!    "Evaluation", "Out-of-Scope" (matched on heading text, see
-//!    [`SECTIONS`]).
+//! 5. to 8. non-empty, non-placeholder sections "Training Data",
+//!    "Limitations", "Evaluation", "Out-of-Scope" (matched on heading text,
+//!    see [`SECTIONS`]).
 //!
 //! score = round(100 × passed / 8). A malformed front matter is reported
 //! with its line and the front-matter checks fail.
@@ -123,7 +123,8 @@ fn substantive(body: &str) -> bool {
             && !PLACEHOLDERS.contains(&plain.as_str())
             && plain.split_whitespace().count() >= 3;
     }
-    !PLACEHOLDERS.iter().any(|p| plain == *p) && !(plain.starts_with("{{") && plain.ends_with("}}"))
+    let template_variable = plain.starts_with("{{") && plain.ends_with("}}");
+    !(PLACEHOLDERS.iter().any(|p| plain == *p) || template_variable)
 }
 
 fn yaml_nonempty(v: &serde_yaml::Value) -> bool {

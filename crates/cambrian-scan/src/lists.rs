@@ -228,12 +228,13 @@ impl Lists {
                 sources: vec![self.builtins_source.clone()],
             };
         }
-        if self.private_modules.contains(top)
-            && !self
-                .private_allowed
-                .contains(&(module.to_string(), name.to_string()))
-            && !(self.private_allowed_modules.contains(module) && !name.contains('.'))
-        {
+        // A top-level name of an allowed private module is fine; a dotted
+        // name reaches into it and is not.
+        let allowed_module = self.private_allowed_modules.contains(module) && !name.contains('.');
+        let allowed_name = self
+            .private_allowed
+            .contains(&(module.to_string(), name.to_string()));
+        if self.private_modules.contains(top) && !(allowed_name || allowed_module) {
             return Classification {
                 class: ImportClass::Dangerous,
                 rule: format!("private-stdlib rule: {top} is an internal stdlib module"),

@@ -995,9 +995,7 @@ fn decode_string_literal(l: &[u8]) -> Option<String> {
             continue;
         }
         i += 1;
-        let Some(&e) = body.get(i) else {
-            return None;
-        };
+        let &e = body.get(i)?;
         i += 1;
         match e {
             b'n' => out.push('\n'),

@@ -324,8 +324,10 @@ fn zip_bomb_and_traversal_and_nesting() {
     // Nested: the corpus's malicious zip inside a zip inside a zip is found;
     // beyond the depth limit it is unreadable, never clean.
     let inner = std::fs::read(td("picklescan/data/malicious1.zip")).expect("zip");
-    let mut lim = Limits::default();
-    lim.max_depth = 1;
+    let lim = Limits {
+        max_depth: 1,
+        ..Limits::default()
+    };
     let outer = store(&[("inner.zip", &inner)]);
     assert_eq!(
         scan_bytes(&outer, "outer.zip", &Limits::default()).verdict,

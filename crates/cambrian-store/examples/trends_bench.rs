@@ -129,7 +129,7 @@ fn main() {
             .enumerate()
             .map(|(i, m)| (m.rate * 30 + rng.below(100), i))
             .collect();
-        order.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        order.sort_unstable_by_key(|&(popularity, _)| std::cmp::Reverse(popularity));
         let recs: Vec<ModelRecord> = order
             .iter()
             .map(|&(_, i)| {

@@ -19,20 +19,6 @@ pub fn escape(s: &str) -> String {
     o
 }
 
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn escapes_markup_and_quotes() {
-        assert_eq!(
-            escape(r#"<img src=x onerror="a('b')">&"#),
-            "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;"
-        );
-        assert_eq!(escape("meta-llama/Llama-3.1-8B"), "meta-llama/Llama-3.1-8B");
-    }
-}
-
 /// The flags the headless-Chromium report tests start Chromium with: no
 /// sandbox (the tests run as root), no GPU, and no background network
 /// traffic (this machine's closed network refuses it, many connections at a
@@ -51,3 +37,17 @@ pub const HEADLESS_CHROMIUM_ARGS: &[&str] = &[
     "--enable-logging=stderr",
     "--v=0",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escapes_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"<img src=x onerror="a('b')">&"#),
+            "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;"
+        );
+        assert_eq!(escape("meta-llama/Llama-3.1-8B"), "meta-llama/Llama-3.1-8B");
+    }
+}

@@ -62,6 +62,10 @@ pub struct ModelDetails {
 /// has no such model (so that it is not asked again on every run).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per model being serialised; boxing would only add an allocation"
+)]
 enum Cached {
     Found { details: ModelDetails },
     NotFound { message: String },
@@ -205,6 +209,10 @@ fn parse_cached(json: &str, lean: bool) -> Option<Lookup> {
 
 /// The outcome of looking a model up.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "held once per shortlisted model (hundreds); mostly the large variant"
+)]
 pub enum Lookup {
     Found(ModelDetails),
     /// The Hub answered 404 (or the negative answer is cached).

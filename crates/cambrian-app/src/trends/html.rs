@@ -187,13 +187,13 @@ fn share_chart(h: &mut String, r: &TrendsReport) {
                 y_at(base[0])
             );
         } else {
-            for k in 0..xs.len() {
+            for (k, &b) in base.iter().enumerate().take(xs.len()) {
                 let _ = write!(
                     d,
                     "{}{:.1},{:.1}",
                     if k == 0 { "M" } else { "L" },
                     x_at(k),
-                    y_at(base[k])
+                    y_at(b)
                 );
             }
             for k in (0..xs.len()).rev() {

@@ -144,9 +144,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<u8> {
             ..Default::default()
         })
     };
-    let mut limits = Limits::default();
-    limits.max_depth = args.max_depth;
-    limits.max_member_bytes = args.max_member_mib << 20;
+    let limits = Limits {
+        max_depth: args.max_depth,
+        max_member_bytes: args.max_member_mib << 20,
+        ..Limits::default()
+    };
     let resp = uc::scan(uc::ScanRequest {
         targets,
         limits,
