@@ -308,36 +308,9 @@ pub fn scan_safetensors(
     let r = header_prefix(src, 1 << 20, safetensors::MAX_HEADER_SIZE + 8, |b| {
         safetensors::parse(b, file_len)
     });
-    let h = match r {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => {
-            f.push(
-                Finding::new(
-                    "safetensors.header",
-                    Level::Unreadable,
-                    format!("safetensors header rejected: {e}"),
-                )
-                .member(m),
-            );
-            return;
-        }
-        Err(e) => {
-            f.push(Finding::new("safetensors.header", Level::Unreadable, e).member(m));
-            return;
-        }
+    let Some(h) = header_findings(r, "safetensors", "safetensors", |h| &h.issues, &m, f) else {
+        return;
     };
-    for i in &h.issues {
-        let mut x = Finding::new(
-            &format!("safetensors.{}", i.code),
-            issue_level(i.severity),
-            i.message.clone(),
-        )
-        .member(m.clone());
-        if let Some(s) = &i.subject {
-            x = x.symbol(s.clone());
-        }
-        f.push(x);
-    }
     for (k, v) in &h.metadata {
         let mut g = Vec::new();
         check_template(v, &format!("__metadata__[{k:?}]"), member, &mut g);
@@ -360,6 +333,45 @@ pub fn scan_safetensors(
             );
         }
     }
+}
+
+/// The header `header_prefix` parsed, with the parser's issues added as
+/// `<format>.<code>` findings; or, when it could not be read or was
+/// rejected, the `<format>.header` finding that says why, and `None`.
+fn header_findings<H, E: std::fmt::Display>(
+    r: Result<Result<H, E>, String>,
+    format: &str,
+    display_name: &str,
+    issues: impl Fn(&H) -> &Vec<cambrian_formats::Issue>,
+    m: &Option<String>,
+    f: &mut Vec<Finding>,
+) -> Option<H> {
+    let rule = format!("{format}.header");
+    let h = match r {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            let why = format!("{display_name} header rejected: {e}");
+            f.push(Finding::new(&rule, Level::Unreadable, why).member(m.clone()));
+            return None;
+        }
+        Err(e) => {
+            f.push(Finding::new(&rule, Level::Unreadable, e).member(m.clone()));
+            return None;
+        }
+    };
+    for i in issues(&h) {
+        let mut x = Finding::new(
+            &format!("{format}.{}", i.code),
+            issue_level(i.severity),
+            i.message.clone(),
+        )
+        .member(m.clone());
+        if let Some(s) = &i.subject {
+            x = x.symbol(s.clone());
+        }
+        f.push(x);
+    }
+    Some(h)
 }
 
 /// Metadata strings that carry code or payloads (base64 pickles, shell).
@@ -391,36 +403,9 @@ pub fn scan_gguf(
     let r = header_prefix(src, 4 << 20, opts.max_header_bytes, |b| {
         gguf::parse(b, file_len, &opts)
     });
-    let h = match r {
-        Ok(Ok(h)) => h,
-        Ok(Err(e)) => {
-            f.push(
-                Finding::new(
-                    "gguf.header",
-                    Level::Unreadable,
-                    format!("GGUF header rejected: {e}"),
-                )
-                .member(m),
-            );
-            return;
-        }
-        Err(e) => {
-            f.push(Finding::new("gguf.header", Level::Unreadable, e).member(m));
-            return;
-        }
+    let Some(h) = header_findings(r, "gguf", "GGUF", |h| &h.issues, &m, f) else {
+        return;
     };
-    for i in &h.issues {
-        let mut x = Finding::new(
-            &format!("gguf.{}", i.code),
-            issue_level(i.severity),
-            i.message.clone(),
-        )
-        .member(m.clone());
-        if let Some(s) = &i.subject {
-            x = x.symbol(s.clone());
-        }
-        f.push(x);
-    }
     for (k, v) in &h.metadata {
         if (k == "tokenizer.chat_template" || k.starts_with("tokenizer.chat_template."))
             && let Some(t) = v.as_str()
