@@ -295,12 +295,17 @@ pub async fn sync(
                     Err(e) => Err(e),
                     Ok(raw) => {
                         let url = raw.url().to_string();
+                        let next = raw.next().map(str::to_string);
                         match blocking(|| raw.parse()) {
                             // A body that is not a listing (cut short, not
                             // JSON…): fetch that page again, with retries.
-                            Err(e) if e.is_transient() => {
-                                client.list_page(&PageCursor::Next(url)).await
-                            }
+                            // Its `next` stays the one the fetcher follows,
+                            // so that the checkpoint names the page the
+                            // store receives next.
+                            Err(e) if e.is_transient() => client
+                                .list_page(&PageCursor::Next(url))
+                                .await
+                                .map(|p| ListPage { next, ..p }),
                             other => other,
                         }
                     }
