@@ -358,18 +358,9 @@ pub fn snapshots(store_dir: &Path) -> Result<Vec<SnapshotSummary>> {
         .collect())
 }
 
-/// One point of a model's history.
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryRow {
-    pub snapshot: i64,
-    pub taken_at: DateTime<Utc>,
-    pub source: String,
-    pub rank: Option<u32>,
-    pub likes: Option<u64>,
-    pub downloads_30d: Option<u64>,
-    pub downloads_all_time: Option<u64>,
-    pub trending_score: Option<f64>,
-}
+/// One point of a model's history: the store's own type (its snapshot id
+/// serialises as a bare integer).
+pub use cambrian_store::HistoryPoint as HistoryRow;
 
 /// A model's latest stored record and its history, oldest first.
 #[derive(Debug, Clone, Serialize)]
@@ -397,21 +388,7 @@ pub fn show(store_dir: &Path, model_id: &str) -> Result<ShowReport> {
                 .with_hint(hint),
         );
     };
-    let history = store
-        .model_history(model_id)
-        .map_err(store_err)?
-        .into_iter()
-        .map(|h| HistoryRow {
-            snapshot: h.snapshot.0,
-            taken_at: h.taken_at,
-            source: h.source,
-            rank: h.rank,
-            likes: h.likes,
-            downloads_30d: h.downloads_30d,
-            downloads_all_time: h.downloads_all_time,
-            trending_score: h.trending_score,
-        })
-        .collect();
+    let history = store.model_history(model_id).map_err(store_err)?;
     Ok(ShowReport {
         id: model_id.to_string(),
         latest_snapshot: SnapshotSummary::from(&info),
