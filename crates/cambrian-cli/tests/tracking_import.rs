@@ -182,6 +182,29 @@ fn out_of_order_import_gives_the_same_snapshots() {
     assert_eq!(hist[0]["likes"], first["likes"]);
     assert_eq!(hist[0]["downloads_30d"], first["downloads"]);
     assert_eq!(hist[0]["rank"], 1);
+    // The JSON contract: the snapshot id is a bare integer, the fields in this order.
+    assert!(hist[0]["snapshot"].is_u64(), "{}", hist[0]);
+    let keys: Vec<&str> = hist[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "type",
+            "id",
+            "snapshot",
+            "taken_at",
+            "source",
+            "rank",
+            "likes",
+            "downloads_30d",
+            "downloads_all_time",
+            "trending_score"
+        ]
+    );
     // The latest record is the 2026-08-22 one.
     let last: Value =
         serde_json::from_slice(&std::fs::read(files.last().unwrap()).unwrap()).unwrap();
