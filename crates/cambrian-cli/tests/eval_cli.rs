@@ -1,32 +1,33 @@
 //! `cambrian eval` end to end against a local OpenAI-compatible stub:
 //! exit codes, JSON Lines records, CSV/HTML files, gate, config, re-scoring.
 
+mod common;
 mod eval_stub;
 
+use common::{assert_exit, cambrian_cmd, json_lines, record, record_with, run_cmd, text};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 fn cambrian(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env_remove("CI")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run cambrian")
+    run_cmd(
+        cambrian_cmd()
+            .arg("--store")
+            .arg(store)
+            .args(args)
+            .env_remove("CI")
+            .env("NO_COLOR", "1"),
+    )
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+/// A model at a URL where nothing listens: any request to it fails.
+const DEAD_MODEL: &str = "m=http://127.0.0.1:9/v1";
 
-fn records(out: &Output) -> Vec<serde_json::Value> {
-    text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
+/// `cambrian eval --tests <tests> --model <DEAD_MODEL> <extra>`.
+fn eval_dead_model(store: &Path, tests: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["eval", "--tests", tests, "--model", DEAD_MODEL];
+    args.extend_from_slice(extra);
+    cambrian(store, &args)
 }
 
 #[test]
@@ -39,40 +40,41 @@ fn two_models_json_csv_html_and_gate() {
     let store = dir.path().join("store");
     let oracle = format!("oracle={}", stub.base_url);
     let coin = format!("coin={}", stub.base_url);
+    // The test set and both models, as every run below names them.
+    let tests_and_models = [
+        "--tests",
+        tests.to_str().unwrap(),
+        "--model",
+        &oracle,
+        "--model",
+        &coin,
+    ];
     let out = cambrian(
         &store,
         &[
-            "eval",
-            "--json",
-            "--tests",
-            tests.to_str().unwrap(),
-            "--model",
-            &oracle,
-            "--model",
-            &coin,
-            "--scorer",
-            "exact",
-            "--csv",
-            csv.to_str().unwrap(),
-            "--html",
-            html.to_str().unwrap(),
-            "--gate",
-            "oracle:accuracy.lower >= 0.9",
-            "--cost",
-            "oracle=0.5,1.5/Mtok",
-            "--concurrency",
-            "4",
-        ],
+            &["eval", "--json"][..],
+            &tests_and_models,
+            &[
+                "--scorer",
+                "exact",
+                "--csv",
+                csv.to_str().unwrap(),
+                "--html",
+                html.to_str().unwrap(),
+                "--gate",
+                "oracle:accuracy.lower >= 0.9",
+                "--cost",
+                "oracle=0.5,1.5/Mtok",
+                "--concurrency",
+                "4",
+            ],
+        ]
+        .concat(),
     );
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    let recs = records(&out);
+    assert_exit(&out, 0);
+    let recs = json_lines(&out);
     assert!(recs.iter().all(|r| r["type"].is_string()));
-    let model = |name: &str| {
-        recs.iter()
-            .find(|r| r["type"] == "model" && r["model"] == name)
-            .unwrap()
-            .clone()
-    };
+    let model = |name: &str| record_with(&recs, "model", "model", name);
     let o = model("oracle");
     assert_eq!(
         (o["n"].as_u64(), o["correct"].as_u64()),
@@ -91,7 +93,7 @@ fn two_models_json_csv_html_and_gate() {
         (o["cost"]["per_1k_items"].as_f64().unwrap() - 0.0105).abs() < 1e-12,
         "{o}"
     );
-    let pair = recs.iter().find(|r| r["type"] == "pair").unwrap();
+    let pair = record(&recs, "pair");
     assert_eq!(
         (pair["a_only"].as_u64(), pair["b_only"].as_u64()),
         (Some(20), Some(0))
@@ -99,9 +101,9 @@ fn two_models_json_csv_html_and_gate() {
     // Exact McNemar with b = 20, c = 0: 2 × 0.5^20.
     assert!((pair["p_value"].as_f64().unwrap() - 2.0 * 0.5f64.powi(20)).abs() < 1e-15);
     assert_eq!(pair["verdict"], "a-better");
-    let gate = recs.iter().find(|r| r["type"] == "gate").unwrap();
+    let gate = record(&recs, "gate");
     assert_eq!(gate["passed"], true);
-    let run = recs.iter().find(|r| r["type"] == "run").unwrap();
+    let run = record(&recs, "run");
     assert_eq!(run["written"].as_array().unwrap().len(), 2);
     // CSV: one row per (model, item).
     let mut rdr = csv::Reader::from_path(&csv).unwrap();
@@ -115,21 +117,19 @@ fn two_models_json_csv_html_and_gate() {
     let out = cambrian(
         &store,
         &[
-            "eval",
-            "--tests",
-            tests.to_str().unwrap(),
-            "--model",
-            &oracle,
-            "--model",
-            &coin,
-            "--scorer",
-            "exact",
-            "--gate",
-            "accuracy.lower >= 0.8",
-            "--no-warmup",
-        ],
+            &["eval"][..],
+            &tests_and_models,
+            &[
+                "--scorer",
+                "exact",
+                "--gate",
+                "accuracy.lower >= 0.8",
+                "--no-warmup",
+            ],
+        ]
+        .concat(),
     );
-    assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
+    assert_exit(&out, 1);
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("gate `accuracy.lower >= 0.8`: FAILED"),
@@ -148,25 +148,15 @@ fn two_models_json_csv_html_and_gate() {
     let out = cambrian(
         &store,
         &[
-            "eval",
-            "--json",
-            "--rescore",
-            "--tests",
-            tests.to_str().unwrap(),
-            "--model",
-            &oracle,
-            "--model",
-            &coin,
-            "--scorer",
-            "contains",
-        ],
+            &["eval", "--json", "--rescore"][..],
+            &tests_and_models,
+            &["--scorer", "contains"],
+        ]
+        .concat(),
     );
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    let recs = records(&out);
-    assert_eq!(
-        recs.iter().find(|r| r["type"] == "eval").unwrap()["scorer"],
-        "contains"
-    );
+    assert_exit(&out, 0);
+    let recs = json_lines(&out);
+    assert_eq!(record(&recs, "eval")["scorer"], "contains");
 }
 
 #[test]
@@ -176,115 +166,53 @@ fn bad_inputs_have_exit_codes_and_hints() {
     let tests = eval_stub::write_tests(dir.path(), 3);
     let t = tests.to_str().unwrap();
     // Bad gate: exit 2 with a hint, before any request (the URL is dead).
-    let out = cambrian(
-        &store,
-        &[
-            "eval",
-            "--tests",
-            t,
-            "--model",
-            "m=http://127.0.0.1:9/v1",
-            "--gate",
-            "accuracy >> 0.8",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let out = eval_dead_model(&store, t, &["--gate", "accuracy >> 0.8"]);
+    assert_exit(&out, 2);
     assert!(text(&out.stderr).contains("hint:"), "{}", text(&out.stderr));
-    let out = cambrian(
-        &store,
-        &[
-            "eval",
-            "--tests",
-            t,
-            "--model",
-            "m=http://127.0.0.1:9/v1",
-            "--gate",
-            "acc >= 0.8",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
+    let out = eval_dead_model(&store, t, &["--gate", "acc >= 0.8"]);
+    assert_exit(&out, 2);
     assert!(text(&out.stderr).contains("unknown metric `acc`"));
     // Bad scorer.
-    let out = cambrian(
-        &store,
-        &[
-            "eval",
-            "--tests",
-            t,
-            "--model",
-            "m=http://127.0.0.1:9/v1",
-            "--scorer",
-            "fuzzy",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
+    let out = eval_dead_model(&store, t, &["--scorer", "fuzzy"]);
+    assert_exit(&out, 2);
     assert!(text(&out.stderr).contains("unknown scorer `fuzzy`"));
     // A test set error names the line and the field.
     let bad = dir.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"id\": \"a\", \"input\": \"x\", \"expected\": \"y\"}\n{\"id\": \"b\", \"input\": 3, \"expected\": \"y\"}\n").unwrap();
-    let out = cambrian(
-        &store,
-        &[
-            "eval",
-            "--tests",
-            bad.to_str().unwrap(),
-            "--model",
-            "m=http://127.0.0.1:9/v1",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
+    let out = eval_dead_model(&store, bad.to_str().unwrap(), &[]);
+    assert_exit(&out, 2);
     let err = text(&out.stderr);
     assert!(
         err.contains("bad.jsonl:2:") && err.contains("input"),
         "{err}"
     );
     // Missing test set: exit 3.
-    let out = cambrian(
-        &store,
-        &[
-            "eval",
-            "--tests",
-            "/nonexistent/t.jsonl",
-            "--model",
-            "m=http://127.0.0.1:9/v1",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = eval_dead_model(&store, "/nonexistent/t.jsonl", &[]);
+    assert_exit(&out, 3);
     // No model: usage.
     let out = cambrian(&store, &["eval", "--tests", t]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     // Unreachable server: remote failure (exit 4) with a hint.
-    let out = cambrian(
-        &store,
-        &[
-            "eval",
-            "--tests",
-            t,
-            "--model",
-            "m=http://127.0.0.1:9/v1",
-            "--retries",
-            "0",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let out = eval_dead_model(&store, t, &["--retries", "0"]);
+    assert_exit(&out, 4);
     assert!(text(&out.stderr).contains("hint:"));
     // An API key variable that is not set.
-    let out = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args([
-            "--store",
-            store.to_str().unwrap(),
-            "eval",
-            "--tests",
-            t,
-            "--model",
-            "m=http://127.0.0.1:9/v1",
-            "--api-key-env",
-            "CAMBRIAN_TEST_UNSET_KEY",
-        ])
-        .env_remove("CAMBRIAN_TEST_UNSET_KEY")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let out = run_cmd(
+        cambrian_cmd()
+            .args([
+                "--store",
+                store.to_str().unwrap(),
+                "eval",
+                "--tests",
+                t,
+                "--model",
+                DEAD_MODEL,
+                "--api-key-env",
+                "CAMBRIAN_TEST_UNSET_KEY",
+            ])
+            .env_remove("CAMBRIAN_TEST_UNSET_KEY"),
+    );
+    assert_exit(&out, 2);
     assert!(text(&out.stderr).contains("CAMBRIAN_TEST_UNSET_KEY"));
 }
 
@@ -311,21 +239,15 @@ fn config_file_completions_and_streaming() {
         &dir.path().join("store"),
         &["eval", "--json", "--config", cfg.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let recs = records(&out);
-    let chat = recs
-        .iter()
-        .find(|r| r["type"] == "model" && r["model"] == "chat")
-        .unwrap();
+    assert_exit(&out, 0);
+    let recs = json_lines(&out);
+    let chat = record_with(&recs, "model", "model", "chat");
     assert_eq!(chat["correct"].as_u64(), Some(10));
     assert!(
         chat["latency"]["ttft_p50_ms"].is_number(),
         "streaming measures TTFT: {chat}"
     );
-    let legacy = recs
-        .iter()
-        .find(|r| r["type"] == "model" && r["model"] == "legacy")
-        .unwrap();
+    let legacy = record_with(&recs, "model", "model", "legacy");
     assert_eq!(legacy["failures"]["refusal"].as_u64(), Some(10), "{legacy}");
     assert_eq!(legacy["answered_accuracy"]["n"].as_u64(), Some(0));
     assert!(legacy["cost"]["per_1k_items"].is_number());
@@ -335,6 +257,6 @@ fn config_file_completions_and_streaming() {
         &dir.path().join("store"),
         &["eval", "--config", cfg.to_str().unwrap()],
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_exit(&out, 2);
     assert!(text(&out.stderr).contains("concurency"));
 }

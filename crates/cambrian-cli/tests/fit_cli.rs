@@ -2,12 +2,16 @@
 //! hostile inputs, --docs, and a sharded 7B repo on the in-process Hub
 //! simulator (≤ 1 MB and ≤ 2 requests per shard, counted by the simulator).
 
+mod common;
+
+use common::{assert_exit, cambrian_cmd, json_lines, run_cmd};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use tempfile::TempDir;
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cambrian"));
+    let mut c = cambrian_cmd();
     c.env_remove("HF_TOKEN")
         .env_remove("HF_ENDPOINT")
         .env("NO_COLOR", "1");
@@ -19,25 +23,36 @@ fn td(p: &str) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
+    run_cmd(bin().args(args))
 }
 
-fn json_records(o: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect()
+/// Writes the MLC-LLM preset `name` as `dir/config.json` and returns its path.
+fn preset_config(dir: &Path, name: &str) -> PathBuf {
+    let presets: Value = serde_json::from_str(
+        &std::fs::read_to_string(td("configs/mlc_llm_model_presets.json")).unwrap(),
+    )
+    .unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(&cfg, presets["presets"][name].to_string()).unwrap();
+    cfg
+}
+
+/// A temporary directory with the MiniLM `config.json` and `tokenizer.json`.
+fn minilm_dir() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(td("minilm.config.json"), dir.path().join("config.json")).unwrap();
+    std::fs::copy(
+        td("minilm.tokenizer.json"),
+        dir.path().join("tokenizer.json"),
+    )
+    .unwrap();
+    dir
 }
 
 #[test]
 fn config_json_record_has_the_contract_fields() {
     let dir = tempfile::tempdir().unwrap();
-    let presets: Value = serde_json::from_str(
-        &std::fs::read_to_string(td("configs/mlc_llm_model_presets.json")).unwrap(),
-    )
-    .unwrap();
-    let cfg = dir.path().join("config.json");
-    std::fs::write(&cfg, presets["presets"]["llama3_1_8b"].to_string()).unwrap();
+    let cfg = preset_config(dir.path(), "llama3_1_8b");
     let o = run(&[
         "fit",
         "--config",
@@ -48,13 +63,8 @@ fn config_json_record_has_the_contract_fields() {
         "8192",
         "--json",
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let recs = json_records(&o);
+    assert_exit(&o, 0);
+    let recs = json_lines(&o);
     assert_eq!(recs.len(), 1);
     let r = &recs[0];
     assert_eq!(r["type"], "fit");
@@ -78,12 +88,7 @@ fn config_json_record_has_the_contract_fields() {
 #[test]
 fn does_not_fit_exits_1_with_nearest_change_and_explain() {
     let dir = tempfile::tempdir().unwrap();
-    let presets: Value = serde_json::from_str(
-        &std::fs::read_to_string(td("configs/mlc_llm_model_presets.json")).unwrap(),
-    )
-    .unwrap();
-    let cfg = dir.path().join("config.json");
-    std::fs::write(&cfg, presets["presets"]["llama3_1_70b"].to_string()).unwrap();
+    let cfg = preset_config(dir.path(), "llama3_1_70b");
     let o = run(&[
         "fit",
         "--config",
@@ -92,7 +97,7 @@ fn does_not_fit_exits_1_with_nearest_change_and_explain() {
         "RTX 4090",
         "--explain",
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_exit(&o, 1);
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(text.contains("DOES NOT FIT"), "{text}");
     assert!(text.contains("nearest change"), "{text}");
@@ -113,24 +118,13 @@ fn local_gguf_and_safetensors_directory() {
         "llamacpp",
         "--json",
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let r = &json_records(&o)[0];
+    assert_exit(&o, 0);
+    let r = &json_lines(&o)[0];
     assert_eq!(r["params"], 513_048);
     assert_eq!(r["max_context"], 4096);
 
     // A directory with the MiniLM config and its real safetensors header (data cut off).
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(td("minilm.config.json"), dir.path().join("config.json")).unwrap();
-    std::fs::copy(
-        td("minilm.tokenizer.json"),
-        dir.path().join("tokenizer.json"),
-    )
-    .unwrap();
+    let dir = minilm_dir();
     // The header-only file is a truncated safetensors file: the header still gives exact
     // counts, and the report says the data is missing.
     std::fs::copy(
@@ -139,13 +133,8 @@ fn local_gguf_and_safetensors_directory() {
     )
     .unwrap();
     let o = run(&["fit", dir.path().to_str().unwrap(), "--gpu", "t4", "--json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let r = &json_records(&o)[0];
+    assert_exit(&o, 0);
+    let r = &json_lines(&o)[0];
     assert_eq!(r["params"], 22_713_728);
     assert_eq!(r["weights_bytes"], 22_713_216 * 4 + 512 * 8);
     assert!(
@@ -216,7 +205,7 @@ fn usage_errors() {
         "--gpu",
         "banana",
     ]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_exit(&o, 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("hint:"));
     let o = run(&[
         "fit",
@@ -225,23 +214,17 @@ fn usage_errors() {
         "--workload",
         "lots",
     ]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_exit(&o, 2);
     let o = run(&["fit"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_exit(&o, 2);
     let o = run(&["fit", "--list-gpus", "--json"]);
-    assert_eq!(o.status.code(), Some(0));
-    assert!(json_records(&o).len() >= 12);
+    assert_exit(&o, 0);
+    assert!(json_lines(&o).len() >= 12);
 }
 
 #[test]
 fn docs_tokens_with_the_models_tokenizer() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(td("minilm.config.json"), dir.path().join("config.json")).unwrap();
-    std::fs::copy(
-        td("minilm.tokenizer.json"),
-        dir.path().join("tokenizer.json"),
-    )
-    .unwrap();
+    let dir = minilm_dir();
     let docs = tempfile::tempdir().unwrap();
     std::fs::write(docs.path().join("a.txt"), "hello world").unwrap();
     std::fs::write(
@@ -260,13 +243,8 @@ fn docs_tokens_with_the_models_tokenizer() {
         "1000 docs x 100 in / 10 out",
         "--json",
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let r = &json_records(&o)[0];
+    assert_exit(&o, 0);
+    let r = &json_lines(&o)[0];
     // BERT WordPiece with [CLS] … [SEP]: "hello world" → 4 tokens, the fox sentence → 11.
     assert_eq!(r["docs"]["sampled"], 2);
     assert_eq!(r["docs"]["max_tokens"], 11);
@@ -288,24 +266,15 @@ fn sharded_7b_repo_on_the_hub_simulator_reads_headers_only() {
         }))
         .unwrap();
     let base = sim.base_url();
-    let o = bin()
-        .env("HF_ENDPOINT", &base)
-        .args([
-            "fit",
-            "cambrian-sim/Llama-2-7b-hf-sim",
-            "--gpu",
-            "a100-80gb",
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let r = &json_records(&o)[0];
+    let o = run_cmd(bin().env("HF_ENDPOINT", &base).args([
+        "fit",
+        "cambrian-sim/Llama-2-7b-hf-sim",
+        "--gpu",
+        "a100-80gb",
+        "--json",
+    ]));
+    assert_exit(&o, 0);
+    let r = &json_lines(&o)[0];
     assert_eq!(r["params"], 6_738_415_616u64);
     assert_eq!(r["weights_bytes"], 2 * 6_738_415_616u64);
     assert_eq!(r["verdict"], "fits");

@@ -1,7 +1,10 @@
 //! `cambrian scan` end to end: exit codes, JSON Lines, SARIF/CycloneDX
 //! documents, table output, errors with hints. The samples are only read.
 
-use std::path::PathBuf;
+mod common;
+
+use common::{assert_exit, cambrian_cmd, json_lines, record, record_with, run_cmd};
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn td(p: &str) -> PathBuf {
@@ -11,37 +14,58 @@ fn td(p: &str) -> PathBuf {
 }
 
 fn cambrian(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("HF_TOKEN")
-        .output()
-        .expect("run cambrian")
+    run_cmd(
+        cambrian_cmd()
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("HF_TOKEN"),
+    )
 }
 
-fn lines(o: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect()
+/// Starts the Hub simulator serving `data`. The runtime must outlive the simulator.
+fn start_sim(data: &Path) -> (tokio::runtime::Runtime, cambrian_hubsim::RunningSim) {
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    let sim = rt
+        .block_on(cambrian_hubsim::start(cambrian_hubsim::SimConfig {
+            data: Some(data.to_path_buf()),
+            ..Default::default()
+        }))
+        .expect("sim");
+    (rt, sim)
+}
+
+/// Writes the simulator's model info for `id` at `sha`, listing `files`, and
+/// returns the (created) directory the files are served from.
+fn sim_repo(data: &Path, id: &str, sha: &str, files: &[&str]) -> PathBuf {
+    let siblings: Vec<serde_json::Value> = files
+        .iter()
+        .map(|f| serde_json::json!({ "rfilename": f }))
+        .collect();
+    std::fs::write(
+        data.join(format!("{}.json", id.replace('/', "__"))),
+        serde_json::json!({ "id": id, "sha": sha, "siblings": siblings }).to_string(),
+    )
+    .expect("write info");
+    let repo = data.join("repos").join(id);
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    repo
+}
+
+/// `cambrian <args> --endpoint <endpoint>`, environment as the caller sets it.
+fn hub_cmd(args: &[&str], endpoint: &str) -> Command {
+    let mut c = cambrian_cmd();
+    c.args(args).args(["--endpoint", endpoint]);
+    c
 }
 
 #[test]
 fn dangerous_pickle_exits_1_with_evidence() {
     let p = td("picklescan/data/malicious1_v4.pkl");
     let o = cambrian(&["scan", "--json", p.to_str().expect("utf8")]);
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let recs = lines(&o);
+    assert_exit(&o, 1);
+    let recs = json_lines(&o);
     assert!(recs.iter().all(|r| r["type"].is_string()));
-    let file = recs
-        .iter()
-        .find(|r| r["type"] == "file")
-        .expect("file record");
+    let file = record(&recs, "file");
     assert_eq!(file["verdict"], "dangerous");
     let f = &file["findings"][0];
     assert_eq!(f["symbol"], "builtins.eval");
@@ -57,29 +81,17 @@ fn benign_checkpoint_exits_0_and_fail_on_is_honoured() {
     let p = td("picklescan/data/new_pytorch_model.bin");
     let p = p.to_str().expect("utf8");
     let o = cambrian(&["scan", p]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_exit(&o, 0);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(
         out.contains("innocuous") && out.contains("pytorch-zip"),
         "{out}"
     );
-    assert_eq!(
-        cambrian(&["scan", "--fail-on", "innocuous", p])
-            .status
-            .code(),
-        Some(1)
-    );
+    assert_exit(&cambrian(&["scan", "--fail-on", "innocuous", p]), 1);
     let bad = td("picklescan/data/malicious1.zip");
-    assert_eq!(
-        cambrian(&["scan", "--fail-on", "never", bad.to_str().expect("utf8")])
-            .status
-            .code(),
-        Some(0)
+    assert_exit(
+        &cambrian(&["scan", "--fail-on", "never", bad.to_str().expect("utf8")]),
+        0,
     );
 }
 
@@ -88,7 +100,7 @@ fn directory_table_sarif_and_cyclonedx() {
     let dir = td("picklescan/data");
     let d = dir.to_str().expect("utf8");
     let o = cambrian(&["scan", d]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_exit(&o, 1);
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("why: blocklist"), "{out}");
     assert!(out.contains("files scanned"), "{out}");
@@ -103,7 +115,7 @@ fn directory_table_sarif_and_cyclonedx() {
         sarif.to_str().expect("utf8"),
         d,
     ]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_exit(&o, 1);
     assert!(o.stdout.is_empty());
     let doc: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&sarif).expect("sarif written")).expect("json");
@@ -123,14 +135,14 @@ fn directory_table_sarif_and_cyclonedx() {
 #[test]
 fn missing_path_is_exit_3_and_no_target_is_exit_2() {
     let o = cambrian(&["scan", "/definitely/not/here.pkl"]);
-    assert_eq!(o.status.code(), Some(3));
+    assert_exit(&o, 3);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("does not exist") && err.contains("hint:"),
         "{err}"
     );
     let o = cambrian(&["scan"]);
-    assert_eq!(o.status.code(), Some(2));
+    assert_exit(&o, 2);
     assert!(String::from_utf8_lossy(&o.stderr).contains("hint:"));
 }
 
@@ -149,31 +161,24 @@ fn hf_cache_from_hf_home() {
         snap.join("README.md"),
     )
     .expect("copy");
-    let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args(["scan", "--json", "--hf-cache"])
-        .env("HF_HOME", tmp.path())
-        .env_remove("HF_HUB_CACHE")
-        .output()
-        .expect("run");
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let recs = lines(&o);
-    let repo = recs.iter().find(|r| r["type"] == "repo").expect("repo");
+    let hf_cache = |args: &[&str]| {
+        run_cmd(
+            cambrian_cmd()
+                .args(args)
+                .env("HF_HOME", tmp.path())
+                .env_remove("HF_HUB_CACHE"),
+        )
+    };
+    let o = hf_cache(&["scan", "--json", "--hf-cache"]);
+    assert_exit(&o, 0);
+    let recs = json_lines(&o);
+    let repo = record(&recs, "repo");
     assert_eq!(repo["target"], "acme/tiny@0123abcd");
     assert!(repo["findings"][0]["rule"] == "repo.prefer-safetensors");
-    let card = recs.iter().find(|r| r["type"] == "card").expect("card");
+    let card = record(&recs, "card");
     assert!(card["score"].as_u64().is_some_and(|s| s > 0 && s <= 100));
-    let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args(["scan", "--hf-cache", "acme/missing"])
-        .env("HF_HOME", tmp.path())
-        .env_remove("HF_HUB_CACHE")
-        .output()
-        .expect("run");
-    assert_eq!(o.status.code(), Some(3));
+    let o = hf_cache(&["scan", "--hf-cache", "acme/missing"]);
+    assert_exit(&o, 3);
 }
 
 /// A Hub repo through the local Hub simulator: only what is needed is
@@ -183,24 +188,18 @@ fn hf_cache_from_hf_home() {
 fn hub_repo_through_the_simulator() {
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path();
-    std::fs::write(
-        data.join("acme__mixed.json"),
-        serde_json::json!({
-            "id": "acme/mixed",
-            "sha": "0123456789abcdef0123456789abcdef01234567",
-            "siblings": [
-                {"rfilename": "pytorch_model.bin"},
-                {"rfilename": "model.safetensors"},
-                {"rfilename": "tokenizer_config.json"},
-                {"rfilename": "README.md"},
-                {"rfilename": "vocab.txt"}
-            ]
-        })
-        .to_string(),
-    )
-    .expect("write info");
-    let repo = data.join("repos/acme/mixed");
-    std::fs::create_dir_all(&repo).expect("mkdir");
+    let repo = sim_repo(
+        data,
+        "acme/mixed",
+        "0123456789abcdef0123456789abcdef01234567",
+        &[
+            "pytorch_model.bin",
+            "model.safetensors",
+            "tokenizer_config.json",
+            "README.md",
+            "vocab.txt",
+        ],
+    );
     std::fs::copy(
         td("picklescan/data/malicious2_v4.pkl"),
         repo.join("pytorch_model.bin"),
@@ -224,65 +223,29 @@ fn hub_repo_through_the_simulator() {
     .expect("card");
     std::fs::write(repo.join("vocab.txt"), b"a\nb\n").expect("vocab");
 
-    let rt = tokio::runtime::Runtime::new().expect("rt");
-    let sim = rt
-        .block_on(cambrian_hubsim::start(cambrian_hubsim::SimConfig {
-            data: Some(data.to_path_buf()),
-            ..Default::default()
-        }))
-        .expect("sim");
-    let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args([
-            "scan",
-            "--json",
-            "--hub",
-            "acme/mixed",
-            "--endpoint",
-            &sim.base_url(),
-        ])
-        .env_remove("HF_TOKEN")
-        .output()
-        .expect("run");
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let (_rt, sim) = start_sim(data);
+    let o = run_cmd(
+        hub_cmd(&["scan", "--json", "--hub", "acme/mixed"], &sim.base_url()).env_remove("HF_TOKEN"),
     );
-    let recs = lines(&o);
-    let file = |p: &str| {
-        recs.iter()
-            .find(|r| r["type"] == "file" && r["path"] == p)
-            .cloned()
-            .unwrap_or_else(|| panic!("{p}: {recs:?}"))
-    };
+    assert_exit(&o, 1);
+    let recs = json_lines(&o);
+    let file = |p: &str| record_with(&recs, "file", "path", p);
     assert_eq!(file("pytorch_model.bin")["verdict"], "dangerous");
     assert_eq!(file("model.safetensors")["verdict"], "clean");
     assert_eq!(file("model.safetensors")["format"], "safetensors");
     assert_eq!(file("tokenizer_config.json")["verdict"], "dangerous");
     assert!(recs.iter().all(|r| r["path"] != "vocab.txt"));
-    let repo_rec = recs.iter().find(|r| r["type"] == "repo").expect("repo");
+    let repo_rec = record(&recs, "repo");
     assert_eq!(
         repo_rec["target"],
         "acme/mixed@0123456789abcdef0123456789abcdef01234567"
     );
     assert!(recs.iter().any(|r| r["type"] == "card"));
-    let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args([
-            "scan",
-            "--hub",
-            "acme/absent",
-            "--endpoint",
-            &sim.base_url(),
-        ])
-        .output()
-        .expect("run");
-    assert_eq!(
-        o.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = run_cmd(&mut hub_cmd(
+        &["scan", "--hub", "acme/absent"],
+        &sim.base_url(),
+    ));
+    assert_exit(&o, 3);
     drop(sim);
 }
 
@@ -371,18 +334,12 @@ fn crc32_zeros(n: usize) -> u32 {
 fn hub_checkpoint_is_read_by_range_not_downloaded() {
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path();
-    std::fs::write(
-        data.join("acme__big.json"),
-        serde_json::json!({
-            "id": "acme/big",
-            "sha": "89abcdef0123456789abcdef0123456789abcdef",
-            "siblings": [{"rfilename": "pytorch_model.bin"}]
-        })
-        .to_string(),
-    )
-    .expect("write info");
-    let repo = data.join("repos/acme/big");
-    std::fs::create_dir_all(&repo).expect("mkdir");
+    let repo = sim_repo(
+        data,
+        "acme/big",
+        "89abcdef0123456789abcdef0123456789abcdef",
+        &["pytorch_model.bin"],
+    );
     let evil = std::fs::read(td("picklescan/data/malicious2_v4.pkl")).expect("sample");
     let storage = vec![0u8; 6 << 20];
     let benign_pickle: &[u8] = b"\x80\x02}q\x00.";
@@ -397,37 +354,17 @@ fn hub_checkpoint_is_read_by_range_not_downloaded() {
     let size = zip.len() as u64;
     std::fs::write(repo.join("pytorch_model.bin"), &zip).expect("zip");
 
-    let rt = tokio::runtime::Runtime::new().expect("rt");
-    let sim = rt
-        .block_on(cambrian_hubsim::start(cambrian_hubsim::SimConfig {
-            data: Some(data.to_path_buf()),
-            ..Default::default()
-        }))
-        .expect("sim");
-    let o = Command::new(env!("CARGO_BIN_EXE_cambrian"))
-        .args([
-            "scan",
-            "--json",
-            "--verbose",
-            "--hub",
-            "acme/big",
-            "--endpoint",
+    let (_rt, sim) = start_sim(data);
+    let o = run_cmd(
+        hub_cmd(
+            &["scan", "--json", "--verbose", "--hub", "acme/big"],
             &sim.base_url(),
-        ])
-        .env_remove("HF_TOKEN")
-        .output()
-        .expect("run");
-    assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        )
+        .env_remove("HF_TOKEN"),
     );
-    let recs = lines(&o);
-    let file = recs
-        .iter()
-        .find(|r| r["type"] == "file" && r["path"] == "pytorch_model.bin")
-        .expect("file record");
+    assert_exit(&o, 1);
+    let recs = json_lines(&o);
+    let file = record_with(&recs, "file", "path", "pytorch_model.bin");
     assert_eq!(file["verdict"], "dangerous", "{file}");
     assert_eq!(file["format"], "pytorch-zip", "{file}");
     let text = file.to_string();

@@ -3,6 +3,8 @@
 //! Nothing here depends on timing for its verdict: timeouts only decide how often the
 //! client retries, never what ends up stored.
 
+mod common;
+
 use cambrian_hubsim::{FaultKind, RunningSim, SimConfig};
 use cambrian_store::Store;
 use cambrian_types::ModelRecord;
@@ -11,6 +13,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
+
+use common::{assert_exit, cambrian_cmd, run_cmd, text};
 
 const SENTINEL: &str = "hf_SENTINEL_do_not_print_1234";
 
@@ -41,7 +45,7 @@ fn sim(
 }
 
 fn sync_cmd(store: &Path, endpoint: &str, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_cambrian"));
+    let mut c = cambrian_cmd();
     c.arg("--store")
         .arg(store)
         .args([
@@ -65,12 +69,30 @@ fn sync_cmd(store: &Path, endpoint: &str, extra: &[&str]) -> Command {
     c
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+fn run(mut c: Command) -> Output {
+    run_cmd(&mut c)
 }
 
-fn run(mut c: Command) -> Output {
-    c.output().expect("run cambrian")
+/// Runs the sync and asserts it succeeded (exit 0).
+fn sync_ok(store: &Path, endpoint: &str, extra: &[&str]) -> Output {
+    let o = run(sync_cmd(store, endpoint, extra));
+    assert_exit(&o, 0);
+    o
+}
+
+/// The single JSON report a `--json` sync prints.
+fn json_report(o: &Output) -> Value {
+    serde_json::from_str(text(&o.stdout).trim()).unwrap()
+}
+
+/// A `http://127.0.0.1:PORT` endpoint on a port that was just free: nothing listens.
+fn dead_endpoint() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("http://127.0.0.1:{port}")
 }
 
 /// The only complete snapshot's rows, in rank order.
@@ -97,19 +119,9 @@ fn sync_with_ten_percent_faults_equals_fault_free_sync() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
 
-    let o = run(sync_cmd(
-        &a,
-        &clean.base_url(),
-        &["--page-size", "500", "--json"],
-    ));
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", text(&o.stderr));
-    let o = run(sync_cmd(
-        &b,
-        &faulty.base_url(),
-        &["--page-size", "500", "--json"],
-    ));
-    assert_eq!(o.status.code(), Some(0), "stderr: {}", text(&o.stderr));
-    let report: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    sync_ok(&a, &clean.base_url(), &["--page-size", "500", "--json"]);
+    let o = sync_ok(&b, &faulty.base_url(), &["--page-size", "500", "--json"]);
+    let report = json_report(&o);
     assert_eq!(report["type"], "sync");
     assert!(
         report["retries"].as_u64().unwrap() > 0,
@@ -160,12 +172,7 @@ fn kill_dash_nine_at_random_points_then_rerun_gives_one_identical_snapshot() {
     let sim = sim(&rt, 5_000, 0.05, FaultKind::TRANSIENT);
     let tmp = tempfile::tempdir().unwrap();
     let reference = tmp.path().join("ref");
-    let o = run(sync_cmd(
-        &reference,
-        &sim.base_url(),
-        &["--page-size", "50"],
-    ));
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    sync_ok(&reference, &sim.base_url(), &["--page-size", "50"]);
     let want = only_snapshot(&reference);
     assert_eq!(want.len(), 5_001);
 
@@ -210,13 +217,8 @@ fn kill_dash_nine_at_random_points_then_rerun_gives_one_identical_snapshot() {
         );
     }
     assert!(kills >= 1);
-    let o = run(sync_cmd(
-        &store,
-        &sim.base_url(),
-        &["--page-size", "50", "--json"],
-    ));
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let report: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    let o = sync_ok(&store, &sim.base_url(), &["--page-size", "50", "--json"]);
+    let report = json_report(&o);
     assert_eq!(report["resumed"], true, "{report}");
     assert!(report["resumed_rows"].as_u64().unwrap() > 0);
     assert_eq!(only_snapshot(&store), want);
@@ -235,7 +237,7 @@ fn invalid_json_pages_fail_clearly_and_write_nothing_visible() {
         &sim.base_url(),
         &["--page-size", "500", "--max-retries", "2"],
     ));
-    assert_eq!(o.status.code(), Some(2), "stderr: {}", text(&o.stderr));
+    assert_exit(&o, 2);
     assert!(o.stdout.is_empty());
     let err = text(&o.stderr);
     assert!(
@@ -248,8 +250,7 @@ fn invalid_json_pages_fail_clearly_and_write_nothing_visible() {
     assert_eq!(complete_snapshots(&store), 0);
     // Once the pages are good again the same command completes the snapshot.
     sim.set_fault_rate(0.0);
-    let o = run(sync_cmd(&store, &sim.base_url(), &["--page-size", "500"]));
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    sync_ok(&store, &sim.base_url(), &["--page-size", "500"]);
     assert_eq!(only_snapshot(&store).len(), 2_001);
 }
 
@@ -259,39 +260,20 @@ fn wrong_types_missing_and_unknown_fields_are_tolerated_per_field() {
     let clean = sim(&rt, 2_000, 0.0, FaultKind::TRANSIENT);
     let tmp = tempfile::tempdir().unwrap();
     let reference = tmp.path().join("ref");
-    assert_eq!(
-        run(sync_cmd(
-            &reference,
-            &clean.base_url(),
-            &["--page-size", "200"]
-        ))
-        .status
-        .code(),
-        Some(0)
-    );
+    sync_ok(&reference, &clean.base_url(), &["--page-size", "200"]);
     let want = only_snapshot(&reference);
 
     // Unknown fields: ignored, identical rows.
     let s = sim(&rt, 2_000, 1.0, &[FaultKind::UnknownFields]);
     let store = tmp.path().join("unknown");
-    let o = run(sync_cmd(
-        &store,
-        &s.base_url(),
-        &["--page-size", "200", "--json"],
-    ));
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    sync_ok(&store, &s.base_url(), &["--page-size", "200", "--json"]);
     assert_eq!(only_snapshot(&store), want);
 
     // Wrong types: the field becomes None with a warning; the rest of the record is kept.
     let s = sim(&rt, 2_000, 1.0, &[FaultKind::WrongTypes]);
     let store = tmp.path().join("wrong");
-    let o = run(sync_cmd(
-        &store,
-        &s.base_url(),
-        &["--page-size", "200", "--json"],
-    ));
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let r: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    let o = sync_ok(&store, &s.base_url(), &["--page-size", "200", "--json"]);
+    let r = json_report(&o);
     assert!(r["warning_count"].as_u64().unwrap() > 0, "{r}");
     assert!(r["warnings"][0]["field"].is_string(), "{r}");
     let got = only_snapshot(&store);
@@ -313,13 +295,8 @@ fn wrong_types_missing_and_unknown_fields_are_tolerated_per_field() {
     // Missing fields: an item without `id` is skipped (warned), others keep what they have.
     let s = sim(&rt, 2_000, 1.0, &[FaultKind::MissingFields]);
     let store = tmp.path().join("missing");
-    let o = run(sync_cmd(
-        &store,
-        &s.base_url(),
-        &["--page-size", "200", "--json"],
-    ));
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let r: Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    let o = sync_ok(&store, &s.base_url(), &["--page-size", "200", "--json"]);
+    let r = json_report(&o);
     let got = only_snapshot(&store);
     let skipped = r["warnings"]
         .as_array()
@@ -361,7 +338,7 @@ fn the_token_never_appears_in_output_logs_or_errors() {
         &ok.base_url(),
         &["--page-size", "100"],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_exit(&o, 0);
     assert_no_sentinel(&o, "success");
     assert!(
         ok.stats().authorized_requests > 0,
@@ -381,7 +358,7 @@ fn the_token_never_appears_in_output_logs_or_errors() {
         &bad.base_url(),
         &["--max-retries", "1"],
     );
-    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert_exit(&o, 4);
     assert_no_sentinel(&o, "HTTP 500");
 
     // Failure: invalid JSON.
@@ -391,21 +368,16 @@ fn the_token_never_appears_in_output_logs_or_errors() {
         &inv.base_url(),
         &["--max-retries", "1"],
     );
-    assert_eq!(o.status.code(), Some(2));
+    assert_exit(&o, 2);
     assert_no_sentinel(&o, "invalid JSON");
 
     // Failure: nothing listening.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let o = with_token(
         &tmp.path().join("d"),
-        &format!("http://127.0.0.1:{port}"),
+        &dead_endpoint(),
         &["--max-retries", "1"],
     );
-    assert_eq!(o.status.code(), Some(4));
+    assert_exit(&o, 4);
     assert_no_sentinel(&o, "connection refused");
 
     // Usage error path.
@@ -417,17 +389,12 @@ fn the_token_never_appears_in_output_logs_or_errors() {
 #[test]
 fn unreachable_hub_gives_a_clear_message_and_exit_4() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let o = run(sync_cmd(
         &tmp.path().join("s"),
-        &format!("http://127.0.0.1:{port}"),
+        &dead_endpoint(),
         &["--max-retries", "0"],
     ));
-    assert_eq!(o.status.code(), Some(4));
+    assert_exit(&o, 4);
     assert!(o.stdout.is_empty());
     let err = text(&o.stderr);
     assert!(err.starts_with("error: Hub listing failed"), "{err}");
