@@ -484,78 +484,74 @@ impl Store {
     /// rows into segments, compute its per-category aggregates and mark it
     /// complete.
     pub fn complete_snapshot(&mut self, id: SnapshotId) -> Result<SnapshotInfo, StoreError> {
-        let result = self.complete_tx(id);
-        self.caches.members.remove(&id);
-        self.caches.pending.remove(&id);
-        self.caches.changed.remove(&id);
-        if result.is_err() {
-            // The in-memory dictionary holds the deferred changes: reload it.
-            self.caches = Caches::default();
-        }
-        result?;
+        let what = ("starting completion", "committing completion");
+        self.end_snapshot(id, what, |tx, c, info| {
+            let mut rows = match c.pending.remove(&id) {
+                Some(batches)
+                    if batches.iter().map(Vec::len).sum::<usize>() as u64 == info.models =>
+                {
+                    batches.concat()
+                }
+                _ => pending_rows(tx, id)?,
+            };
+            tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0])
+                .ctx("completing a snapshot")?;
+            complete_in(tx, id, &mut rows)
+        })?;
         self.snapshot(id)
-    }
-
-    fn complete_tx(&mut self, id: SnapshotId) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .ctx("starting completion")?;
-        let info = in_progress_in(&tx, id)?;
-        // The rows this process committed and its deferred model changes; in
-        // a process that did not write them all, both are read back (and the
-        // changes recovered from the rows) by `load_members`.
-        refresh_caches(&tx, &mut self.caches)?;
-        load_members(&tx, &mut self.caches, id, info.models)?;
-        let mut rows = match self.caches.pending.remove(&id) {
-            Some(batches) if batches.iter().map(Vec::len).sum::<usize>() as u64 == info.models => {
-                batches.concat()
-            }
-            _ => pending_rows(&tx, id)?,
-        };
-        tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0])
-            .ctx("completing a snapshot")?;
-        complete_in(&tx, id, &mut rows)?;
-        schema::publish_new_models(&tx)?;
-        write_changed(&tx, self.caches.changed.remove(&id).unwrap_or_default())?;
-        tx.commit().ctx("committing completion")?;
-        Ok(())
     }
 
     /// Give up an in-progress snapshot: its rows are removed and it is
     /// marked abandoned (the snapshot entry itself is kept for the record).
+    /// The details its batches wrote stay: they are the models' latest.
     pub fn abandon_snapshot(&mut self, id: SnapshotId) -> Result<(), StoreError> {
         self.require_in_progress(id)?;
-        let result = self.abandon_tx(id);
-        self.caches.members.remove(&id);
-        self.caches.pending.remove(&id);
-        self.caches.changed.remove(&id);
-        if result.is_err() {
-            self.caches = Caches::default();
-        }
-        result
+        let what = ("starting abandon", "committing abandon");
+        self.end_snapshot(id, what, |tx, _, _| {
+            tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0])
+                .ctx("removing abandoned rows")?;
+            tx.execute(
+                "UPDATE snapshot SET status = 2, checkpoint = NULL, models = 0 WHERE id = ?1",
+                [id.0],
+            )
+            .ctx("abandoning a snapshot")?;
+            Ok(())
+        })
     }
 
-    fn abandon_tx(&mut self, id: SnapshotId) -> Result<(), StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .ctx("starting abandon")?;
-        let info = in_progress_in(&tx, id)?;
-        // The details the abandoned batches wrote stay (they are the models'
-        // latest details): their deferred model changes are written too.
-        refresh_caches(&tx, &mut self.caches)?;
-        load_members(&tx, &mut self.caches, id, info.models)?;
-        tx.execute("DELETE FROM pending WHERE snapshot = ?1", [id.0])
-            .ctx("removing abandoned rows")?;
-        tx.execute(
-            "UPDATE snapshot SET status = 2, checkpoint = NULL, models = 0 WHERE id = ?1",
-            [id.0],
-        )
-        .ctx("abandoning a snapshot")?;
-        schema::publish_new_models(&tx)?;
-        write_changed(&tx, self.caches.changed.remove(&id).unwrap_or_default())?;
-        tx.commit().ctx("committing abandon")
+    /// Completion or abandon of in-progress snapshot `id`, in ONE transaction:
+    /// its committed rows and deferred model changes are loaded (read back,
+    /// the changes recovered from the rows, in a process that did not write
+    /// them all), `end` runs, then the sync's new models are published and
+    /// its model changes written. The snapshot's caches are dropped after,
+    /// all caches on error (the dictionary holds the deferred changes).
+    fn end_snapshot(
+        &mut self,
+        id: SnapshotId,
+        (starting, committing): (&'static str, &'static str),
+        end: impl FnOnce(&Connection, &mut Caches, &SnapshotInfo) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let caches = &mut self.caches;
+        let result = (|| {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .ctx(starting)?;
+            let info = in_progress_in(&tx, id)?;
+            refresh_caches(&tx, caches)?;
+            load_members(&tx, caches, id, info.models)?;
+            end(&tx, caches, &info)?;
+            schema::publish_new_models(&tx)?;
+            write_changed(&tx, caches.changed.remove(&id).unwrap_or_default())?;
+            tx.commit().ctx(committing)
+        })();
+        caches.members.remove(&id);
+        caches.pending.remove(&id);
+        caches.changed.remove(&id);
+        if result.is_err() {
+            *caches = Caches::default();
+        }
+        result
     }
 
     /// Import a whole snapshot atomically. If a complete snapshot with the
