@@ -51,10 +51,14 @@ fn sim_repo(data: &Path, id: &str, sha: &str, files: &[&str]) -> PathBuf {
     repo
 }
 
-/// `cambrian <args> --endpoint <endpoint>`, environment as the caller sets it.
+/// `cambrian <args> --endpoint <endpoint>`, without the caller's `HF_TOKEN`
+/// (the tests never depend on the developer's environment).
 fn hub_cmd(args: &[&str], endpoint: &str) -> Command {
     let mut c = cambrian_cmd();
-    c.args(args).args(["--endpoint", endpoint]);
+    c.args(args)
+        .args(["--endpoint", endpoint])
+        .env("NO_COLOR", "1")
+        .env_remove("HF_TOKEN");
     c
 }
 
@@ -166,7 +170,9 @@ fn hf_cache_from_hf_home() {
             cambrian_cmd()
                 .args(args)
                 .env("HF_HOME", tmp.path())
-                .env_remove("HF_HUB_CACHE"),
+                .env("NO_COLOR", "1")
+                .env_remove("HF_HUB_CACHE")
+                .env_remove("HF_TOKEN"),
         )
     };
     let o = hf_cache(&["scan", "--json", "--hf-cache"]);
@@ -224,9 +230,10 @@ fn hub_repo_through_the_simulator() {
     std::fs::write(repo.join("vocab.txt"), b"a\nb\n").expect("vocab");
 
     let (_rt, sim) = start_sim(data);
-    let o = run_cmd(
-        hub_cmd(&["scan", "--json", "--hub", "acme/mixed"], &sim.base_url()).env_remove("HF_TOKEN"),
-    );
+    let o = run_cmd(&mut hub_cmd(
+        &["scan", "--json", "--hub", "acme/mixed"],
+        &sim.base_url(),
+    ));
     assert_exit(&o, 1);
     let recs = json_lines(&o);
     let file = |p: &str| record_with(&recs, "file", "path", p);
@@ -355,13 +362,10 @@ fn hub_checkpoint_is_read_by_range_not_downloaded() {
     std::fs::write(repo.join("pytorch_model.bin"), &zip).expect("zip");
 
     let (_rt, sim) = start_sim(data);
-    let o = run_cmd(
-        hub_cmd(
-            &["scan", "--json", "--verbose", "--hub", "acme/big"],
-            &sim.base_url(),
-        )
-        .env_remove("HF_TOKEN"),
-    );
+    let o = run_cmd(&mut hub_cmd(
+        &["scan", "--json", "--verbose", "--hub", "acme/big"],
+        &sim.base_url(),
+    ));
     assert_exit(&o, 1);
     let recs = json_lines(&o);
     let file = record_with(&recs, "file", "path", "pytorch_model.bin");
