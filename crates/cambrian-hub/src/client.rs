@@ -177,10 +177,9 @@ impl HubClient {
     /// One page of `GET /api/models` as received: its body is not parsed
     /// yet, its next-page URL (from the `Link` header) is known. Transport
     /// errors, 408/429/5xx and timeouts are retried as for
-    /// [`list_page`](Self::list_page); a body that then fails to parse is
-    /// reported by [`RawListPage::parse`], and the caller refetches it with
-    /// `list_page` (which retries it). Lets a caller request page N+1 while
-    /// page N is parsed elsewhere.
+    /// [`list_page`](Self::list_page); the body is parsed by
+    /// [`parse_page`](Self::parse_page). Lets a caller request page N+1
+    /// while page N is parsed elsewhere.
     pub async fn list_page_raw(&self, cursor: &PageCursor) -> Result<RawListPage, HubError> {
         let url = cursor_url(cursor, &self.inner.endpoint)?;
         let max = self.inner.cfg.max_json_bytes;
@@ -189,6 +188,23 @@ impl HubClient {
             Ok(RawListPage { raw, next })
         })
         .await
+    }
+
+    /// The records of a page fetched by [`list_page_raw`](Self::list_page_raw).
+    /// A body that is not a listing (cut short, not JSON…) is fetched again
+    /// with [`list_page`](Self::list_page) and its retries, as `list_page`
+    /// would have; the page keeps the next-page URL of the first response,
+    /// the one a caller already followed.
+    pub async fn parse_page(&self, raw: RawListPage) -> Result<ListPage, HubError> {
+        let url = raw.url().to_string();
+        let next = raw.next.clone();
+        match raw.parse() {
+            Err(e) if e.is_transient() => self
+                .list_page(&PageCursor::Next(url))
+                .await
+                .map(|p| ListPage { next, ..p }),
+            other => other,
+        }
     }
 
     /// `GET /api/models/{id}` or `/api/models/{id}/revision/{rev}`, with `expand[]`.
@@ -575,9 +591,9 @@ impl RawListPage {
         self.raw.url.as_str()
     }
 
-    /// Parse the body, as [`HubClient::list_page`] does. An error here is
-    /// one `list_page` would have retried (the body is not a listing):
-    /// refetch the page with `list_page(&PageCursor::Next(url))`.
+    /// Parse the body, as [`HubClient::list_page`] does, without refetching:
+    /// a transient error here is a body that is not a listing
+    /// ([`HubClient::parse_page`] refetches it).
     pub fn parse(self) -> Result<ListPage, HubError> {
         listing_page(&self.raw, self.next)
     }

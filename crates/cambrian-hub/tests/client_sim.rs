@@ -217,8 +217,7 @@ async fn every_transient_fault_kind_is_retried_to_the_same_result() {
     }
 }
 
-/// `list_page_raw` + `RawListPage::parse`, refetching with `list_page` a
-/// page whose body does not parse (what `cambrian sync`'s pipeline does):
+/// `list_page_raw` + `parse_page` (what `cambrian sync`'s pipeline does):
 /// returns the records and how many pages were refetched.
 async fn list_all_raw(c: &HubClient, q: &ListQuery) -> Result<(Vec<ModelRecord>, usize), HubError> {
     let mut cursor = PageCursor::First(q.clone());
@@ -226,18 +225,10 @@ async fn list_all_raw(c: &HubClient, q: &ListQuery) -> Result<(Vec<ModelRecord>,
     loop {
         let raw = c.list_page_raw(&cursor).await?;
         let next = raw.next().map(str::to_string);
-        let url = raw.url().to_string();
-        let page = match raw.parse() {
-            Ok(p) => p,
-            Err(e) => {
-                assert!(
-                    e.is_transient(),
-                    "a cut or garbled body is worth a refetch: {e}"
-                );
-                refetched += 1;
-                c.list_page(&PageCursor::Next(url)).await?
-            }
-        };
+        let requests = c.stats().requests;
+        // A cut or garbled body is a transient error of `parse`: refetched.
+        let page = c.parse_page(raw).await?;
+        refetched += usize::from(c.stats().requests > requests);
         assert_eq!(page.next, next, "the Link header is read before the body");
         out.extend(page.models);
         match next {
@@ -248,8 +239,8 @@ async fn list_all_raw(c: &HubClient, q: &ListQuery) -> Result<(Vec<ModelRecord>,
 }
 
 /// Unparsed pages: transport faults are retried by `list_page_raw`, bodies
-/// that do not parse are reported by `parse` and refetched; the listing
-/// equals the fault-free one.
+/// that do not parse are refetched by `parse_page`; the listing equals the
+/// fault-free one.
 #[tokio::test]
 async fn raw_pages_parsed_apart_give_the_same_listing_under_faults() {
     let clean_sim = sim(600, &[], 0.0).await;

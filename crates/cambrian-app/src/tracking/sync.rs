@@ -291,24 +291,12 @@ pub async fn sync(
         let client = client.clone();
         async move {
             while let Some(raw) = raw_rx.recv().await {
+                // A body that is not a listing is fetched again before any
+                // later page goes on; its `next` stays the one the fetcher
+                // follows, so the checkpoint names the page stored next.
                 let page = match raw {
                     Err(e) => Err(e),
-                    Ok(raw) => {
-                        let url = raw.url().to_string();
-                        let next = raw.next().map(str::to_string);
-                        match blocking(|| raw.parse()) {
-                            // A body that is not a listing (cut short, not
-                            // JSON…): fetch that page again, with retries.
-                            // Its `next` stays the one the fetcher follows,
-                            // so that the checkpoint names the page the
-                            // store receives next.
-                            Err(e) if e.is_transient() => client
-                                .list_page(&PageCursor::Next(url))
-                                .await
-                                .map(|p| ListPage { next, ..p }),
-                            other => other,
-                        }
-                    }
+                    Ok(raw) => client.parse_page(raw).await,
                 };
                 let failed = page.is_err();
                 if tx.send(page).await.is_err() || failed {
