@@ -364,17 +364,21 @@ async fn persistent_truncation_gives_up_with_a_remote_error() {
     );
 }
 
+/// The first page of 10 of the default listing.
+async fn first_ten(c: &HubClient) -> cambrian_hub::ListPage {
+    c.list_page(&PageCursor::First(ListQuery {
+        limit: Some(10),
+        ..Default::default()
+    }))
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn wrong_types_and_missing_fields_become_warnings() {
     let s = sim(50, &[FaultKind::WrongTypes], 1.0).await;
     let c = client(&s);
-    let page = c
-        .list_page(&PageCursor::First(ListQuery {
-            limit: Some(10),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    let page = first_ten(&c).await;
     assert_eq!(page.models.len(), 10);
     let fields: HashSet<&str> = page
         .item_warnings
@@ -399,13 +403,7 @@ async fn wrong_types_and_missing_fields_become_warnings() {
 
     let s = sim(50, &[FaultKind::MissingFields], 1.0).await;
     let c = client(&s);
-    let page = c
-        .list_page(&PageCursor::First(ListQuery {
-            limit: Some(10),
-            ..Default::default()
-        }))
-        .await
-        .unwrap();
+    let page = first_ten(&c).await;
     assert_eq!(page.models.len(), 9); // the first item lost its id and was skipped
     assert_eq!(page.item_warnings.len(), 1);
     assert_eq!(
