@@ -12,6 +12,18 @@ fn scorer() -> Scorer {
     Scorer::new(ScorerSpec::parse("fields:value=number,unit=text").unwrap()).unwrap()
 }
 
+/// The three-model example runs over the quantities set, analysed with
+/// `resamples` bootstrap resamples.
+fn three_models_report(resamples: u32) -> cambrian_eval::analysis::Report {
+    let items = common::quantities();
+    let runs = common::three_model_runs(&items);
+    let settings = AnalysisSettings {
+        bootstrap_resamples: resamples,
+        ..Default::default()
+    };
+    analyse(&items, &runs, &common::labels(), &scorer(), &settings)
+}
+
 #[test]
 fn example_set_loads() {
     let items = common::quantities();
@@ -147,18 +159,7 @@ fn counts_accuracy_failures_and_fields() {
 
 #[test]
 fn gates_on_the_example() {
-    let items = common::quantities();
-    let runs = common::three_model_runs(&items);
-    let rep = analyse(
-        &items,
-        &runs,
-        &common::labels(),
-        &scorer(),
-        &AnalysisSettings {
-            bootstrap_resamples: 500,
-            ..Default::default()
-        },
-    );
+    let rep = three_models_report(500);
     let pass = Gate::parse("oracle:accuracy.lower >= 0.9 and oracle:failure_rate == 0")
         .unwrap()
         .evaluate(&rep)
@@ -189,18 +190,7 @@ fn gates_on_the_example() {
 
 #[test]
 fn csv_has_one_row_per_run() {
-    let items = common::quantities();
-    let runs = common::three_model_runs(&items);
-    let rep = analyse(
-        &items,
-        &runs,
-        &common::labels(),
-        &scorer(),
-        &AnalysisSettings {
-            bootstrap_resamples: 100,
-            ..Default::default()
-        },
-    );
+    let rep = three_models_report(100);
     let mut buf = Vec::new();
     cambrian_eval::report::write_csv(&rep, &mut buf).unwrap();
     let mut rdr = csv::Reader::from_reader(buf.as_slice());

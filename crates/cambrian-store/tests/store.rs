@@ -24,6 +24,15 @@ fn rec(id: &str, likes: u64, pipeline: Option<&str>) -> ModelRecord {
     }
 }
 
+/// The ids of a snapshot's models, in rank order.
+fn model_ids(s: &Store, id: SnapshotId) -> Vec<String> {
+    s.snapshot_models(id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.id)
+        .collect()
+}
+
 fn snap(day: u32) -> NewSnapshot {
     NewSnapshot {
         taken_at: t(day, 12),
@@ -150,13 +159,7 @@ fn a_failing_batch_writes_nothing_and_keeps_the_old_checkpoint() {
     s.append_batch(id, &[rec("b/y", 3, Some("third-task"))], Some("cp2"))
         .unwrap();
     s.complete_snapshot(id).unwrap();
-    let ids: Vec<_> = s
-        .snapshot_models(id)
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
-    assert_eq!(ids, ["a/x", "b/y"]);
+    assert_eq!(model_ids(&s, id), ["a/x", "b/y"]);
     assert!(s.model_history("d/w").unwrap().is_empty());
 }
 
@@ -578,13 +581,7 @@ fn new_models_of_a_sync_are_published_at_completion() {
     assert_eq!((count("model"), count("model_new")), (0, 2));
     let mut s = Store::open(dir.path()).unwrap();
     // Readable while in progress (names come from model_new) ...
-    let ids: Vec<_> = s
-        .snapshot_models(id)
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
-    assert_eq!(ids, ["a/x", "b/y"]);
+    assert_eq!(model_ids(&s, id), ["a/x", "b/y"]);
     // ... known to the reopened writer (no duplicate key for b/y), and a detail change is kept.
     let mut y = rec("b/y", 3, None);
     y.tags.push("changed".into());
