@@ -247,11 +247,16 @@ pub fn parse_jsonl(text: &str, path: &Path) -> Result<Vec<TestItem>, TestSetErro
             line_no,
         )?;
     }
+    non_empty(items, path, "a test set needs at least one line")
+}
+
+/// The items read from `path`, or the "no items" error with `hint`.
+fn non_empty(items: Vec<TestItem>, path: &Path, hint: &str) -> Result<Vec<TestItem>, TestSetError> {
     if items.is_empty() {
         return Err(TestSetError::File {
             path: path.to_path_buf(),
             message: "no items".into(),
-            hint: Some("a test set needs at least one line".into()),
+            hint: Some(hint.into()),
         });
     }
     Ok(items)
@@ -448,14 +453,11 @@ pub fn parse_csv(text: &str, path: &Path) -> Result<Vec<TestItem>, TestSetError>
             line,
         )?;
     }
-    if items.is_empty() {
-        return Err(TestSetError::File {
-            path: path.to_path_buf(),
-            message: "no items".into(),
-            hint: Some("a CSV test set needs a header and at least one row".into()),
-        });
-    }
-    Ok(items)
+    non_empty(
+        items,
+        path,
+        "a CSV test set needs a header and at least one row",
+    )
 }
 
 /// How text inputs become requests.
