@@ -134,30 +134,48 @@ impl ModelDict {
         self.slots.get_mut(index as usize).map(|s| &mut s.entry)
     }
 
-    /// Add a name that is not in the dictionary yet. Returns false (and adds
-    /// nothing) when the dictionary already holds 2^32 - 1 models.
-    pub(crate) fn insert(&mut self, name: &str, entry: ModelEntry) -> bool {
-        debug_assert!(self.find(name).is_none(), "model {name} inserted twice");
+    /// Add a name (one hash-table probe finds it present or files it).
+    pub(crate) fn insert(&mut self, name: &str, entry: ModelEntry) -> Insert {
         let Ok(idx) = u32::try_from(self.slots.len()) else {
-            return false;
+            return Insert::Full;
         };
         if idx == u32::MAX {
-            return false;
+            return Insert::Full;
         }
-        let start = self.names.len();
         let hash = self.hasher.hash_one(name);
-        self.names.push_str(name);
-        self.slots.push(Slot {
-            start,
-            len: name.len(),
-            hash,
-            entry,
-        });
-        let slots = &self.slots;
-        self.table
-            .insert_unique(hash, (idx, upper(hash)), |&(i, _)| slots[i as usize].hash);
-        true
+        let (slots, names) = (&self.slots, &self.names);
+        let is = |&(i, hi): &(u32, u32)| {
+            hi == upper(hash)
+                && slots.get(i as usize).is_some_and(|s| {
+                    s.hash == hash && names.get(s.start..s.start + s.len) == Some(name)
+                })
+        };
+        match self.table.entry(hash, is, |&(i, _)| slots[i as usize].hash) {
+            hashbrown::hash_table::Entry::Occupied(_) => Insert::Present,
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert((idx, upper(hash)));
+                let start = self.names.len();
+                self.names.push_str(name);
+                self.slots.push(Slot {
+                    start,
+                    len: name.len(),
+                    hash,
+                    entry,
+                });
+                Insert::Added
+            }
+        }
     }
+}
+
+/// What [`ModelDict::insert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Insert {
+    Added,
+    /// The name was already there (nothing changed).
+    Present,
+    /// The dictionary holds 2^32 - 1 models (nothing changed).
+    Full,
 }
 
 fn upper(h: u64) -> u32 {
@@ -185,7 +203,7 @@ mod tests {
             .collect();
         for (i, n) in names.iter().enumerate() {
             assert!(d.get(n).is_none());
-            assert!(d.insert(n, e(i as i64 + 1)));
+            assert_eq!(d.insert(n, e(i as i64 + 1)), Insert::Added);
         }
         assert_eq!(d.len(), names.len());
         for (i, n) in names.iter().enumerate() {
@@ -223,8 +241,14 @@ mod tests {
     fn non_ascii_and_empty_names() {
         let mut d = ModelDict::default();
         for (i, n) in ["", "ünï/cødé", "日本/モデル", "a"].iter().enumerate() {
-            assert!(d.insert(n, e(i as i64)));
+            assert_eq!(d.insert(n, e(i as i64)), Insert::Added);
         }
+        assert_eq!(d.insert("ünï/cødé", e(9)), Insert::Present);
+        assert_eq!(
+            d.get("ünï/cødé"),
+            Some(e(1)),
+            "a present name is left as it was"
+        );
         assert_eq!(d.get("日本/モデル"), Some(e(2)));
         assert_eq!(d.get(""), Some(e(0)));
         assert_eq!(d.get("ünï/cød"), None);

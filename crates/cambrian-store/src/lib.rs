@@ -14,9 +14,10 @@
 //!   that turns them into the complete snapshot's segments).
 //! * Schema v3 stores a snapshot's rows packed (see `packed.rs`): one blob per
 //!   appended batch while in progress, 256-row segments sorted by model key
-//!   once complete. v4: a sync's new models wait in `model_new` until the
-//!   snapshot completes.
+//!   once complete. v6: names, details and each model's latest detail are
+//!   stored in blocks of many models (see `blocks.rs`).
 
+mod blocks;
 pub mod cache_many;
 mod dict;
 mod error;
@@ -30,9 +31,10 @@ pub use query::{CategoryPoint, Dimension, KeyedPair, KeyedStats, ModelKey, PairR
 pub use record::{base_family, family_of};
 pub use schema::SCHEMA_VERSION;
 
+use blocks::{BlockWriter, Kind, State};
 use cambrian_types::ModelRecord;
 use chrono::{DateTime, NaiveDate, Utc};
-use dict::{ModelDict, ModelEntry};
+use dict::{Insert, ModelDict, ModelEntry};
 use error::Ctx;
 use packed::{FastMap, KeySet, Row, RowReader, decode_into, encode_rows};
 use record::{Counters, decode_record, detail_fingerprint, encode_detail};
@@ -105,6 +107,16 @@ pub struct SnapshotInfo {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
+/// One model as [`Store::model_states`] reports it.
+#[doc(hidden)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelState {
+    pub name: String,
+    pub recorded_detail: i64,
+    pub fingerprint_known: bool,
+    pub latest_detail: i64,
+}
+
 /// An in-progress snapshot that a sync can continue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resumable {
@@ -173,7 +185,7 @@ struct Caches {
     terms: FastMap<String, i64>,
     /// Base model id -> family term id (saves re-deriving the family per row).
     families: FastMap<String, i64>,
-    /// The largest ids in `model`, `detail`, `term` (new ids follow them).
+    /// The largest model key, detail id and term id (new ids follow them).
     max_model: i64,
     max_detail: i64,
     max_term: i64,
@@ -186,22 +198,12 @@ struct Caches {
     /// per batch, moved in, concatenated once at completion (a single
     /// growing vector re-copied and page-faulted ~20 MB per 200k rows).
     pending: HashMap<SnapshotId, Vec<Vec<Row>>>,
-    /// An in-progress sync's changes to `model.detail` / `model.fp` (a new
-    /// detail of a known model, or a fingerprint learned), written in key
-    /// order when the snapshot completes or is abandoned instead of per
-    /// batch: per batch, they dirtied one 16 KiB page of `model` each, at
-    /// random places when the listing order differs from the key order.
-    /// Rebuilt from the pending rows with the other caches (`load_members`).
-    changed: HashMap<SnapshotId, Vec<Changed>>,
-}
-
-/// A deferred update of a model's latest detail (see `Caches::changed`).
-#[derive(Clone, Copy, Debug)]
-struct Changed {
-    key: i64,
-    detail: i64,
-    /// `None`: not known (the change was recovered from the pending rows).
-    fp: Option<i64>,
+    /// An in-progress sync's changes to the models' recorded latest details
+    /// (`state`: a new model, a new detail of a known model, a fingerprint
+    /// learned), written when the snapshot completes or is abandoned, once
+    /// per touched block, instead of per batch. Rebuilt from the pending
+    /// rows with the other caches (`load_members`).
+    changed: HashMap<SnapshotId, Vec<State>>,
 }
 
 /// The store. Single writer: open one per process.
@@ -458,8 +460,7 @@ impl Store {
         let info = in_progress_in(&tx, id)?;
         refresh_caches(&tx, &mut self.caches)?;
         load_members(&tx, &mut self.caches, id, info.models)?;
-        let (stats, rows, changed) =
-            write_rows(&tx, &mut self.caches, id, info.models, models, true)?;
+        let (stats, rows, changed) = write_rows(&tx, &mut self.caches, id, info.models, models)?;
         if !rows.is_empty() {
             let mut buf = Vec::with_capacity(rows.len() * 24);
             encode_rows(&rows, &mut buf);
@@ -522,8 +523,7 @@ impl Store {
     /// Completion or abandon of in-progress snapshot `id`, in ONE transaction:
     /// its committed rows and deferred model changes are loaded (read back,
     /// the changes recovered from the rows, in a process that did not write
-    /// them all), `end` runs, then the sync's new models are published and
-    /// its model changes written. The snapshot's caches are dropped after,
+    /// them all), `end` runs, then the sync's model states are written. The snapshot's caches are dropped after,
     /// all caches on error (the dictionary holds the deferred changes).
     fn end_snapshot(
         &mut self,
@@ -541,8 +541,7 @@ impl Store {
             refresh_caches(&tx, caches)?;
             load_members(&tx, caches, id, info.models)?;
             end(&tx, caches, &info)?;
-            schema::publish_new_models(&tx)?;
-            write_changed(&tx, caches.changed.remove(&id).unwrap_or_default())?;
+            blocks::write_states(&tx, caches.changed.remove(&id).unwrap_or_default())?;
             tx.commit().ctx(committing)
         })();
         caches.members.remove(&id);
@@ -636,7 +635,7 @@ impl Store {
         let caches = &mut self.caches;
         let (written, hash) = std::thread::scope(|sc| {
             let helper = beside.then(|| sc.spawn(|| content_hash(models)));
-            let written = write_rows(&tx, caches, id, 0, &[models], false);
+            let written = write_rows(&tx, caches, id, 0, &[models]);
             let hash = match (hash, helper) {
                 (Some(h), _) => h,
                 // content_hash cannot panic (no indexing, no unwrap); recompute here if it ever did.
@@ -645,9 +644,10 @@ impl Store {
             };
             (written, hash)
         });
-        let (_, mut rows, _) = written?;
+        let (_, mut rows, states) = written?;
         self.caches.members.remove(&id);
         complete_in(&tx, id, &mut rows)?;
+        blocks::write_states(&tx, states)?;
         tx.execute(
             "UPDATE snapshot SET content_hash = ?1 WHERE id = ?2",
             params![hash, id.0],
@@ -732,21 +732,24 @@ impl Store {
         indices: &[usize],
     ) -> Result<Vec<ModelRecord>, StoreError> {
         let _read = read_tx(&self.conn)?;
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT json FROM detail WHERE id = ?1")
-            .ctx("reading a snapshot")?;
-        let mut out = Vec::with_capacity(indices.len());
-        for &i in indices {
-            let (Some(r), Some(rec)) = (listing.rows.get(i), listing.records.get(i)) else {
+        let mut wanted = Vec::with_capacity(indices.len());
+        for (p, &i) in indices.iter().enumerate() {
+            let (Some(r), Some(_)) = (listing.rows.get(i), listing.records.get(i)) else {
                 return Err(StoreError::BadInput(format!(
                     "listing of snapshot {} has no model at position {i}",
                     listing.snapshot.0
                 )));
             };
-            out.push(read_detail(&mut st, r, rec.id.clone(), Decode::Full)?);
+            wanted.push((r.detail, p));
         }
-        Ok(out)
+        let name = |p: usize| Ok(listing.records[indices[p]].id.clone());
+        decode_details(
+            &self.conn,
+            wanted,
+            name,
+            |p| &listing.rows[indices[p]],
+            Decode::Full,
+        )
     }
 
     /// The snapshot's rows in rank order and their records, decoded as
@@ -762,39 +765,33 @@ impl Store {
         let info = self.snapshot(id)?;
         let mut rows = self.snapshot_rows(&info)?;
         rows.sort_unstable_by_key(|r| r.rank);
-        let mut names = self.model_names_of(rows.iter().map(|r| r.key))?;
-        let mut st = self
-            .conn
-            .prepare_cached("SELECT json FROM detail WHERE id = ?1")
-            .ctx("reading a snapshot")?;
-        let mut out: Vec<ModelRecord> = Vec::with_capacity(rows.len());
-        for (i, r) in rows.iter().enumerate() {
-            // Each name is moved out of the map; a key listed twice (not
-            // written by this crate, but possible in an old file) takes it
-            // from its first record.
-            let name = match names.remove(&r.key) {
-                Some(n) => n,
-                None => rows[..i]
-                    .iter()
-                    .position(|p| p.key == r.key)
-                    .map(|j| out[j].id.clone())
-                    .ok_or_else(|| {
-                        StoreError::BadInput(format!(
-                            "corrupt store: model key {} has no name",
-                            r.key
-                        ))
-                    })?,
-            };
-            out.push(read_detail(&mut st, r, name, mode)?);
-        }
+        let names = self.model_names_of(rows.iter().map(|r| r.key))?;
+        let wanted = rows
+            .iter()
+            .enumerate()
+            .map(|(p, r)| (r.detail, p))
+            .collect();
+        let name = |p: usize| {
+            let key = rows[p].key;
+            names.get(&key).cloned().ok_or_else(|| {
+                StoreError::BadInput(format!("corrupt store: model key {key} has no name"))
+            })
+        };
+        let out = decode_details(&self.conn, wanted, name, |p| &rows[p], mode)?;
         Ok((rows, out))
     }
 
+    /// The key of model `model_id`: one pass over the name blocks (names
+    /// have no index since v6; ≈ 6 MB for 200,000 names).
     pub(crate) fn model_key(&self, model_id: &str) -> Result<Option<i64>, StoreError> {
-        self.conn
-            .query_row("SELECT id FROM model WHERE name = ?1 UNION ALL SELECT id FROM model_new WHERE name = ?1 LIMIT 1", [model_id], |r| r.get(0))
-            .optional()
-            .ctx("looking up a model")
+        let mut found = None;
+        blocks::scan_names(&self.conn, |key, name| {
+            if name == model_id {
+                found = Some(key);
+            }
+            Ok(found.is_none())
+        })?;
+        Ok(found)
     }
 
     /// The model's row in every complete snapshot that contains it, oldest
@@ -850,28 +847,15 @@ impl Store {
         let Some((info, row)) = self.rows_of_model(key, true)?.into_iter().next() else {
             return Ok(None);
         };
-        let json: Vec<u8> = self
-            .conn
-            .query_row("SELECT json FROM detail WHERE id = ?1", [row.detail], |x| {
-                x.get_ref(0)?.as_bytes().map(<[u8]>::to_vec).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        0,
-                        rusqlite::types::Type::Blob,
-                        Box::new(e),
-                    )
-                })
-            })
-            .optional()
-            .ctx("reading a model's latest record")?
-            .ok_or_else(|| {
-                StoreError::BadInput(format!(
-                    "corrupt store: detail {} of {model_id} is missing",
-                    row.detail
-                ))
-            })?;
+        let detail = blocks::detail_bytes(&self.conn, row.detail)?.ok_or_else(|| {
+            StoreError::BadInput(format!(
+                "corrupt store: detail {} of {model_id} is missing",
+                row.detail
+            ))
+        })?;
         Ok(Some((
             info,
-            decode_record(model_id.to_string(), &json, counters(&row))?,
+            decode_record(model_id.to_string(), &detail, counters(&row))?,
         )))
     }
 
@@ -940,6 +924,52 @@ impl Store {
         }
     }
 
+    /// Diagnostics of the per-model tables (used by tests; cheap enough for
+    /// a store of any size): for every stored model name, in key order, the
+    /// detail the writer has recorded as its latest (0: none yet, e.g. a
+    /// model of an interrupted sync), whether that detail's fingerprint is
+    /// recorded, and the newest detail actually stored for the model.
+    #[doc(hidden)]
+    pub fn model_states(&self) -> Result<Vec<ModelState>, StoreError> {
+        let _read = read_tx(&self.conn)?;
+        let mut out = Vec::new();
+        let mut at: HashMap<i64, usize> = HashMap::new();
+        blocks::scan_names(&self.conn, |key, name| {
+            at.insert(key, out.len());
+            out.push(ModelState {
+                name: name.to_string(),
+                recorded_detail: 0,
+                fingerprint_known: false,
+                latest_detail: 0,
+            });
+            Ok(true)
+        })?;
+        blocks::load_states(&self.conn, |st| {
+            if let Some(&i) = at.get(&st.key) {
+                out[i].recorded_detail = st.detail;
+                out[i].fingerprint_known = st.fp.is_some();
+            }
+            Ok(())
+        })?;
+        blocks::scan_details(&self.conn, |id, key| {
+            if let Some(&i) = at.get(&key) {
+                out[i].latest_detail = out[i].latest_detail.max(id);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Number of stored details (diagnostics; see [`Store::model_states`]).
+    #[doc(hidden)]
+    pub fn detail_count(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("SELECT coalesce(sum(n), 0) FROM detail_blk", [], |r| {
+                r.get(0)
+            })
+            .ctx("counting details")
+    }
+
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
@@ -994,35 +1024,40 @@ pub struct SnapshotListing {
     rows: Vec<Row>,
 }
 
-/// Read row `r`'s stored detail and decode it (as `mode` says) in place,
-/// without copying the bytes out of SQLite.
-fn read_detail(
-    st: &mut rusqlite::CachedStatement<'_>,
-    r: &Row,
-    name: String,
+/// Decode the details at `wanted` — (detail id, position) pairs, any order
+/// — into records, by position: the details are read in id order (each
+/// block once, in place), the record at position `p` takes its name from
+/// `name(p)` and its counters from `row(p)`.
+fn decode_details<'r>(
+    conn: &Connection,
+    mut wanted: Vec<(i64, usize)>,
+    name: impl Fn(usize) -> Result<String, StoreError>,
+    row: impl Fn(usize) -> &'r Row,
     mode: Decode,
-) -> Result<ModelRecord, StoreError> {
-    let mut q = st.query([r.detail]).ctx("reading a snapshot")?;
-    let Some(x) = q.next().ctx("reading a snapshot")? else {
-        return Err(StoreError::BadInput(format!(
-            "corrupt store: detail {} of {name} is missing",
-            r.detail
-        )));
-    };
-    let json = x
-        .get_ref(0)
-        .ctx("reading a snapshot")?
-        .as_bytes()
-        .map_err(|e| {
-            StoreError::BadInput(format!(
-                "corrupt store: detail {} of {name} is not text: {e}",
-                r.detail
-            ))
-        })?;
-    match mode {
-        Decode::Listing => record::decode_listing(name, json, counters(r)),
-        Decode::Full => decode_record(name, json, counters(r)),
-    }
+) -> Result<Vec<ModelRecord>, StoreError> {
+    wanted.sort_unstable();
+    let mut out: Vec<Option<ModelRecord>> = (0..wanted.len()).map(|_| None).collect();
+    let missing = |p: usize| name(p).unwrap_or_else(|_| format!("model key {}", row(p).key));
+    blocks::for_each_detail(conn, &wanted, missing, |p, _, bytes| {
+        let (id, c) = (name(p)?, counters(row(p)));
+        let rec = match mode {
+            Decode::Listing => record::decode_listing(id, bytes, c)?,
+            Decode::Full => decode_record(id, bytes, c)?,
+        };
+        if let Some(slot) = out.get_mut(p) {
+            *slot = Some(rec);
+        }
+        Ok(())
+    })?;
+    // Every position was wanted once, and for_each_detail fails on a missing detail.
+    out.into_iter()
+        .enumerate()
+        .map(|(p, r)| {
+            r.ok_or_else(|| {
+                StoreError::BadInput(format!("corrupt store: no detail read for position {p}"))
+            })
+        })
+        .collect()
 }
 
 fn counters(r: &Row) -> Counters {
@@ -1063,12 +1098,19 @@ fn pending_rows(conn: &Connection, id: SnapshotId) -> Result<Vec<Row>, StoreErro
 }
 
 fn max_ids(tx: &Connection) -> Result<(i64, i64, i64), StoreError> {
-    tx.prepare_cached(
-        "SELECT max((SELECT coalesce(max(id), 0) FROM model), (SELECT coalesce(max(id), 0) FROM model_new)), (SELECT coalesce(max(id), 0) FROM detail), (SELECT coalesce(max(id), 0) FROM term)",
-    )
-    .and_then(|mut st| st.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
-    .ctx("reading the dictionary sizes")
+    let t = tx
+        .prepare_cached("SELECT coalesce(max(id), 0) FROM term")
+        .and_then(|mut st| st.query_row([], |r| r.get(0)))
+        .ctx("reading the dictionary sizes")?;
+    Ok((
+        blocks::max_id(tx, Kind::Names)?,
+        blocks::max_id(tx, Kind::Details)?,
+        t,
+    ))
 }
+
+/// Model keys above this are refused as corrupt (as by `KeySet`).
+const MAX_KEY: i64 = 1 << 28;
 
 /// Load the dictionaries on first use; reload them if another process
 /// extended a table since (their largest ids changed). Call inside the
@@ -1079,35 +1121,52 @@ fn refresh_caches(tx: &Connection, c: &mut Caches) -> Result<(), StoreError> {
         return Ok(());
     }
     *c = Caches::default();
-    {
-        let mut st = tx.prepare("SELECT id, name, detail, fp FROM model UNION ALL SELECT id, name, detail, fp FROM model_new").ctx("loading model ids")?;
-        // Room for the ids up to `m` (ids are dense) at ~32 bytes a name,
-        // plus an eighth for the day's new models (no regrowth mid-sync).
-        let expect = usize::try_from(m).unwrap_or(0).min(1 << 22);
-        let room = expect + expect / 8 + 1024;
-        c.models = ModelDict::with_capacity(room, room * 32);
-        let mut rows = st.query([]).ctx("loading model ids")?;
-        while let Some(r) = rows.next().ctx("loading model ids")? {
-            let key: i64 = r.get(0).ctx("loading model ids")?;
-            let name = r
-                .get_ref(1)
-                .and_then(|v| v.as_str().map_err(Into::into))
-                .ctx("loading model ids")?;
-            let detail: Option<i64> = r.get(2).ctx("loading model ids")?;
-            let fp: Option<i64> = r.get(3).ctx("loading model ids")?;
-            let entry = ModelEntry {
-                key,
-                detail: detail.unwrap_or(0),
-                fp,
-            };
-            if !c.models.insert(name, entry) {
+    // Room for the keys up to `m` (keys are dense) at ~32 bytes a name,
+    // plus an eighth for the day's new models (no regrowth mid-sync).
+    let expect = usize::try_from(m).unwrap_or(0).min(1 << 22);
+    let room = expect + expect / 8 + 1024;
+    c.models = ModelDict::with_capacity(room, room * 32);
+    // Entry index by key, to apply the states (names come in key order).
+    let mut index: Vec<u32> = Vec::with_capacity(expect + 1);
+    blocks::scan_names(tx, |key, name| {
+        let k = usize::try_from(key)
+            .ok()
+            .filter(|_| key <= MAX_KEY)
+            .ok_or_else(|| StoreError::BadInput(format!("corrupt store: model key {key}")))?;
+        let entry = ModelEntry {
+            key,
+            detail: 0,
+            fp: None,
+        };
+        let i = c.models.len() as u32;
+        match c.models.insert(name, entry) {
+            Insert::Added => {}
+            Insert::Present => {
+                return Err(StoreError::BadInput(format!(
+                    "corrupt store: model {name} is stored twice"
+                )));
+            }
+            Insert::Full => {
                 return Err(StoreError::BadInput(format!(
                     "the store holds more than {} models, more than this build can index",
                     c.models.len()
                 )));
             }
         }
-    }
+        if index.len() <= k {
+            index.resize(k + 1, u32::MAX);
+        }
+        index[k] = i;
+        Ok(true)
+    })?;
+    blocks::load_states(tx, |st| {
+        let i = usize::try_from(st.key).ok().and_then(|k| index.get(k));
+        // A state without a name (not written by this crate) is ignored.
+        if let Some(e) = i.and_then(|&i| c.models.entry_mut(i)) {
+            (e.detail, e.fp) = (st.detail, st.fp);
+        }
+        Ok(())
+    })?;
     {
         let mut st = tx
             .prepare("SELECT id, value FROM term")
@@ -1154,7 +1213,7 @@ fn load_members(
             };
             if r.detail > e.detail {
                 (e.detail, e.fp) = (r.detail, None);
-                changed.push(Changed {
+                changed.push(State {
                     key: r.key,
                     detail: r.detail,
                     fp: None,
@@ -1165,26 +1224,6 @@ fn load_members(
     c.members.insert(id, set);
     c.pending.insert(id, vec![rows]);
     c.changed.insert(id, changed);
-    Ok(())
-}
-
-/// Write deferred model changes in key order (each page of `model` once),
-/// the latest per model; a detail newer than the change (written meanwhile
-/// by another process) is kept.
-fn write_changed(tx: &Connection, mut changed: Vec<Changed>) -> Result<(), StoreError> {
-    changed.sort_unstable_by_key(|c| (c.key, c.detail));
-    let mut st = tx
-        .prepare_cached(
-            "UPDATE model SET detail = ?2, fp = ?3 WHERE id = ?1 AND coalesce(detail, 0) <= ?2",
-        )
-        .ctx("recording models' latest details")?;
-    for (i, c) in changed.iter().enumerate() {
-        if changed.get(i + 1).is_some_and(|n| n.key == c.key) {
-            continue; // a later change of the same model follows
-        }
-        st.execute(params![c.key, c.detail, c.fp])
-            .ctx("recording models' latest details")?;
-    }
     Ok(())
 }
 
@@ -1275,42 +1314,24 @@ fn lookup_and_fingerprint(pages: &[&[ModelRecord]], dict: &ModelDict, parallel: 
     })
 }
 
-/// Write the dictionary entries and details of `models` (appended to
-/// snapshot `id`, whose first `already` ranks are taken) and return their
-/// rows, in listing order. Duplicates (already in the snapshot, or earlier in
-/// `models`) are skipped. Mutates the caches; the caller drops them on error.
-/// `sync`: a sync's batch — its new models go to `model_new` and its
-/// changes to known models' latest details are returned (written at
-/// completion, `Caches::changed`) instead of updating `model` now; an
-/// import is one transaction anyway.
+/// Write the names and details of `models` (appended to snapshot `id`,
+/// whose first `already` ranks are taken) and return their rows, in listing
+/// order, and the models' new recorded states (a new model, a new detail, a
+/// fingerprint learned), which the caller writes: a sync at completion
+/// (`Caches::changed`), an import before it commits. New names and details
+/// go into blocks (`blocks.rs`), a few blobs per batch. Duplicates (already
+/// in the snapshot, or earlier in `models`) are skipped. Mutates the caches;
+/// the caller drops them on error.
 fn write_rows(
     tx: &Connection,
     c: &mut Caches,
     id: SnapshotId,
     already: u64,
     pages: &[&[ModelRecord]],
-    sync: bool,
-) -> Result<(AppendStats, Vec<Row>, Vec<Changed>), StoreError> {
-    let mut changed = Vec::new();
-    let mut insert_model = tx
-        .prepare_cached(if sync {
-            "INSERT INTO model_new (id, name, detail, fp) VALUES (?1, ?2, ?3, ?4)"
-        } else {
-            "INSERT INTO model (id, name, detail, fp) VALUES (?1, ?2, ?3, ?4)"
-        })
-        .ctx("preparing the model insert")?;
-    let mut update_new = tx
-        .prepare_cached("UPDATE model_new SET detail = ?2, fp = ?3 WHERE id = ?1")
-        .ctx("preparing the model update")?;
-    let mut insert_detail = tx
-        .prepare_cached("INSERT INTO detail (id, model, json) VALUES (?1, ?2, ?3)")
-        .ctx("preparing the detail insert")?;
-    let mut update_model = tx
-        .prepare_cached("UPDATE model SET detail = ?2, fp = ?3 WHERE id = ?1")
-        .ctx("preparing the model update")?;
-    let mut stored_detail = tx
-        .prepare_cached("SELECT json FROM detail WHERE id = ?1")
-        .ctx("preparing the detail lookup")?;
+) -> Result<(AppendStats, Vec<Row>, Vec<State>), StoreError> {
+    let mut states = Vec::new();
+    let mut names = BlockWriter::new(Kind::Names);
+    let mut details = BlockWriter::new(Kind::Details);
     // Taken out for the loop (the caches are also mutated); put back below.
     let mut members = c.members.remove(&id).unwrap_or_default();
     let mut buf = Vec::with_capacity(1024);
@@ -1335,32 +1356,39 @@ fn write_rows(
         }
         // Looked up before the loop; a model first seen earlier in this batch is in the map now.
         let entry = pre.entry.or_else(|| c.models.get(&m.id));
+        let fp = pre.fp;
         let detail = match entry {
             None => {
-                // A new model: its key and first detail, written together.
+                // A new model: its key, name and first detail.
                 let key = c.max_model + 1;
+                if key > MAX_KEY {
+                    return Err(StoreError::BadInput(format!(
+                        "model {}: the store already holds {} models, more than this build can index",
+                        m.id, c.max_model
+                    )));
+                }
                 let did = c.max_detail + 1;
-                let fp = pre.fp;
                 encode_detail(m, &mut buf);
-                insert_detail
-                    .execute(params![did, key, &buf[..]])
-                    .ctx("writing a model's detail")?;
-                insert_model
-                    .execute(params![key, m.id, did, fp])
-                    .ctx("interning a model id")?;
+                details.detail(tx, did, key, &buf)?;
+                names.name(tx, key, &m.id)?;
                 (c.max_model, c.max_detail) = (key, did);
                 let entry = ModelEntry {
                     key,
                     detail: did,
                     fp: Some(fp),
                 };
-                if !c.models.insert(&m.id, entry) {
+                if !matches!(c.models.insert(&m.id, entry), Insert::Added) {
                     return Err(StoreError::BadInput(format!(
                         "model {}: the store already holds {} models, more than this build can index",
                         m.id,
                         c.models.len()
                     )));
                 }
+                states.push(State {
+                    key,
+                    detail: did,
+                    fp: Some(fp),
+                });
                 members.insert(key)?;
                 (key, did)
             }
@@ -1369,40 +1397,27 @@ fn write_rows(
                     continue; // already in this snapshot: first occurrence wins
                 }
                 let key = e.key;
-                let fp = pre.fp;
                 let unchanged = match e.fp {
                     Some(old) => (old == fp && e.detail != 0).then_some(e.detail),
                     None => {
-                        // Fingerprint unknown (store migrated from v2): fingerprint
+                        // Fingerprint unknown (store migrated from v2, or a
+                        // change recovered after an interruption): fingerprint
                         // the stored detail (JSON or binary) once and compare.
-                        let stored: Option<Vec<u8>> = stored_detail
-                            .query_row([e.detail], |r| {
-                                Ok(r.get_ref(0)?.as_bytes().ok().map(<[u8]>::to_vec))
-                            })
-                            .optional()
-                            .ctx("reading a model's detail")?
-                            .flatten();
+                        let stored = match e.detail {
+                            0 => None,
+                            d => blocks::detail_bytes(tx, d)?,
+                        };
                         // An unreadable stored detail counts as changed: the new one is written.
                         let same = stored.is_some_and(|bytes| {
                             record::stored_fingerprint(&m.id, &bytes, &mut buf)
                                 .is_ok_and(|old| old == fp)
                         });
                         if same {
-                            if sync {
-                                changed.push(Changed {
-                                    key,
-                                    detail: e.detail,
-                                    fp: Some(fp),
-                                });
-                            } else if update_model
-                                .execute(params![key, e.detail, fp])
-                                .ctx("recording a fingerprint")?
-                                == 0
-                            {
-                                update_new
-                                    .execute(params![key, e.detail, fp])
-                                    .ctx("recording a fingerprint")?;
-                            }
+                            states.push(State {
+                                key,
+                                detail: e.detail,
+                                fp: Some(fp),
+                            });
                             if let Some(x) = c.models.get_mut(&m.id) {
                                 x.fp = Some(fp);
                             }
@@ -1415,24 +1430,12 @@ fn write_rows(
                     None => {
                         let did = c.max_detail + 1;
                         encode_detail(m, &mut buf);
-                        insert_detail
-                            .execute(params![did, key, &buf[..]])
-                            .ctx("writing a model's detail")?;
-                        if sync {
-                            changed.push(Changed {
-                                key,
-                                detail: did,
-                                fp: Some(fp),
-                            });
-                        } else if update_model
-                            .execute(params![key, did, fp])
-                            .ctx("recording a model's detail")?
-                            == 0
-                        {
-                            update_new
-                                .execute(params![key, did, fp])
-                                .ctx("recording a model's detail")?;
-                        }
+                        details.detail(tx, did, key, &buf)?;
+                        states.push(State {
+                            key,
+                            detail: did,
+                            fp: Some(fp),
+                        });
                         c.max_detail = did;
                         if let Some(x) = c.models.get_mut(&m.id) {
                             (x.detail, x.fp) = (did, Some(fp));
@@ -1459,6 +1462,8 @@ fn write_rows(
             detail: detail.1,
         });
     }
+    names.flush(tx)?;
+    details.flush(tx)?;
     c.members.insert(id, members);
     let inserted = rows.len() as u64;
     Ok((
@@ -1469,7 +1474,7 @@ fn write_rows(
             total_rows: rank,
         },
         rows,
-        changed,
+        states,
     ))
 }
 

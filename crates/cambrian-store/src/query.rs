@@ -335,35 +335,20 @@ impl Store {
         keys: impl ExactSizeIterator<Item = i64>,
     ) -> Result<HashMap<i64, String>, StoreError> {
         if keys.len() > 2_000 {
-            // Many names: one scan of the dictionary beats point lookups.
+            // Many names: one scan of the name blocks beats point lookups.
             let wanted: std::collections::HashSet<i64> = keys.collect();
-            let mut st = self
-                .conn()
-                .prepare_cached(
-                    "SELECT id, name FROM model UNION ALL SELECT id, name FROM model_new",
-                )
-                .ctx("reading model names")?;
-            let mut rows = st.query([]).ctx("reading model names")?;
             let mut out = HashMap::with_capacity(wanted.len());
-            while let Some(r) = rows.next().ctx("reading model names")? {
-                let k: i64 = r.get(0).ctx("reading model names")?;
+            crate::blocks::scan_names(self.conn(), |k, name| {
                 if wanted.contains(&k) {
-                    out.insert(k, r.get(1).ctx("reading model names")?);
+                    out.insert(k, name.to_string());
                 }
-            }
+                Ok(out.len() < wanted.len())
+            })?;
             return Ok(out);
         }
-        let mut st = self
-            .conn()
-            .prepare_cached("SELECT name FROM model WHERE id = ?1 UNION ALL SELECT name FROM model_new WHERE id = ?1 LIMIT 1")
-            .ctx("reading model names")?;
         let mut out = HashMap::new();
         for k in keys {
-            if let Some(name) = st
-                .query_row([k], |r| r.get::<_, String>(0))
-                .optional()
-                .ctx("reading model names")?
-            {
+            if let Some(name) = crate::blocks::name_of(self.conn(), k)? {
                 out.insert(k, name);
             }
         }

@@ -28,6 +28,10 @@ use rusqlite::{Connection, params};
 ///   and its fingerprint, so the writer needs no per-row detail lookup and
 ///   the `detail_by_model` index goes. The data conversion is Rust code
 ///   ([`convert_v2_rows`]) run in the same transaction as this SQL.
+/// * v6 replaces the per-model tables `model`, `model_new` and `detail` by
+///   blocks (see `blocks.rs`): `name_blk` (names by key), `detail_blk`
+///   (details by id) and `state` (each model's latest detail and its
+///   fingerprint). Converted by [`convert_v5_models`] in the same transaction.
 pub const MIGRATIONS: &[&str] = &[
     // v0 -> v1
     r#"
@@ -126,7 +130,16 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     -- no table changes
     "#,
+    // v5 -> v6: per-model rows become blocks (the data step is convert_v5_models).
+    V6_TABLES,
 ];
+
+/// The block tables of v6 (also used by the unit tests of `blocks.rs`).
+pub(crate) const V6_TABLES: &str = r#"
+    CREATE TABLE name_blk (first_key INTEGER PRIMARY KEY, n INTEGER NOT NULL, data BLOB NOT NULL);
+    CREATE TABLE detail_blk (first_id INTEGER PRIMARY KEY, n INTEGER NOT NULL, data BLOB NOT NULL);
+    CREATE TABLE state (block INTEGER PRIMARY KEY, data BLOB NOT NULL);
+    "#;
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -145,8 +158,10 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction().ctx("starting a schema migration")?;
         tx.execute_batch(sql).ctx("migrating the schema")?;
-        if i == 2 {
-            convert_v2_rows(&tx)?;
+        match i {
+            2 => convert_v2_rows(&tx)?,
+            5 => convert_v5_models(&tx)?,
+            _ => {}
         }
         tx.pragma_update(None, "user_version", (i + 1) as u32)
             .ctx("recording the schema version")?;
@@ -233,15 +248,54 @@ pub(crate) fn write_segments(
     Ok(())
 }
 
-/// Move the models first seen by in-progress syncs into `model`, in id
-/// order: the table's rows are then appended (ids only grow), and only the
-/// unique name index takes scattered inserts. Measured on a first sync of
-/// 200,000 models: completion 0.36-0.40 s in name order, 0.18-0.21 s in id
-/// order (bench/ingest/RESULTS.md).
-pub(crate) fn publish_new_models(tx: &Connection) -> Result<(), StoreError> {
-    tx.execute_batch(
-        "INSERT INTO model (id, name, detail, fp) SELECT id, name, detail, fp FROM model_new ORDER BY id;
-         DELETE FROM model_new;",
-    )
-    .ctx("publishing new models")
+/// v5 -> v6 data step: every name of `model` and `model_new` into
+/// `name_blk`, their latest detail and fingerprint into `state`, every row of
+/// `detail` into `detail_blk` (bytes unchanged: binary or JSON), all in id
+/// order; then the three tables are dropped. A model of an in-progress sync
+/// (`model_new`) keeps its name; its latest detail is recovered from the
+/// pending rows as for any interrupted sync.
+fn convert_v5_models(tx: &Connection) -> Result<(), StoreError> {
+    use crate::blocks::{BlockWriter, Kind, State, write_states};
+    let mut names = BlockWriter::new(Kind::Names);
+    let mut states = Vec::new();
+    {
+        let mut st = tx
+            .prepare("SELECT id, name, detail, fp FROM model UNION ALL SELECT id, name, detail, fp FROM model_new ORDER BY id")
+            .ctx("migrating model names")?;
+        let mut rows = st.query([]).ctx("migrating model names")?;
+        while let Some(r) = rows.next().ctx("migrating model names")? {
+            let key: i64 = r.get(0).ctx("migrating model names")?;
+            let name = r
+                .get_ref(1)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .ctx("migrating model names")?;
+            names.name(tx, key, name)?;
+            let detail: Option<i64> = r.get(2).ctx("migrating model names")?;
+            if let Some(detail) = detail.filter(|&d| d > 0) {
+                let fp: Option<i64> = r.get(3).ctx("migrating model names")?;
+                states.push(State { key, detail, fp });
+            }
+        }
+    }
+    names.flush(tx)?;
+    write_states(tx, states)?;
+    let mut details = BlockWriter::new(Kind::Details);
+    {
+        let mut st = tx
+            .prepare("SELECT id, model, json FROM detail ORDER BY id")
+            .ctx("migrating details")?;
+        let mut rows = st.query([]).ctx("migrating details")?;
+        while let Some(r) = rows.next().ctx("migrating details")? {
+            let id: i64 = r.get(0).ctx("migrating details")?;
+            let key: i64 = r.get(1).ctx("migrating details")?;
+            let bytes = r
+                .get_ref(2)
+                .and_then(|v| v.as_bytes().map_err(Into::into))
+                .ctx("migrating details")?;
+            details.detail(tx, id, key, bytes)?;
+        }
+    }
+    details.flush(tx)?;
+    tx.execute_batch("DROP TABLE model; DROP TABLE model_new; DROP TABLE detail;")
+        .ctx("migrating the model tables")
 }

@@ -30,7 +30,7 @@ fn v<T: serde::Serialize>(x: T) -> Value {
 fn a_v2_store_reads_back_identically_after_migration() {
     let (dir, s, exp) = migrated();
     assert_eq!(s.schema_version(), SCHEMA_VERSION);
-    assert_eq!(SCHEMA_VERSION, 5);
+    assert_eq!(SCHEMA_VERSION, 6);
     let snaps = s.snapshots().unwrap();
     assert_eq!(v(&snaps), exp["snapshots"]);
     assert_eq!(snaps.len(), 6);
@@ -136,7 +136,9 @@ fn unchanged_details_are_not_stored_again_after_migration() {
     let count = |d: &std::path::Path| -> i64 {
         rusqlite::Connection::open(d.join(DB_FILE))
             .unwrap()
-            .query_row("SELECT count(*) FROM detail", [], |r| r.get(0))
+            .query_row("SELECT coalesce(sum(n), 0) FROM detail_blk", [], |r| {
+                r.get(0)
+            })
             .unwrap()
     };
     let before = count(dir.path());

@@ -292,7 +292,7 @@ fn detail_is_stored_once_per_change() {
     drop(s);
     let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
     let n: i64 = c
-        .query_row("SELECT count(*) FROM detail", [], |r| r.get(0))
+        .query_row("SELECT sum(n) FROM detail_blk", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 2);
     let s = Store::open(dir.path()).unwrap();
@@ -555,21 +555,28 @@ fn large_batches_dedupe_and_round_trip() {
     drop(s);
     let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
     let n: i64 = c
-        .query_row("SELECT count(*) FROM detail", [], |r| r.get(0))
+        .query_row("SELECT sum(n) FROM detail_blk", [], |r| r.get(0))
         .unwrap();
     assert_eq!(n, 6301, "one detail per model plus the one change");
+    // 6301 details of ≈ 100 bytes: blocks of up to 64, not one row each.
+    let blocks: i64 = c
+        .query_row("SELECT count(*) FROM detail_blk", [], |r| r.get(0))
+        .unwrap();
+    assert!((6301 / 64..=6301 / 16).contains(&blocks), "{blocks}");
 }
 
-/// A sync's new models wait in `model_new` (no name index) and move into
-/// `model` at completion; they are usable in between, also after a reopen.
+/// A sync's new models are stored by name with their batch (usable while
+/// in progress, also after a reopen); their recorded latest details are
+/// written when the snapshot completes.
 #[test]
-fn new_models_of_a_sync_are_published_at_completion() {
+fn new_models_of_a_sync_are_known_by_name_before_completion() {
     let dir = tempfile::tempdir().unwrap();
-    let count = |t: &str| -> i64 {
-        Connection::open(dir.path().join(DB_FILE))
+    let states = |s: &Store| -> Vec<(String, i64, i64)> {
+        s.model_states()
             .unwrap()
-            .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
-            .unwrap()
+            .into_iter()
+            .map(|m| (m.name, m.recorded_detail, m.latest_detail))
+            .collect()
     };
     let id = {
         let mut s = Store::open(dir.path()).unwrap();
@@ -578,9 +585,10 @@ fn new_models_of_a_sync_are_published_at_completion() {
             .unwrap();
         id
     };
-    assert_eq!((count("model"), count("model_new")), (0, 2));
     let mut s = Store::open(dir.path()).unwrap();
-    // Readable while in progress (names come from model_new) ...
+    // Names and details stored, latest details not recorded yet.
+    assert_eq!(states(&s), [("a/x".into(), 0, 1), ("b/y".into(), 0, 2)]);
+    // Readable while in progress ...
     assert_eq!(model_ids(&s, id), ["a/x", "b/y"]);
     // ... known to the reopened writer (no duplicate key for b/y), and a detail change is kept.
     let mut y = rec("b/y", 3, None);
@@ -592,14 +600,27 @@ fn new_models_of_a_sync_are_published_at_completion() {
         .unwrap();
     assert_eq!((st.inserted, st.duplicates), (1, 1));
     s.complete_snapshot(id).unwrap();
-    assert_eq!((count("model"), count("model_new")), (3, 0));
+    assert_eq!(
+        states(&s),
+        [
+            ("a/x".into(), 1, 1),
+            ("b/y".into(), 2, 2),
+            ("c/z".into(), 3, 3)
+        ]
+    );
     // Next day: b/y with the changed detail (not seen, it was a duplicate) is one new detail; c/z none.
-    let before = count("detail");
+    let before = s.detail_count().unwrap();
     s.import_snapshot(&snap(8), &[rec("a/x", 6, None), y, z.clone()])
         .unwrap();
-    assert_eq!(count("detail"), before + 1);
+    assert_eq!(s.detail_count().unwrap(), before + 1);
     assert_eq!(s.latest_model("c/z").unwrap().unwrap().1, z);
     assert_eq!(s.model_history("a/x").unwrap().len(), 2);
+    assert!(
+        s.model_states()
+            .unwrap()
+            .iter()
+            .all(|m| m.recorded_detail == m.latest_detail && m.fingerprint_known)
+    );
 }
 
 /// `snapshot_listing` = `snapshot_models` with only the listing fields kept.
@@ -738,13 +759,9 @@ fn unknown_fingerprint_with_a_corrupt_stored_detail_writes_a_new_detail() {
     }
     {
         let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
-        c.execute("UPDATE model SET fp = NULL", []).unwrap();
-        // a: its detail cut short; b: intact.
-        c.execute(
-            "UPDATE detail SET json = x'B1FF' WHERE id = (SELECT detail FROM model WHERE name = 'org/a')",
-            [],
-        )
-        .unwrap();
+        forget_fingerprints(&c);
+        // a (detail 1): its detail cut short; b: intact.
+        set_detail(&c, 1, &[0xB1, 0xFF]);
     }
     let mut s = Store::open(dir.path()).unwrap();
     let ImportOutcome::Imported(info) = s
@@ -755,24 +772,96 @@ fn unknown_fingerprint_with_a_corrupt_stored_detail_writes_a_new_detail() {
     };
     assert_eq!(s.snapshot_models(info.id).unwrap(), vec![a, b]);
     drop(s);
-    let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
-    let n: i64 = c
-        .query_row("SELECT count(*) FROM detail", [], |r| r.get(0))
-        .unwrap();
+    let s = Store::open(dir.path()).unwrap();
     assert_eq!(
-        n, 3,
+        s.detail_count().unwrap(),
+        3,
         "a new detail for org/a only; org/b's intact detail matched its fingerprint"
     );
-    let nulls: i64 = c
-        .query_row("SELECT count(*) FROM model WHERE fp IS NULL", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
-    assert_eq!(nulls, 0, "both fingerprints recorded");
+    let states = s.model_states().unwrap();
+    assert!(
+        states.iter().all(|m| m.fingerprint_known),
+        "both fingerprints recorded: {states:?}"
+    );
+    assert_eq!(
+        states.iter().map(|m| m.recorded_detail).collect::<Vec<_>>(),
+        [3, 2]
+    );
 }
 
-/// A sync's changes to known models' latest details are written to `model`
-/// when the snapshot completes or is abandoned, not per batch. However the
+/// Clear the "fingerprint known" bit of every recorded model state (as a
+/// store migrated from v2 has them): bit 63 of each 16-byte entry's first
+/// little-endian word (blocks.rs).
+fn forget_fingerprints(c: &Connection) {
+    let blocks: Vec<(i64, Vec<u8>)> = c
+        .prepare("SELECT block, data FROM state")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    for (b, mut data) in blocks {
+        for e in data.chunks_exact_mut(16) {
+            e[7] &= 0x7F;
+        }
+        c.execute(
+            "UPDATE state SET data = ?1 WHERE block = ?2",
+            rusqlite::params![data, b],
+        )
+        .unwrap();
+    }
+}
+
+/// Replace the stored bytes of detail `id` (its block is rebuilt: entries
+/// are LEB128 model key + LEB128 length + bytes; blocks.rs).
+fn set_detail(c: &Connection, id: i64, bytes: &[u8]) {
+    fn varint(b: &[u8], pos: &mut usize) -> u64 {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let x = b[*pos];
+            *pos += 1;
+            v |= u64::from(x & 0x7f) << shift;
+            if x < 0x80 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+    fn put(out: &mut Vec<u8>, mut v: u64) {
+        while v >= 0x80 {
+            out.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+    let (first, n, data): (i64, i64, Vec<u8>) = c
+        .query_row(
+            "SELECT first_id, n, data FROM detail_blk WHERE first_id <= ?1 ORDER BY first_id DESC LIMIT 1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let (mut pos, mut out) = (0, Vec::new());
+    for i in first..first + n {
+        let key = varint(&data, &mut pos);
+        let len = varint(&data, &mut pos) as usize;
+        let old = &data[pos..pos + len];
+        pos += len;
+        let new = if i == id { bytes } else { old };
+        put(&mut out, key);
+        put(&mut out, new.len() as u64);
+        out.extend_from_slice(new);
+    }
+    assert_eq!(pos, data.len());
+    c.execute(
+        "UPDATE detail_blk SET data = ?1 WHERE first_id = ?2",
+        rusqlite::params![out, first],
+    )
+    .unwrap();
+}
+
+/// A sync's changes to models' recorded latest details are written to
+/// `state` when the snapshot completes or is abandoned, not per batch. However the
 /// sync ends — in the same process, after a reopen with more batches, after
 /// a reopen straight into completion, or abandoned — the next day's same
 /// records write no new detail, and the rows read back are the records.
@@ -790,12 +879,19 @@ fn deferred_detail_changes_survive_every_way_a_sync_ends() {
         "abandon",
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join(DB_FILE);
-        let q = |sql: &str| -> i64 {
-            Connection::open(&db)
-                .unwrap()
-                .query_row(sql, [], |r| r.get(0))
-                .unwrap()
+        let details = || Store::open(dir.path()).unwrap().detail_count().unwrap();
+        // Models whose recorded latest detail is the newest stored one.
+        let up_to_date = || {
+            let s = Store::open(dir.path()).unwrap();
+            let st = s.model_states().unwrap();
+            st.iter()
+                .filter(|m| m.recorded_detail == m.latest_detail)
+                .count()
+        };
+        let unknown_fps = || {
+            let s = Store::open(dir.path()).unwrap();
+            let st = s.model_states().unwrap();
+            st.iter().filter(|m| !m.fingerprint_known).count()
         };
         let day1: Vec<ModelRecord> = (0..6).map(|i| rec(&format!("o/m{i}"), i, None)).collect();
         // Day 2: m1 and m4 change, in a batch listed out of key order.
@@ -813,7 +909,7 @@ fn deferred_detail_changes_survive_every_way_a_sync_ends() {
             s.append_batch(id, &day1, Some("end")).unwrap();
             s.complete_snapshot(id).unwrap();
         }
-        let details_day1 = q("SELECT count(*) FROM detail");
+        let details_day1 = details();
         let day2_id = {
             let mut s = Store::open(dir.path()).unwrap();
             let id = s.begin_snapshot(&snap(2)).unwrap();
@@ -824,20 +920,10 @@ fn deferred_detail_changes_survive_every_way_a_sync_ends() {
             }
             id // other endings: the process stops here (store dropped, no completion)
         };
-        assert_eq!(
-            q("SELECT count(*) FROM detail"),
-            details_day1 + 2,
-            "{ending}"
-        );
+        assert_eq!(details(), details_day1 + 2, "{ending}");
         if ending != "same process" {
-            // Interrupted: `model` does not point at the new details yet.
-            assert_eq!(
-                q(
-                    "SELECT count(*) FROM model WHERE detail = (SELECT max(id) FROM detail d WHERE d.model = model.id)"
-                ),
-                4,
-                "{ending}"
-            );
+            // Interrupted: the recorded states do not point at the new details yet.
+            assert_eq!(up_to_date(), 4, "{ending}");
             let mut s = Store::open(dir.path()).unwrap();
             match ending {
                 "reopen + batch" => {
@@ -851,19 +937,9 @@ fn deferred_detail_changes_survive_every_way_a_sync_ends() {
             }
         }
         // Every model points at its latest detail.
-        assert_eq!(
-            q(
-                "SELECT count(*) FROM model WHERE detail = (SELECT max(id) FROM detail d WHERE d.model = model.id)"
-            ),
-            6,
-            "{ending}"
-        );
+        assert_eq!(up_to_date(), 6, "{ending}");
         if ending == "same process" {
-            assert_eq!(
-                q("SELECT count(*) FROM model WHERE fp IS NULL"),
-                0,
-                "fingerprints known"
-            );
+            assert_eq!(unknown_fps(), 0, "fingerprints known");
         }
         let mut s = Store::open(dir.path()).unwrap();
         if ending != "abandon" {
@@ -881,15 +957,7 @@ fn deferred_detail_changes_survive_every_way_a_sync_ends() {
         s.complete_snapshot(id).unwrap();
         assert_eq!(s.snapshot_models(id).unwrap(), day2, "{ending}");
         drop(s);
-        assert_eq!(
-            q("SELECT count(*) FROM detail"),
-            details_day1 + 2,
-            "{ending}"
-        );
-        assert_eq!(
-            q("SELECT count(*) FROM model WHERE fp IS NULL"),
-            0,
-            "{ending}"
-        );
+        assert_eq!(details(), details_day1 + 2, "{ending}");
+        assert_eq!(unknown_fps(), 0, "{ending}");
     }
 }
