@@ -639,10 +639,13 @@ fn lines(
     if picked.is_empty() {
         picked = movers.rank_up.iter().map(|m| m.model.as_str()).collect();
     }
-    for model in picked.into_iter().take(n) {
+    picked.truncate(n);
+    // One pass over the stored names for all of them.
+    let histories = store.model_histories(&picked).map_err(store_err)?;
+    for (model, history) in picked.into_iter().zip(histories) {
         let mut likes = vec![None; snaps.len()];
         let mut ranks = vec![None; snaps.len()];
-        for h in store.model_history(model).map_err(store_err)? {
+        for h in history {
             if let Some(&i) = index.get(&h.snapshot) {
                 likes[i] = h.likes.map(|x| x as f64);
                 ranks[i] = h.rank;

@@ -390,6 +390,37 @@ pub(crate) fn scan_names(
     conn: &Connection,
     mut f: impl FnMut(i64, &str) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
+    scan_name_entries(conn, |rd| {
+        while let Some((key, name)) = rd.next_name()? {
+            if !f(key, name)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+}
+
+/// [`scan_names`] without checking each name's UTF-8 (for comparing with a
+/// given name: bytes that are not UTF-8 equal no `&str`).
+pub(crate) fn scan_name_bytes(
+    conn: &Connection,
+    mut f: impl FnMut(i64, &[u8]) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    scan_name_entries(conn, |rd| {
+        while let Some((key, _, name)) = rd.next_entry()? {
+            if !f(key, name)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+}
+
+/// Hand each name block's reader to `f`, in key order, until it returns `false`.
+fn scan_name_entries(
+    conn: &Connection,
+    mut f: impl FnMut(&mut BlockReader<'_>) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
     let mut st = conn
         .prepare_cached("SELECT first_key, n, data FROM name_blk ORDER BY first_key")
         .ctx("reading model names")?;
@@ -400,10 +431,8 @@ pub(crate) fn scan_names(
             row.get(1).ctx("reading model names")?,
         );
         let mut rd = BlockReader::new(Kind::Names, first, n, crate::blob(row, 2)?);
-        while let Some((key, name)) = rd.next_name()? {
-            if !f(key, name)? {
-                return Ok(());
-            }
+        if !f(&mut rd)? {
+            break;
         }
     }
     Ok(())

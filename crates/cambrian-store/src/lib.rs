@@ -781,17 +781,40 @@ impl Store {
         Ok((rows, out))
     }
 
-    /// The key of model `model_id`: one pass over the name blocks (names
-    /// have no index since v6; ≈ 6 MB for 200,000 names).
+    /// The key of model `model_id` (see [`Store::model_keys`]).
     pub(crate) fn model_key(&self, model_id: &str) -> Result<Option<i64>, StoreError> {
-        let mut found = None;
-        blocks::scan_names(&self.conn, |key, name| {
-            if name == model_id {
-                found = Some(key);
+        Ok(self.model_keys(&[model_id])?.pop().flatten())
+    }
+
+    /// The keys of models `ids`, in order (`None`: not stored): one pass
+    /// over the name blocks for all of them (names have no index since v6;
+    /// ≈ 6 MB for 200,000 names), ending when all are found.
+    pub(crate) fn model_keys(&self, ids: &[&str]) -> Result<Vec<Option<i64>>, StoreError> {
+        let mut out = vec![None; ids.len()];
+        let mut at: HashMap<&[u8], Vec<usize>> = HashMap::new();
+        for (p, id) in ids.iter().enumerate() {
+            at.entry(id.as_bytes()).or_default().push(p);
+        }
+        let mut left = at.len();
+        if left == 0 {
+            return Ok(out);
+        }
+        let one = (ids.len() == 1).then(|| ids[0].as_bytes());
+        blocks::scan_name_bytes(&self.conn, |key, name| {
+            let hit = match one {
+                Some(id) => (name == id).then_some(&[0usize][..]),
+                None => at.get(name).map(Vec::as_slice),
+            };
+            if let Some(ps) = hit {
+                // A name stored twice (corrupt) keeps its first key.
+                if ps.iter().all(|&p| out[p].is_none()) {
+                    ps.iter().for_each(|&p| out[p] = Some(key));
+                    left -= 1;
+                }
             }
-            Ok(found.is_none())
+            Ok(left > 0)
         })?;
-        Ok(found)
+        Ok(out)
     }
 
     /// The model's row in every complete snapshot that contains it, oldest
@@ -861,23 +884,39 @@ impl Store {
 
     /// The model's rows in every complete snapshot that contains it, oldest first.
     pub fn model_history(&self, model_id: &str) -> Result<Vec<HistoryPoint>, StoreError> {
-        let Some(key) = self.model_key(model_id)? else {
-            return Ok(Vec::new());
-        };
-        Ok(self
-            .rows_of_model(key, false)?
-            .into_iter()
-            .map(|(s, r)| HistoryPoint {
-                snapshot: s.id,
-                taken_at: s.taken_at,
-                source: s.source,
-                rank: u32::try_from(r.rank).ok(),
-                likes: to_u64(r.likes),
-                downloads_30d: to_u64(r.dl30),
-                downloads_all_time: to_u64(r.dlall),
-                trending_score: r.trending,
-            })
-            .collect())
+        Ok(self.model_histories(&[model_id])?.pop().unwrap_or_default())
+    }
+
+    /// [`Store::model_history`] of several models (in order), with one pass
+    /// over the stored names for all of them.
+    pub fn model_histories(
+        &self,
+        model_ids: &[&str],
+    ) -> Result<Vec<Vec<HistoryPoint>>, StoreError> {
+        let _read = read_tx(&self.conn)?;
+        let mut out = Vec::with_capacity(model_ids.len());
+        for key in self.model_keys(model_ids)? {
+            let Some(key) = key else {
+                out.push(Vec::new());
+                continue;
+            };
+            out.push(
+                self.rows_of_model(key, false)?
+                    .into_iter()
+                    .map(|(s, r)| HistoryPoint {
+                        snapshot: s.id,
+                        taken_at: s.taken_at,
+                        source: s.source,
+                        rank: u32::try_from(r.rank).ok(),
+                        likes: to_u64(r.likes),
+                        downloads_30d: to_u64(r.dl30),
+                        downloads_all_time: to_u64(r.dlall),
+                        trending_score: r.trending,
+                    })
+                    .collect(),
+            );
+        }
+        Ok(out)
     }
 
     /// Store (or replace) a JSON blob under `namespace`/`key`.

@@ -137,6 +137,15 @@ fn resume_continues_ranks_and_dedupes_after_reopen() {
         .map(|m| s.model_history(m).unwrap()[0].rank)
         .collect();
     assert_eq!(ranks, [Some(1), Some(2), Some(3)]);
+    // Several histories at once (one pass over the names) = one at a time.
+    let names = ["c/z", "absent/m", "a/x", "c/z", "a/"];
+    let one_by_one: Vec<_> = names.iter().map(|m| s.model_history(m).unwrap()).collect();
+    assert_eq!(s.model_histories(&names).unwrap(), one_by_one);
+    assert_eq!(
+        one_by_one.iter().map(Vec::len).collect::<Vec<_>>(),
+        [1, 0, 1, 1, 0]
+    );
+    assert!(s.model_histories(&[]).unwrap().is_empty());
 }
 
 #[test]
