@@ -821,8 +821,8 @@ fn forget_fingerprints(c: &Connection) {
     }
 }
 
-/// Replace the stored bytes of detail `id` (its block is rebuilt: entries
-/// are LEB128 model key + LEB128 length + bytes; blocks.rs).
+/// Replace the stored bytes of detail `id` (its block is rebuilt, stored
+/// uncompressed: entries are LEB128 model key + LEB128 length + bytes; blocks.rs).
 fn set_detail(c: &Connection, id: i64, bytes: &[u8]) {
     fn varint(b: &[u8], pos: &mut usize) -> u64 {
         let (mut v, mut shift) = (0u64, 0);
@@ -850,7 +850,13 @@ fn set_detail(c: &Connection, id: i64, bytes: &[u8]) {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .unwrap();
-    let (mut pos, mut out) = (0, Vec::new());
+    // A blob is a codec byte (0 raw, 1 LZ4 with the u32 LE length first) and the entries.
+    let data = match data[0] {
+        0 => data[1..].to_vec(),
+        1 => lz4_flex::block::decompress_size_prepended(&data[1..]).unwrap(),
+        c => panic!("codec {c}"),
+    };
+    let (mut pos, mut out) = (0, vec![0u8]);
     for i in first..first + n {
         let key = varint(&data, &mut pos);
         let len = varint(&data, &mut pos) as usize;
