@@ -201,11 +201,11 @@ fn encode_block(entries: &[u8], out: &mut Vec<u8>) {
         out.resize(5 + max, 0);
         out[0] = LZ4;
         out[1..5].copy_from_slice(&len.to_le_bytes());
-        if let Ok(n) = lz4_flex::block::compress_into(entries, &mut out[5..]) {
-            if 5 + n <= entries.len() - entries.len() / 8 {
-                out.truncate(5 + n);
-                return;
-            }
+        if let Ok(n) = lz4_flex::block::compress_into(entries, &mut out[5..])
+            && 5 + n <= entries.len() - entries.len() / 8
+        {
+            out.truncate(5 + n);
+            return;
         }
         out.clear();
     }
