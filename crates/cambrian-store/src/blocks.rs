@@ -79,10 +79,22 @@ impl Kind {
             }
         }
     }
+    fn scan_sql(self) -> &'static str {
+        match self {
+            Kind::Names => "SELECT first_key, n, data FROM name_blk ORDER BY first_key",
+            Kind::Details => "SELECT first_id, n, data FROM detail_blk ORDER BY first_id",
+        }
+    }
     fn max_entries(self) -> usize {
         match self {
             Kind::Names => NAMES_PER_BLOCK,
             Kind::Details => DETAILS_PER_BLOCK,
+        }
+    }
+    fn reading(self) -> &'static str {
+        match self {
+            Kind::Names => "reading model names",
+            Kind::Details => "reading details",
         }
     }
     fn what(self) -> &'static str {
@@ -258,10 +270,7 @@ fn row_block<'a>(
     kind: Kind,
     scratch: &'a mut Vec<u8>,
 ) -> Result<BlockReader<'a>, StoreError> {
-    let what = match kind {
-        Kind::Names => "reading model names",
-        Kind::Details => "reading details",
-    };
+    let what = kind.reading();
     let (first, n): (i64, i64) = (row.get(0).ctx(what)?, row.get(1).ctx(what)?);
     let data = block_entries(kind, first, crate::blob(row, 2)?, scratch)?;
     Ok(BlockReader::new(kind, first, n, data))
@@ -485,7 +494,7 @@ pub(crate) fn scan_names(
     conn: &Connection,
     mut f: impl FnMut(i64, &str) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    scan_name_entries(conn, |rd| {
+    scan_blocks(conn, Kind::Names, |rd| {
         while let Some((key, name)) = rd.next_name()? {
             if !f(key, name)? {
                 return Ok(false);
@@ -501,7 +510,7 @@ pub(crate) fn scan_name_bytes(
     conn: &Connection,
     mut f: impl FnMut(i64, &[u8]) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    scan_name_entries(conn, |rd| {
+    scan_blocks(conn, Kind::Names, |rd| {
         while let Some((key, _, name)) = rd.next_entry()? {
             if !f(key, name)? {
                 return Ok(false);
@@ -511,18 +520,18 @@ pub(crate) fn scan_name_bytes(
     })
 }
 
-/// Hand each name block's reader to `f`, in key order, until it returns `false`.
-fn scan_name_entries(
+/// Hand each block's reader to `f`, in id order, until it returns `false`.
+fn scan_blocks(
     conn: &Connection,
+    kind: Kind,
     mut f: impl FnMut(&mut BlockReader<'_>) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    let mut st = conn
-        .prepare_cached("SELECT first_key, n, data FROM name_blk ORDER BY first_key")
-        .ctx("reading model names")?;
-    let mut rows = st.query([]).ctx("reading model names")?;
+    let what = kind.reading();
+    let mut st = conn.prepare_cached(kind.scan_sql()).ctx(what)?;
+    let mut rows = st.query([]).ctx(what)?;
     let mut scratch = Vec::new();
-    while let Some(row) = rows.next().ctx("reading model names")? {
-        if !f(&mut row_block(row, Kind::Names, &mut scratch)?)? {
+    while let Some(row) = rows.next().ctx(what)? {
+        if !f(&mut row_block(row, kind, &mut scratch)?)? {
             break;
         }
     }
@@ -534,18 +543,12 @@ pub(crate) fn scan_details(
     conn: &Connection,
     mut f: impl FnMut(i64, i64) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let mut st = conn
-        .prepare_cached("SELECT first_id, n, data FROM detail_blk ORDER BY first_id")
-        .ctx("reading details")?;
-    let mut rows = st.query([]).ctx("reading details")?;
-    let mut scratch = Vec::new();
-    while let Some(row) = rows.next().ctx("reading details")? {
-        let mut rd = row_block(row, Kind::Details, &mut scratch)?;
+    scan_blocks(conn, Kind::Details, |rd| {
         while let Some((id, key, _)) = rd.next_entry()? {
             f(id, key)?;
         }
-    }
-    Ok(())
+        Ok(true)
+    })
 }
 
 /// The name of model `key`, if stored.

@@ -4,31 +4,15 @@
 //! (`testdata/store/v2-expected.json`), and the migrated store keeps working
 //! (resume, complete, change-only details).
 
+mod common;
+
 use cambrian_store::*;
-use serde_json::{Value, json};
-use std::path::PathBuf;
-
-fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/store")
-}
-
-fn migrated() -> (tempfile::TempDir, Store, Value) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(testdata().join("v2.sqlite3"), dir.path().join(DB_FILE)).unwrap();
-    let expected: Value =
-        serde_json::from_slice(&std::fs::read(testdata().join("v2-expected.json")).unwrap())
-            .unwrap();
-    let s = Store::open(dir.path()).unwrap();
-    (dir, s, expected)
-}
-
-fn v<T: serde::Serialize>(x: T) -> Value {
-    serde_json::to_value(x).unwrap()
-}
+use common::{migrated, tables, v};
+use serde_json::json;
 
 #[test]
 fn a_v2_store_reads_back_identically_after_migration() {
-    let (dir, s, exp) = migrated();
+    let (dir, s, exp) = migrated("v2");
     assert_eq!(s.schema_version(), SCHEMA_VERSION);
     assert_eq!(SCHEMA_VERSION, 6);
     let snaps = s.snapshots().unwrap();
@@ -79,15 +63,9 @@ fn a_v2_store_reads_back_identically_after_migration() {
     );
     // The old row table is gone; its rows live in segments and a pending batch.
     drop(s);
-    let c = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    let tables: Vec<String> = c
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let tables = tables(dir.path());
     assert!(!tables.contains(&"row".to_string()), "{tables:?}");
+    let c = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
     let pending: i64 = c
         .query_row("SELECT sum(n) FROM pending", [], |r| r.get(0))
         .unwrap();
@@ -101,7 +79,7 @@ fn a_v2_store_reads_back_identically_after_migration() {
 
 #[test]
 fn the_migrated_in_progress_snapshot_resumes_without_duplicates() {
-    let (dir, mut s, exp) = migrated();
+    let (dir, mut s, exp) = migrated("v2");
     let r = s
         .resumable_snapshot("hub:test", "sort=likes")
         .unwrap()
@@ -131,7 +109,7 @@ fn the_migrated_in_progress_snapshot_resumes_without_duplicates() {
 
 #[test]
 fn unchanged_details_are_not_stored_again_after_migration() {
-    let (dir, mut s, _) = migrated();
+    let (dir, mut s, _) = migrated("v2");
     let day3 = s.snapshot_models(SnapshotId(3)).unwrap();
     let count = |d: &std::path::Path| -> i64 {
         rusqlite::Connection::open(d.join(DB_FILE))
@@ -215,7 +193,7 @@ fn unchanged_details_are_not_stored_again_after_migration() {
 
 #[test]
 fn reimporting_a_file_imported_before_v3_is_still_a_duplicate() {
-    let (_dir, mut s, _) = migrated();
+    let (_dir, mut s, _) = migrated("v2");
     let snaps = s.snapshots().unwrap();
     let first_daily = snaps
         .iter()

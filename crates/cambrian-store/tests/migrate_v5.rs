@@ -5,43 +5,15 @@
 //! equal what the v5 code read (`testdata/store/v5-expected.json`), and the
 //! interrupted sync resumes, completes, and leaves nothing to rewrite.
 
+mod common;
+
 use cambrian_store::*;
 use cambrian_types::ModelRecord;
-use serde_json::Value;
-use std::path::PathBuf;
-
-fn testdata() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/store")
-}
-
-fn migrated() -> (tempfile::TempDir, Store, Value) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(testdata().join("v5.sqlite3"), dir.path().join(DB_FILE)).unwrap();
-    let expected: Value =
-        serde_json::from_slice(&std::fs::read(testdata().join("v5-expected.json")).unwrap())
-            .unwrap();
-    let s = Store::open(dir.path()).unwrap();
-    (dir, s, expected)
-}
-
-fn v<T: serde::Serialize>(x: T) -> Value {
-    serde_json::to_value(x).unwrap()
-}
-
-fn tables(dir: &std::path::Path) -> Vec<String> {
-    let c = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
-    let mut st = c
-        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-        .unwrap();
-    st.query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
+use common::{migrated, tables, v};
 
 #[test]
 fn a_v5_store_reads_back_identically_after_migration() {
-    let (dir, s, exp) = migrated();
+    let (dir, s, exp) = migrated("v5");
     assert_eq!(s.schema_version(), 6);
     let snaps = s.snapshots().unwrap();
     assert_eq!(v(&snaps), exp["snapshots"]);
@@ -98,7 +70,7 @@ fn a_v5_store_reads_back_identically_after_migration() {
 
 #[test]
 fn the_interrupted_v5_sync_resumes_and_completes_after_migration() {
-    let (_dir, mut s, exp) = migrated();
+    let (_dir, mut s, exp) = migrated("v5");
     let recs: Vec<ModelRecord> =
         serde_json::from_value(exp["in_progress_records"].clone()).unwrap();
     assert_eq!(recs.len(), 70);
