@@ -62,56 +62,55 @@ pub(crate) enum Kind {
     Details,
 }
 
+/// What differs between the two block tables.
+struct Table {
+    insert_sql: &'static str,
+    /// The block holding an id: the largest first id not above it.
+    find_sql: &'static str,
+    /// Every block in id order.
+    scan_sql: &'static str,
+    max_sql: &'static str,
+    max_entries: usize,
+    /// SQLite error context and corruption texts.
+    reading: &'static str,
+    writing: &'static str,
+    what: &'static str,
+}
+
+const NAMES: Table = Table {
+    insert_sql: "INSERT INTO name_blk (first_key, n, data) VALUES (?1, ?2, ?3)",
+    find_sql: "SELECT first_key, n, data FROM name_blk WHERE first_key <= ?1 ORDER BY first_key DESC LIMIT 1",
+    scan_sql: "SELECT first_key, n, data FROM name_blk ORDER BY first_key",
+    max_sql: "SELECT first_key + n - 1 FROM name_blk ORDER BY first_key DESC LIMIT 1",
+    max_entries: NAMES_PER_BLOCK,
+    reading: "reading model names",
+    writing: "writing model names",
+    what: "model names",
+};
+
+const DETAILS: Table = Table {
+    insert_sql: "INSERT INTO detail_blk (first_id, n, data) VALUES (?1, ?2, ?3)",
+    find_sql: "SELECT first_id, n, data FROM detail_blk WHERE first_id <= ?1 ORDER BY first_id DESC LIMIT 1",
+    scan_sql: "SELECT first_id, n, data FROM detail_blk ORDER BY first_id",
+    max_sql: "SELECT first_id + n - 1 FROM detail_blk ORDER BY first_id DESC LIMIT 1",
+    max_entries: DETAILS_PER_BLOCK,
+    reading: "reading details",
+    writing: "writing details",
+    what: "details",
+};
+
 impl Kind {
-    fn insert_sql(self) -> &'static str {
+    fn table(self) -> &'static Table {
         match self {
-            Kind::Names => "INSERT INTO name_blk (first_key, n, data) VALUES (?1, ?2, ?3)",
-            Kind::Details => "INSERT INTO detail_blk (first_id, n, data) VALUES (?1, ?2, ?3)",
-        }
-    }
-    fn find_sql(self) -> &'static str {
-        match self {
-            Kind::Names => {
-                "SELECT first_key, n, data FROM name_blk WHERE first_key <= ?1 ORDER BY first_key DESC LIMIT 1"
-            }
-            Kind::Details => {
-                "SELECT first_id, n, data FROM detail_blk WHERE first_id <= ?1 ORDER BY first_id DESC LIMIT 1"
-            }
-        }
-    }
-    fn scan_sql(self) -> &'static str {
-        match self {
-            Kind::Names => "SELECT first_key, n, data FROM name_blk ORDER BY first_key",
-            Kind::Details => "SELECT first_id, n, data FROM detail_blk ORDER BY first_id",
-        }
-    }
-    fn max_entries(self) -> usize {
-        match self {
-            Kind::Names => NAMES_PER_BLOCK,
-            Kind::Details => DETAILS_PER_BLOCK,
-        }
-    }
-    fn reading(self) -> &'static str {
-        match self {
-            Kind::Names => "reading model names",
-            Kind::Details => "reading details",
-        }
-    }
-    fn what(self) -> &'static str {
-        match self {
-            Kind::Names => "model names",
-            Kind::Details => "details",
+            Kind::Names => &NAMES,
+            Kind::Details => &DETAILS,
         }
     }
 }
 
 /// The largest id stored in a block table (0 when empty).
 pub(crate) fn max_id(conn: &Connection, kind: Kind) -> Result<i64, StoreError> {
-    let sql = match kind {
-        Kind::Names => "SELECT first_key + n - 1 FROM name_blk ORDER BY first_key DESC LIMIT 1",
-        Kind::Details => "SELECT first_id + n - 1 FROM detail_blk ORDER BY first_id DESC LIMIT 1",
-    };
-    conn.prepare_cached(sql)
+    conn.prepare_cached(kind.table().max_sql)
         .and_then(|mut st| st.query_row([], |r| r.get::<_, i64>(0)).optional())
         .map(|o| o.unwrap_or(0))
         .ctx("reading the dictionary sizes")
@@ -178,7 +177,7 @@ impl BlockWriter {
 
     fn added(&mut self, tx: &Connection) -> Result<(), StoreError> {
         self.n += 1;
-        if self.n >= self.kind.max_entries() || self.buf.len() >= BLOCK_BYTES {
+        if self.n >= self.kind.table().max_entries || self.buf.len() >= BLOCK_BYTES {
             self.flush(tx)?;
         }
         Ok(())
@@ -190,12 +189,9 @@ impl BlockWriter {
             return Ok(());
         }
         encode_block(&self.buf, &mut self.out);
-        tx.prepare_cached(self.kind.insert_sql())
+        tx.prepare_cached(self.kind.table().insert_sql)
             .and_then(|mut st| st.execute(params![self.first, self.n as i64, &self.out[..]]))
-            .ctx(match self.kind {
-                Kind::Names => "writing model names",
-                Kind::Details => "writing details",
-            })?;
+            .ctx(self.kind.table().writing)?;
         self.buf.clear();
         self.n = 0;
         Ok(())
@@ -238,7 +234,7 @@ fn block_entries<'a>(
             let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
             if len > MAX_ENTRIES_BYTES {
                 return Err(corrupt(
-                    kind.what(),
+                    kind.table().what,
                     first,
                     format_args!("claims {len} bytes"),
                 ));
@@ -248,19 +244,23 @@ fn block_entries<'a>(
             match lz4_flex::block::decompress_into(&rest[4..], scratch) {
                 Ok(n) if n == len => Ok(&scratch[..]),
                 Ok(n) => Err(corrupt(
-                    kind.what(),
+                    kind.table().what,
                     first,
                     format_args!("decompresses to {n} bytes, not {len}"),
                 )),
                 Err(e) => Err(corrupt(
-                    kind.what(),
+                    kind.table().what,
                     first,
                     format_args!("does not decompress: {e}"),
                 )),
             }
         }
-        Some((&c, _)) => Err(corrupt(kind.what(), first, format_args!("has codec {c}"))),
-        None => Err(corrupt(kind.what(), first, "is empty")),
+        Some((&c, _)) => Err(corrupt(
+            kind.table().what,
+            first,
+            format_args!("has codec {c}"),
+        )),
+        None => Err(corrupt(kind.table().what, first, "is empty")),
     }
 }
 
@@ -270,7 +270,7 @@ fn row_block<'a>(
     kind: Kind,
     scratch: &'a mut Vec<u8>,
 ) -> Result<BlockReader<'a>, StoreError> {
-    let what = kind.reading();
+    let what = kind.table().reading;
     let (first, n): (i64, i64) = (row.get(0).ctx(what)?, row.get(1).ctx(what)?);
     let data = block_entries(kind, first, crate::blob(row, 2)?, scratch)?;
     Ok(BlockReader::new(kind, first, n, data))
@@ -317,7 +317,7 @@ impl<'a> BlockReader<'a> {
             self.pos += 1;
             if shift >= 64 {
                 return Err(corrupt(
-                    self.kind.what(),
+                    self.kind.table().what,
                     self.first,
                     format_args!("has an over-long varint at byte {}", self.pos),
                 ));
@@ -332,7 +332,7 @@ impl<'a> BlockReader<'a> {
 
     fn cut(&self) -> StoreError {
         corrupt(
-            self.kind.what(),
+            self.kind.table().what,
             self.first,
             format_args!(
                 "ends inside entry {} of {} (byte {})",
@@ -362,7 +362,7 @@ impl<'a> BlockReader<'a> {
         if self.index >= self.n {
             if self.pos != self.data.len() {
                 return Err(corrupt(
-                    self.kind.what(),
+                    self.kind.table().what,
                     self.first,
                     format_args!(
                         "has {} bytes after its last entry",
@@ -376,7 +376,7 @@ impl<'a> BlockReader<'a> {
             Kind::Names => 0,
             Kind::Details => i64::try_from(self.varint()?).map_err(|_| {
                 corrupt(
-                    self.kind.what(),
+                    self.kind.table().what,
                     self.first,
                     "holds a model key out of range",
                 )
@@ -395,7 +395,7 @@ impl<'a> BlockReader<'a> {
         };
         let name = std::str::from_utf8(b).map_err(|_| {
             corrupt(
-                self.kind.what(),
+                self.kind.table().what,
                 self.first,
                 format_args!("holds a name that is not UTF-8 (key {id})"),
             )
@@ -434,7 +434,7 @@ pub(crate) fn for_each_detail(
 ) -> Result<(), StoreError> {
     let kind = Kind::Details;
     let mut st = conn
-        .prepare_cached(kind.find_sql())
+        .prepare_cached(kind.table().find_sql)
         .ctx("reading details")?;
     let mut scratch = Vec::new();
     let mut i = 0;
@@ -476,7 +476,7 @@ fn missing(id: i64, what: String) -> StoreError {
 pub(crate) fn detail_bytes(conn: &Connection, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
     let mut out = None;
     let mut st = conn
-        .prepare_cached(Kind::Details.find_sql())
+        .prepare_cached(Kind::Details.table().find_sql)
         .ctx("reading details")?;
     let mut rows = st.query([id]).ctx("reading details")?;
     if let Some(row) = rows.next().ctx("reading details")? {
@@ -526,8 +526,8 @@ fn scan_blocks(
     kind: Kind,
     mut f: impl FnMut(&mut BlockReader<'_>) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    let what = kind.reading();
-    let mut st = conn.prepare_cached(kind.scan_sql()).ctx(what)?;
+    let what = kind.table().reading;
+    let mut st = conn.prepare_cached(kind.table().scan_sql).ctx(what)?;
     let mut rows = st.query([]).ctx(what)?;
     let mut scratch = Vec::new();
     while let Some(row) = rows.next().ctx(what)? {
@@ -554,7 +554,7 @@ pub(crate) fn scan_details(
 /// The name of model `key`, if stored.
 pub(crate) fn name_of(conn: &Connection, key: i64) -> Result<Option<String>, StoreError> {
     let mut st = conn
-        .prepare_cached(Kind::Names.find_sql())
+        .prepare_cached(Kind::Names.table().find_sql)
         .ctx("reading model names")?;
     let mut rows = st.query([key]).ctx("reading model names")?;
     let Some(row) = rows.next().ctx("reading model names")? else {

@@ -7,7 +7,7 @@
 mod common;
 
 use cambrian_store::*;
-use common::{migrated, tables, v};
+use common::{assert_reads_match, migrated, tables};
 use serde_json::json;
 
 #[test]
@@ -15,52 +15,9 @@ fn a_v2_store_reads_back_identically_after_migration() {
     let (dir, s, exp) = migrated("v2");
     assert_eq!(s.schema_version(), SCHEMA_VERSION);
     assert_eq!(SCHEMA_VERSION, 6);
-    let snaps = s.snapshots().unwrap();
-    assert_eq!(v(&snaps), exp["snapshots"]);
-    assert_eq!(snaps.len(), 6);
-    let models: Vec<_> = snaps
-        .iter()
-        .map(|sn| s.snapshot_models(sn.id).unwrap())
-        .collect();
-    assert_eq!(v(&models), exp["snapshot_models"]);
-    assert_eq!(models.iter().map(Vec::len).sum::<usize>(), 1622);
-    for d in [
-        Dimension::PipelineTag,
-        Dimension::Library,
-        Dimension::BaseFamily,
-    ] {
-        assert_eq!(
-            v(s.category_points(d).unwrap()),
-            exp[format!("category_points_{}", d.name())],
-            "{d:?}"
-        );
-    }
-    let sorted = |mut p: Vec<PairRow>| {
-        p.sort_by(|a, b| a.model.cmp(&b.model));
-        p
-    };
-    assert_eq!(
-        v(sorted(
-            s.compare_snapshots(snaps[0].id, snaps[5].id).unwrap()
-        )),
-        exp["compare_first_last"]
-    );
-    assert_eq!(
-        v(sorted(
-            s.compare_snapshots(snaps[3].id, snaps[4].id).unwrap()
-        )),
-        exp["compare_3_4"]
-    );
-    let m = exp["models"].as_object().unwrap();
-    assert_eq!(m.len(), 4); // the top 3 of snapshots 1 and 2 coincide, plus one unknown model
-    for (name, e) in m {
-        assert_eq!(v(s.model_history(name).unwrap()), e["history"], "{name}");
-        assert_eq!(v(s.latest_model(name).unwrap()), e["latest"], "{name}");
-    }
-    assert_eq!(
-        v(s.resumable_snapshot("hub:test", "sort=likes").unwrap()),
-        exp["resumable"]
-    );
+    assert_eq!(exp["models"].as_object().unwrap().len(), 4); // the top 3 of snapshots 1 and 2 coincide, plus one unknown model
+    let compares = [("compare_first_last", 0, 5), ("compare_3_4", 3, 4)];
+    assert_reads_match(&s, &exp, (6, 1622), &compares);
     // The old row table is gone; its rows live in segments and a pending batch.
     drop(s);
     let tables = tables(dir.path());
