@@ -1393,36 +1393,45 @@ fn write_rows(
                 m.id
             )));
         }
-        // Looked up before the loop; a model first seen earlier in this batch is in the map now.
-        let entry = pre.entry.or_else(|| c.models.get(&m.id));
         let fp = pre.fp;
-        let detail = match entry {
+        // Looked up before the loop. A model absent then is filed under the
+        // next key now (one probe); if it is there already, it was first
+        // seen earlier in this batch and is handled as known.
+        let (key, did) = (c.max_model + 1, c.max_detail + 1);
+        let entry = match pre.entry {
+            Some(e) => Some(e),
+            None if key > MAX_KEY => {
+                return Err(StoreError::BadInput(format!(
+                    "model {}: the store already holds {} models, more than this build can index",
+                    m.id, c.max_model
+                )));
+            }
             None => {
-                // A new model: its key, name and first detail.
-                let key = c.max_model + 1;
-                if key > MAX_KEY {
-                    return Err(StoreError::BadInput(format!(
-                        "model {}: the store already holds {} models, more than this build can index",
-                        m.id, c.max_model
-                    )));
-                }
-                let did = c.max_detail + 1;
-                encode_detail(m, &mut buf);
-                details.detail(tx, did, key, &buf)?;
-                names.name(tx, key, &m.id)?;
-                (c.max_model, c.max_detail) = (key, did);
-                let entry = ModelEntry {
+                let new = ModelEntry {
                     key,
                     detail: did,
                     fp: Some(fp),
                 };
-                if !matches!(c.models.insert(&m.id, entry), Insert::Added) {
-                    return Err(StoreError::BadInput(format!(
-                        "model {}: the store already holds {} models, more than this build can index",
-                        m.id,
-                        c.models.len()
-                    )));
+                match c.models.insert(&m.id, new) {
+                    Insert::Added => None,
+                    Insert::Present => c.models.get(&m.id),
+                    Insert::Full => {
+                        return Err(StoreError::BadInput(format!(
+                            "model {}: the store already holds {} models, more than this build can index",
+                            m.id,
+                            c.models.len()
+                        )));
+                    }
                 }
+            }
+        };
+        let detail = match entry {
+            None => {
+                // A new model (filed above): its name and first detail.
+                encode_detail(m, &mut buf);
+                details.detail(tx, did, key, &buf)?;
+                names.name(tx, key, &m.id)?;
+                (c.max_model, c.max_detail) = (key, did);
                 states.push(State {
                     key,
                     detail: did,
