@@ -753,7 +753,7 @@ impl Store {
     }
 
     /// The snapshot's rows in rank order and their records, decoded as
-    /// `mode` says. Each detail is decoded straight from SQLite's buffer.
+    /// `mode` says, reading the detail blocks in id order.
     fn snapshot_records(
         &self,
         id: SnapshotId,
@@ -1065,7 +1065,7 @@ pub struct SnapshotListing {
 
 /// Decode the details at `wanted` — (detail id, position) pairs, any order
 /// — into records, by position: the details are read in id order (each
-/// block once, in place), the record at position `p` takes its name from
+/// block read and decompressed once), the record at position `p` takes its name from
 /// `name(p)` and its counters from `row(p)`.
 fn decode_details<'r>(
     conn: &Connection,
