@@ -526,16 +526,11 @@ fn scan_blocks(
     kind: Kind,
     mut f: impl FnMut(&mut BlockReader<'_>) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    let what = kind.table().reading;
-    let mut st = conn.prepare_cached(kind.table().scan_sql).ctx(what)?;
-    let mut rows = st.query([]).ctx(what)?;
+    let t = kind.table();
     let mut scratch = Vec::new();
-    while let Some(row) = rows.next().ctx(what)? {
-        if !f(&mut row_block(row, kind, &mut scratch)?)? {
-            break;
-        }
-    }
-    Ok(())
+    crate::each_row(conn, t.scan_sql, t.reading, |row| {
+        f(&mut row_block(row, kind, &mut scratch)?)
+    })
 }
 
 /// Call `f(id, model key)` for every stored detail, in id order.
@@ -604,11 +599,8 @@ pub(crate) fn load_states(
     conn: &Connection,
     mut f: impl FnMut(State) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
-    let mut st = conn
-        .prepare_cached("SELECT block, data FROM state ORDER BY block")
-        .ctx("loading model states")?;
-    let mut rows = st.query([]).ctx("loading model states")?;
-    while let Some(row) = rows.next().ctx("loading model states")? {
+    let sql = "SELECT block, data FROM state ORDER BY block";
+    crate::each_row(conn, sql, "loading model states", |row| {
         let block: i64 = row.get(0).ctx("loading model states")?;
         let data = crate::blob(row, 1)?;
         if data.len() % STATE_ENTRY != 0 || data.len() > STATE_KEYS as usize * STATE_ENTRY {
@@ -628,8 +620,8 @@ pub(crate) fn load_states(
                 fp: (d & FP_KNOWN != 0).then(|| read_u64(e, 8) as i64),
             })?;
         }
-    }
-    Ok(())
+        Ok(true)
+    })
 }
 
 /// Record model states (any order; the latest detail per model wins, and a
@@ -685,6 +677,15 @@ mod tests {
         let c = Connection::open_in_memory().unwrap();
         c.execute_batch(crate::schema::V6_TABLES).unwrap();
         c
+    }
+
+    /// The first column of every row of `sql`.
+    fn column<T: rusqlite::types::FromSql>(c: &Connection, sql: &str) -> Vec<T> {
+        let mut st = c.prepare(sql).unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
     }
 
     #[test]
@@ -755,13 +756,7 @@ mod tests {
             w.detail(&c, id, id + 7, &vec![1u8; size]).unwrap();
         }
         w.flush(&c).unwrap();
-        let ns: Vec<i64> = c
-            .prepare("SELECT n FROM detail_blk ORDER BY first_id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let ns: Vec<i64> = column(&c, "SELECT n FROM detail_blk ORDER BY first_id");
         // 64 small ones, then 36 small + 3 large reach 12 KiB, then 4 large per block.
         assert_eq!(ns[0], 64);
         assert!(ns.iter().skip(2).all(|&n| n <= 5), "{ns:?}");
@@ -865,13 +860,7 @@ mod tests {
         w.flush(&c).unwrap();
         w.detail(&c, 11, 11, &random).unwrap();
         w.flush(&c).unwrap();
-        let blobs: Vec<Vec<u8>> = c
-            .prepare("SELECT data FROM detail_blk ORDER BY first_id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
+        let blobs: Vec<Vec<u8>> = column(&c, "SELECT data FROM detail_blk ORDER BY first_id");
         assert_eq!(blobs[0][0], LZ4);
         assert!(blobs[0].len() < 10 * 50 / 3, "{}", blobs[0].len());
         assert_eq!(blobs[1][0], RAW);

@@ -1108,6 +1108,24 @@ fn counters(r: &Row) -> Counters {
     }
 }
 
+/// Run `sql` (no parameters) and call `f` on each result row, in order,
+/// until it returns `false`; `what` names the step in SQLite errors.
+pub(crate) fn each_row(
+    conn: &Connection,
+    sql: &str,
+    what: &'static str,
+    mut f: impl FnMut(&rusqlite::Row<'_>) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    let mut st = conn.prepare_cached(sql).ctx(what)?;
+    let mut rows = st.query([]).ctx(what)?;
+    while let Some(row) = rows.next().ctx(what)? {
+        if !f(row)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// Column `i` of a result row as bytes (a corrupt type is an error, not a panic).
 pub(crate) fn blob<'a>(r: &'a rusqlite::Row<'_>, i: usize) -> Result<&'a [u8], StoreError> {
     r.get_ref(i)

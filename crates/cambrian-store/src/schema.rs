@@ -258,43 +258,41 @@ fn convert_v5_models(tx: &Connection) -> Result<(), StoreError> {
     use crate::blocks::{BlockWriter, Kind, State, write_states};
     let mut names = BlockWriter::new(Kind::Names);
     let mut states = Vec::new();
-    {
-        let mut st = tx
-            .prepare("SELECT id, name, detail, fp FROM model UNION ALL SELECT id, name, detail, fp FROM model_new ORDER BY id")
-            .ctx("migrating model names")?;
-        let mut rows = st.query([]).ctx("migrating model names")?;
-        while let Some(r) = rows.next().ctx("migrating model names")? {
-            let key: i64 = r.get(0).ctx("migrating model names")?;
-            let name = r
-                .get_ref(1)
-                .and_then(|v| v.as_str().map_err(Into::into))
-                .ctx("migrating model names")?;
-            names.name(tx, key, name)?;
-            let detail: Option<i64> = r.get(2).ctx("migrating model names")?;
-            if let Some(detail) = detail.filter(|&d| d > 0) {
-                let fp: Option<i64> = r.get(3).ctx("migrating model names")?;
-                states.push(State { key, detail, fp });
-            }
+    let all_models = "SELECT id, name, detail, fp FROM model UNION ALL SELECT id, name, detail, fp FROM model_new ORDER BY id";
+    let what = "migrating model names";
+    crate::each_row(tx, all_models, what, |r| {
+        let key: i64 = r.get(0).ctx(what)?;
+        let name = r
+            .get_ref(1)
+            .and_then(|v| v.as_str().map_err(Into::into))
+            .ctx(what)?;
+        names.name(tx, key, name)?;
+        let detail: Option<i64> = r.get(2).ctx(what)?;
+        if let Some(detail) = detail.filter(|&d| d > 0) {
+            let fp: Option<i64> = r.get(3).ctx(what)?;
+            states.push(State { key, detail, fp });
         }
-    }
+        Ok(true)
+    })?;
     names.flush(tx)?;
     write_states(tx, states)?;
     let mut details = BlockWriter::new(Kind::Details);
-    {
-        let mut st = tx
-            .prepare("SELECT id, model, json FROM detail ORDER BY id")
-            .ctx("migrating details")?;
-        let mut rows = st.query([]).ctx("migrating details")?;
-        while let Some(r) = rows.next().ctx("migrating details")? {
-            let id: i64 = r.get(0).ctx("migrating details")?;
-            let key: i64 = r.get(1).ctx("migrating details")?;
+    let what = "migrating details";
+    crate::each_row(
+        tx,
+        "SELECT id, model, json FROM detail ORDER BY id",
+        what,
+        |r| {
+            let id: i64 = r.get(0).ctx(what)?;
+            let key: i64 = r.get(1).ctx(what)?;
             let bytes = r
                 .get_ref(2)
                 .and_then(|v| v.as_bytes().map_err(Into::into))
-                .ctx("migrating details")?;
+                .ctx(what)?;
             details.detail(tx, id, key, bytes)?;
-        }
-    }
+            Ok(true)
+        },
+    )?;
     details.flush(tx)?;
     tx.execute_batch("DROP TABLE model; DROP TABLE model_new; DROP TABLE detail;")
         .ctx("migrating the model tables")
